@@ -1,0 +1,237 @@
+"""In-memory Discord world for the test server: snowflakes, users, guilds, channels, roles, members, messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+DISCORD_EPOCH_MS = 1420070400000
+
+# Permission bits (https://discord.com/developers/docs/topics/permissions).
+ADMINISTRATOR = 1 << 3
+ADD_REACTIONS = 1 << 6
+VIEW_CHANNEL = 1 << 10
+SEND_MESSAGES = 1 << 11
+MANAGE_MESSAGES = 1 << 13
+EMBED_LINKS = 1 << 14
+ATTACH_FILES = 1 << 15
+READ_MESSAGE_HISTORY = 1 << 16
+MENTION_EVERYONE = 1 << 17
+USE_APPLICATION_COMMANDS = 1 << 31
+ALL_PERMISSIONS = (1 << 53) - 1
+DEFAULT_EVERYONE_PERMISSIONS = (
+    ADD_REACTIONS | VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | ATTACH_FILES
+    | READ_MESSAGE_HISTORY | USE_APPLICATION_COMMANDS
+)
+
+# Channel types.
+GUILD_TEXT = 0
+DM = 1
+GUILD_VOICE = 2
+GUILD_CATEGORY = 4
+
+
+class SnowflakeGenerator:
+    """Time-based, strictly increasing snowflakes (as ints; payloads turn them into strings)."""
+
+    def __init__(self, worker: int = 1) -> None:
+        self._worker = worker & 0x1F
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def next(self) -> int:
+        with self._lock:
+            ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
+            candidate = (ms << 22) | (self._worker << 17)
+            self._last = max(candidate, self._last + 1)
+            return self._last
+
+
+def snowflake_time(snowflake: int) -> dt.datetime:
+    """The creation time encoded in a snowflake."""
+    ms = (int(snowflake) >> 22) + DISCORD_EPOCH_MS
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc)
+
+
+def iso(when: Optional[dt.datetime] = None) -> str:
+    """ISO8601 timestamp the way Discord writes them."""
+    return (when or dt.datetime.now(dt.timezone.utc)).isoformat()
+
+
+@dataclass
+class User:
+    id: int
+    name: str
+    bot: bool = False
+    global_name: Optional[str] = None
+
+    @property
+    def mention(self) -> str:
+        return f"<@{self.id}>"
+
+
+@dataclass
+class Role:
+    id: int
+    guild_id: int
+    name: str
+    permissions: int = 0
+    position: int = 0
+    managed: bool = False
+
+    @property
+    def mention(self) -> str:
+        return f"<@&{self.id}>"
+
+
+@dataclass
+class Channel:
+    id: int
+    name: str
+    type: int = GUILD_TEXT
+    guild_id: Optional[int] = None
+    position: int = 0
+    topic: Optional[str] = None
+    parent_id: Optional[int] = None
+    recipients: List[User] = field(default_factory=list)
+    messages: List[Dict[str, Any]] = field(default_factory=list)  # message payloads, oldest first
+
+    @property
+    def last_message_id(self) -> Optional[int]:
+        return int(self.messages[-1]["id"]) if self.messages else None
+
+    @property
+    def mention(self) -> str:
+        return f"<#{self.id}>"
+
+
+@dataclass
+class Member:
+    user: User
+    guild_id: int
+    roles: List[int] = field(default_factory=list)
+    joined_at: str = field(default_factory=iso)
+    nick: Optional[str] = None
+
+
+@dataclass
+class Guild:
+    id: int
+    name: str
+    owner_id: int
+    joined_at: str = field(default_factory=iso)
+    roles: Dict[int, Role] = field(default_factory=dict)
+    channels: Dict[int, Channel] = field(default_factory=dict)
+    members: Dict[int, Member] = field(default_factory=dict)
+
+    @property
+    def everyone(self) -> Role:
+        return self.roles[self.id]
+
+    def permissions_for(self, user_id: int) -> int:
+        """Guild-level permissions of a member (no channel overwrites exist in this world)."""
+        if user_id == self.owner_id:
+            return ALL_PERMISSIONS
+        member = self.members.get(user_id)
+        perms = self.everyone.permissions
+        if member is not None:
+            for role_id in member.roles:
+                role = self.roles.get(role_id)
+                if role is not None:
+                    perms |= role.permissions
+        return ALL_PERMISSIONS if perms & ADMINISTRATOR else perms
+
+
+class World:
+    """Everything the fake Discord knows about."""
+
+    def __init__(self) -> None:
+        self.ids = SnowflakeGenerator()
+        self.users: Dict[int, User] = {}
+        self.guilds: Dict[int, Guild] = {}
+        self.channels: Dict[int, Channel] = {}  # guild channels and DM channels
+        self.messages: Dict[int, Dict[str, Any]] = {}
+        self.dm_channels: Dict[int, Channel] = {}  # recipient user id -> DM channel
+        self.global_commands: Dict[str, Dict[str, Any]] = {}
+        self.guild_commands: Dict[int, Dict[str, Dict[str, Any]]] = {}
+
+    # -- users -----------------------------------------------------------------------------------
+    def add_user(self, name: str, *, bot: bool = False, id: Optional[int] = None) -> User:
+        user = User(id=id or self.ids.next(), name=name, bot=bot)
+        self.users[user.id] = user
+        return user
+
+    # -- guilds ----------------------------------------------------------------------------------
+    def add_guild(self, name: str, owner_id: int) -> Guild:
+        guild = Guild(id=self.ids.next(), name=name, owner_id=int(owner_id))
+        guild.roles[guild.id] = Role(id=guild.id, guild_id=guild.id, name="@everyone",
+                                     permissions=DEFAULT_EVERYONE_PERMISSIONS)
+        self.guilds[guild.id] = guild
+        return guild
+
+    def add_channel(self, guild: Guild, name: str, *, type: int = GUILD_TEXT,
+                    topic: Optional[str] = None, parent: Optional[Channel] = None) -> Channel:
+        channel = Channel(id=self.ids.next(), name=name, type=type, guild_id=guild.id,
+                          position=len(guild.channels), topic=topic,
+                          parent_id=parent.id if parent else None)
+        guild.channels[channel.id] = channel
+        self.channels[channel.id] = channel
+        return channel
+
+    def add_role(self, guild: Guild, name: str, permissions: int = 0) -> Role:
+        role = Role(id=self.ids.next(), guild_id=guild.id, name=name, permissions=int(permissions),
+                    position=len(guild.roles))
+        guild.roles[role.id] = role
+        return role
+
+    def add_member(self, guild: Guild, user: User, roles: Optional[List[Role]] = None) -> Member:
+        role_ids = [r.id if isinstance(r, Role) else int(r) for r in (roles or [])]
+        member = guild.members.get(user.id)
+        if member is None:
+            member = Member(user=user, guild_id=guild.id, roles=role_ids)
+            guild.members[user.id] = member
+        else:
+            member.roles = role_ids
+        return member
+
+    def dm_channel(self, user: User) -> Channel:
+        channel = self.dm_channels.get(user.id)
+        if channel is None:
+            channel = Channel(id=self.ids.next(), name="", type=DM, recipients=[user])
+            self.dm_channels[user.id] = channel
+            self.channels[channel.id] = channel
+        return channel
+
+    # -- messages --------------------------------------------------------------------------------
+    def store_message(self, message: Dict[str, Any]) -> None:
+        channel = self.channels[int(message["channel_id"])]
+        channel.messages.append(message)
+        self.messages[int(message["id"])] = message
+
+    def remove_message(self, message_id: int) -> Optional[Dict[str, Any]]:
+        message = self.messages.pop(int(message_id), None)
+        if message is not None:
+            channel = self.channels.get(int(message["channel_id"]))
+            if channel is not None:
+                channel.messages = [m for m in channel.messages if m["id"] != message["id"]]
+        return message
+
+    def history(self, channel: Channel, *, limit: int = 50, before: Optional[int] = None,
+                after: Optional[int] = None, around: Optional[int] = None) -> List[Dict[str, Any]]:
+        """Discord's GET /channels/{id}/messages: newest first, at most ``limit`` (1..100)."""
+        limit = max(1, min(int(limit), 100))
+        ordered = sorted(channel.messages, key=lambda m: int(m["id"]))
+        if around is not None:
+            older = [m for m in ordered if int(m["id"]) <= around][-((limit + 1) // 2):]
+            newer = [m for m in ordered if int(m["id"]) > around][: limit - len(older)]
+            picked = older + newer
+        elif after is not None:
+            picked = [m for m in ordered if int(m["id"]) > after][:limit]
+        else:
+            if before is not None:
+                ordered = [m for m in ordered if int(m["id"]) < before]
+            picked = ordered[-limit:]
+        return list(reversed(picked))
