@@ -16,6 +16,11 @@ if TYPE_CHECKING:
 
 API_PREFIX = "/api/v10"
 
+# request storage keys (aiohttp >= 3.12 warns about plain str keys)
+_Key = getattr(web, "RequestKey", None)
+BODY: Any = _Key("banter_body", object) if _Key else "banter_body"
+FILES: Any = _Key("banter_files", list) if _Key else "banter_files"
+
 
 def json_response(data: Any, status: int = 200, headers: Optional[Dict[str, str]] = None) -> web.Response:
     """JSON with Content-Type exactly ``application/json``.
@@ -80,8 +85,8 @@ class RateLimitRule:
 
 async def read_body(request: web.Request) -> Any:
     """The JSON body; for multipart, ``payload_json`` (files go to ``request['files']``). Cached."""
-    if "parsed_body" in request:
-        return request["parsed_body"]
+    if BODY in request:
+        return request[BODY]
     body: Any = None
     files: List[UploadedFile] = []
     if request.content_type.startswith("multipart/"):
@@ -99,7 +104,7 @@ async def read_body(request: web.Request) -> Any:
     elif request.can_read_body:
         raw = await request.read()
         body = json.loads(raw) if raw else None
-    request["parsed_body"], request["files"] = body, files
+    request[BODY], request[FILES] = body, files
     return body
 
 
@@ -164,8 +169,8 @@ def make_middleware(server: "DiscordTestServer"):
             server.errors.append(exc)
             response = json_response({"message": f"test server error: {exc!r}", "code": 0}, status=400)
         record.status = response.status
-        record.body = request.get("parsed_body")
-        record.files = request.get("files", [])
+        record.body = request.get(BODY)
+        record.files = request.get(FILES, [])
         server._notify()
         await asyncio.sleep(0)
         return response

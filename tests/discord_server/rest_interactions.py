@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 from aiohttp import web
 
 from . import payloads as P
-from .httputil import API_PREFIX, DiscordError, json_response, no_content, read_body, unknown
+from .httputil import API_PREFIX, DiscordError, FILES, json_response, no_content, read_body, unknown
 from .rest_messages import build_attachments
 from .state import iso
 
@@ -120,7 +120,7 @@ class InteractionRoutes:
         if request.match_info["interaction_id"] != str(record.id):
             raise unknown("interaction", 10062)
         body = await read_body(request) or {}
-        files = request.get("files", [])
+        files = request.get(FILES, [])
         if record.callbacks:
             raise DiscordError(400, "Interaction has already been acknowledged.", 40060)
         if time.monotonic() - record.created > self.server.interaction_response_timeout:
@@ -149,7 +149,7 @@ class InteractionRoutes:
         record = self._webhook_record(request)
         body = await read_body(request) or {}
         record.followups.append(body)
-        message = self._new_message(record, body, request.get("files", []), type=P.MESSAGE_DEFAULT)
+        message = self._new_message(record, body, request.get(FILES, []), type=P.MESSAGE_DEFAULT)
         self.server._notify()
         if request.query.get("wait", "").lower() in ("1", "true"):
             return json_response(message)
@@ -177,9 +177,9 @@ class InteractionRoutes:
         for key in ("content", "embeds", "components"):
             if key in body and body[key] is not None:
                 message[key] = body[key]
-        if request.get("files"):
+        if request.get(FILES):
             channel = self.world.channels[record.channel_id]
-            message["attachments"] = build_attachments(self.server, channel, body, request["files"])
+            message["attachments"] = build_attachments(self.server, channel, body, request[FILES])
         message["flags"] = int(message.get("flags") or 0) & ~P.LOADING
         message["edited_timestamp"] = iso()
         if not message["flags"] & P.EPHEMERAL:

@@ -10,7 +10,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from . import payloads as P
-from .httputil import API_PREFIX, DiscordError, UploadedFile, json_response, no_content, read_body, unknown
+from .httputil import API_PREFIX, DiscordError, UploadedFile, FILES, json_response, no_content, read_body, unknown
 from .state import Channel, iso
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ class MessageRoutes:
     async def create_message(self, request: web.Request) -> web.Response:
         channel = self.core.channel(request)
         body = await read_body(request) or {}
-        files = request.get("files", [])
+        files = request.get(FILES, [])
         if not (body.get("content") or body.get("embeds") or files or body.get("components")
                 or body.get("sticker_ids") or body.get("poll")):
             raise DiscordError(400, "Cannot send an empty message", 50006)
