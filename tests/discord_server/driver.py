@@ -87,9 +87,11 @@ class DriverMixin:
         await self._dispatch("GUILD_DELETE", {"id": P.sid(guild.id), "unavailable": unavailable})
 
     async def join_guild(self: "DiscordTestServer", guild: Guild) -> None:
-        """GUILD_CREATE for a guild added after the bot connected."""
+        """GUILD_CREATE for a guild added after the bot connected (on_guild_join)."""
         self.world.add_member(guild, self.bot_user)
-        await self._dispatch("GUILD_CREATE", P.guild_create_payload(guild))
+        data = P.guild_create_payload(guild)
+        del data["unavailable"]  # present (false) only when a guild from READY becomes available
+        await self._dispatch("GUILD_CREATE", data)
 
     # -- gateway trouble --------------------------------------------------------------------------
     async def drop_gateway(self: "DiscordTestServer", code: int = 4000) -> int:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
@@ -59,6 +59,11 @@ class Connection:
 
     def close(self, code: int) -> None:
         self.queue.put_nowait((_CLOSE, code))
+
+    async def stop(self) -> None:
+        self.writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.writer
 
     async def _write(self) -> None:
         while True:
@@ -182,7 +187,7 @@ class Gateway:
 
     async def close_all(self) -> None:
         for conn in list(self.connections):
-            conn.writer.cancel()
+            await conn.stop()
             if not conn.ws.closed:
                 await conn.ws.close(code=1001)
 
@@ -207,6 +212,7 @@ class Gateway:
                 if ws.close_code in (1000, 1001):  # a clean close by the client ends the session
                     session.invalid = True
             self.connections.remove(conn)
+            await conn.stop()
             self.server._notify()
         return ws
 

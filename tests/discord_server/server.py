@@ -22,7 +22,20 @@ UserLike = Union[User, int]
 
 
 class DiscordTestServer(DriverMixin):
-    """A local Discord: REST under ``/api/v10`` and a gateway websocket, on 127.0.0.1."""
+    """A local Discord: REST under ``/api/v10`` and a gateway websocket, on 127.0.0.1.
+
+    Example::
+
+        server = await DiscordTestServer().start()
+        alice = server.add_user("alice")
+        guild = server.add_guild("HQ", alice)
+        general = server.add_channel(guild, "general")
+        bot = commands.Bot(command_prefix="!", intents=intents, guild_ready_timeout=0.1)
+        async with server.run_bot(bot):
+            await server.user_says(general, alice, "hello")
+            reply = await server.wait_for_message(general)
+        await server.stop()
+    """
 
     def __init__(self, *, token: str = "banter-test-token", bot_name: str = "Banter") -> None:
         self.token = token
@@ -207,6 +220,11 @@ class DiscordTestServer(DriverMixin):
     @property
     def resume_count(self) -> int:
         return self.gateway.resume_count
+
+    @property
+    def sync_count(self) -> int:
+        """How many times the bot PUT a command list (global or guild)."""
+        return len(self.command_syncs)
 
     def requests_to(self, method: str, route: str) -> List[RequestRecord]:
         return [r for r in self.requests if r.method == method.upper() and route in (r.route, r.path)]

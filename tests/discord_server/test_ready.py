@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import discord
+import pytest
 
 from .conftest import make_bot
 
@@ -35,3 +36,36 @@ async def test_bot_reaches_ready_with_guild_channels_roles_members(server, world
             "/users/@me", "/oauth2/applications/@me"]
         assert server.gateway.connect_paths[0].startswith("/gateway?v=10&encoding=json")
     assert bot.is_closed()
+
+
+async def test_guild_join_and_remove_events(server, world):
+    bot = make_bot()
+    events = []
+
+    @bot.event
+    async def on_guild_join(guild):
+        events.append(("join", guild.name, len(guild.text_channels)))
+
+    @bot.event
+    async def on_guild_remove(guild):
+        events.append(("remove", guild.name))
+
+    async with server.run_bot(bot):
+        other = server.add_guild("Elsewhere", world.carol)
+        server.add_channel(other, "lobby")
+        other.members.pop(server.bot_user.id)  # not joined yet
+        await server.join_guild(other)
+        await server.wait_until(lambda: events)
+        await server.remove_guild(world.guild)
+        await server.wait_until(lambda: len(events) == 2)
+        assert events == [("join", "Elsewhere", 1), ("remove", "Banter HQ")]
+        assert [g.id for g in bot.guilds] == [other.id]
+
+
+async def test_wrong_token_is_a_login_failure(server):
+    bot = make_bot()
+    with server.patch_discord():
+        with pytest.raises(discord.LoginFailure):
+            await bot.login("not-the-token")
+        await bot.close()
+    assert server.requests[-1].status == 401
