@@ -1,0 +1,1 @@
+"""Banter's reply model: tokenising, training, decoding, evaluation and the model worker."""

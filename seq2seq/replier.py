@@ -1,0 +1,80 @@
+"""Text in, reply text out: the tokenizer, vocabulary, decoder and search of one model directory."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from seq2seq import model_dir
+from seq2seq.batching import encode_source, pad_batch
+from seq2seq.decoding import DecodeOptions
+from seq2seq.inference import NumpySeq2Seq
+from seq2seq.search import SearchSpec, beam_search, sample
+from seq2seq.text import URL_TOKEN, USER_TOKEN, detokenize
+from seq2seq.vocab import BOS_ID, EOS_ID, PAD_ID, SEP_ID, UNK_ID
+
+FALLBACK_REPLY = "hmm?"  # said only if decoding produced no words at all, which the search forbids
+
+
+class Replier:
+    """Loads a model directory once and answers batches of conversations."""
+
+    def __init__(self, bundle: model_dir.ModelBundle):
+        self.bundle = bundle
+        self.config = bundle.config
+        self.vocab = bundle.vocab
+        self.network = NumpySeq2Seq(bundle.config, bundle.weights)
+        placeholders = [self.vocab.id(t) for t in (URL_TOKEN, USER_TOKEN)]
+        # Never emitted: padding, UNK, BOS, the separator, and placeholders a reply cannot fill in.
+        self.banned = tuple(sorted({PAD_ID, UNK_ID, BOS_ID, SEP_ID, *[p for p in placeholders if p != UNK_ID]}))
+
+    @classmethod
+    def load(cls, path: Path | str) -> "Replier":
+        return cls(model_dir.load(Path(path)))
+
+    @property
+    def path(self) -> Path:
+        return self.bundle.path
+
+    def encode(self, conversations: list[list[str]]) -> np.ndarray:
+        sources = []
+        for turns in conversations:
+            turns = [t if isinstance(t, str) else "" for t in turns] or [""]
+            ids = encode_source(self.vocab, turns[-1], turns[:-1], self.config.max_source_len, self.config.context_turns)
+            sources.append(np.asarray(ids or [SEP_ID], dtype=np.int32))
+        return pad_batch(sources)
+
+    def reply_ids(self, conversations: list[list[str]], options: DecodeOptions) -> list[list[int]]:
+        source = self.encode(conversations)
+        states, item_state = self.network.encode(source)
+        batch = len(conversations)
+        spec = SearchSpec(bos=BOS_ID, eos=EOS_ID, banned=self.banned, max_len=options.max_len,
+                          min_len=options.min_len, beam_size=options.beam_size if options.strategy == "beam" else 1,
+                          length_penalty=options.length_penalty, no_repeat_ngram=options.no_repeat_ngram)
+        if options.strategy == "sample":
+            rng = np.random.default_rng(options.seed)
+            return sample(self.network.step, self.network.initial_beams(states, 1), item_state, batch, spec,
+                          temperature=options.temperature, top_k=options.top_k, top_p=options.top_p, rng=rng)
+        beams = self.network.initial_beams(states, spec.beam_size)
+        ids, _ = beam_search(self.network.step, beams, item_state, batch, spec)
+        return ids
+
+    def reply_batch(self, conversations: list[list[str]], options: DecodeOptions | None = None) -> list[str]:
+        """Each conversation is its turns, oldest first, ending with the message to answer."""
+        options = options or DecodeOptions()
+        replies = []
+        for ids in self.reply_ids(conversations, options):
+            text = detokenize(self.vocab.decode(ids))
+            replies.append(text if text.strip() else FALLBACK_REPLY)
+        return replies
+
+    def reply(self, text: str, options: DecodeOptions | None = None, context: list[str] | None = None) -> str:
+        return self.reply_batch([[*(context or []), text]], options)[0]
+
+    def warm_up(self) -> float:
+        """One reply through every code path; returns its seconds (used before a model goes live)."""
+        start = time.perf_counter()
+        self.reply_batch([["hello"], ["how are you?"]], DecodeOptions(max_len=4))
+        return time.perf_counter() - start
