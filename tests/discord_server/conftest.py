@@ -9,7 +9,7 @@ import pytest
 from discord.ext import commands
 
 from .server import DiscordTestServer
-from .state import MANAGE_MESSAGES
+from .state import GUILD_CATEGORY, GUILD_VOICE, MANAGE_MESSAGES
 
 
 @pytest.fixture
@@ -25,13 +25,15 @@ async def server():
 
 @pytest.fixture
 def world(server):
-    """One guild with two text channels, a moderator role, the owner and two members."""
+    """One guild (a category, two text channels, a voice channel), a moderator role, the owner and two members."""
     owner = server.add_user("alice")
     bob = server.add_user("bob")
     carol = server.add_user("carol")
     guild = server.add_guild("Banter HQ", owner)
-    general = server.add_channel(guild, "general", topic="chat")
+    category = server.add_channel(guild, "Text", type=GUILD_CATEGORY)
+    general = server.add_channel(guild, "general", topic="chat", parent=category)
     random = server.add_channel(guild, "random")
+    server.add_channel(guild, "Lounge", type=GUILD_VOICE)
     mods = server.add_role(guild, "mods", MANAGE_MESSAGES)
     server.add_member(guild, bob, [mods])
     server.add_member(guild, carol)

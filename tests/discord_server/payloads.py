@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, Iterable, List, Optional
 
-from .state import DM, Channel, Guild, Member, Role, User, World, iso, snowflake_time
+from .state import DM, GUILD_STAGE_VOICE, GUILD_VOICE, Channel, Guild, Member, Role, User, World, iso, snowflake_time
 
 MESSAGE_DEFAULT = 0
 MESSAGE_REPLY = 19
@@ -84,7 +84,7 @@ def channel_payload(channel: Channel) -> Dict[str, Any]:
     if channel.type == DM:
         return {"id": sid(channel.id), "type": DM, "last_message_id": sid(channel.last_message_id),
                 "recipients": [user_payload(u) for u in channel.recipients], "flags": 0}
-    return {
+    data = {
         "id": sid(channel.id),
         "type": channel.type,
         "guild_id": sid(channel.guild_id),
@@ -98,6 +98,9 @@ def channel_payload(channel: Channel) -> Dict[str, Any]:
         "parent_id": sid(channel.parent_id),
         "flags": 0,
     }
+    if channel.type in (GUILD_VOICE, GUILD_STAGE_VOICE):
+        data.update(bitrate=64000, user_limit=0, rtc_region=None, video_quality_mode=1)
+    return data
 
 
 def member_payload(member: Member, *, with_user: bool = True,

@@ -32,6 +32,7 @@ GUILD_TEXT = 0
 DM = 1
 GUILD_VOICE = 2
 GUILD_CATEGORY = 4
+GUILD_STAGE_VOICE = 13
 
 
 class SnowflakeGenerator:

@@ -109,3 +109,19 @@ async def test_history_pages_through_everything(server, world):
 def _bytes(data: bytes):
     import io
     return io.BytesIO(data)
+
+
+async def test_without_message_content_intent_only_mentions_carry_content(server, world):
+    intents = discord.Intents.default()  # no privileged message_content
+    bot = discord.Client(intents=intents, guild_ready_timeout=0.1)
+    seen = []
+
+    @bot.event
+    async def on_message(message: discord.Message):
+        seen.append(message.content)
+
+    async with server.run_bot(bot):
+        await server.user_says(world.general, world.bob, "secret chatter")
+        await server.user_says(world.general, world.bob, f"{server.bot_user.mention} hi")
+        await server.wait_until(lambda: len(seen) == 2)
+        assert seen == ["", f"<@{server.bot_user.id}> hi"]

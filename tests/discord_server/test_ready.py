@@ -22,6 +22,8 @@ async def test_bot_reaches_ready_with_guild_channels_roles_members(server, world
         assert guild.name == "Banter HQ" and guild.owner_id == world.owner.id
         assert {c.name for c in guild.text_channels} == {"general", "random"}
         assert guild.get_channel(world.general.id).topic == "chat"
+        assert guild.get_channel(world.general.id).category.name == "Text"
+        assert [c.name for c in guild.voice_channels] == ["Lounge"]
         assert {r.name for r in guild.roles} == {"@everyone", "mods"}
         assert guild.get_role(world.mods.id).permissions.manage_messages
         assert guild.member_count == 4 and guild.chunked
