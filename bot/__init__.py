@@ -1,0 +1,1 @@
+"""Banter's Discord side: the bot process, its cogs and its storage."""

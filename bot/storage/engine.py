@@ -1,0 +1,132 @@
+"""Engines: URL handling, the SQLite file checks and pragmas, and telling lock errors apart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from .errors import NotADatabaseError, StorageError
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+# SQLSTATEs PostgreSQL uses for "try again": serialization failure, deadlock, lock timeout.
+_PG_RETRY_STATES = {"40001", "40P01", "55P03"}
+
+
+def normalise_url(url: str) -> URL:
+    """Parse the URL and give plain sqlite:// and postgresql:// their async drivers."""
+    parsed = make_url(url)
+    driver = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
+    if parsed.drivername in driver:
+        parsed = parsed.set(drivername=driver[parsed.drivername])
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise StorageError(f"unsupported database {parsed.drivername!r}: use SQLite or PostgreSQL")
+    return parsed
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The database file of a SQLite URL (relative paths: to the current directory); None for memory."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database).expanduser().absolute()
+
+
+def check_sqlite_file(path: Path) -> None:
+    """Refuse a file that is not an SQLite database before SQLite can touch it; create the folder."""
+    if path.exists() and path.stat().st_size > 0:
+        with path.open("rb") as fh:
+            header = fh.read(len(SQLITE_MAGIC))
+        if header != SQLITE_MAGIC:
+            raise NotADatabaseError(
+                f"{path} exists but is not an SQLite database; refusing to use or overwrite it. "
+                "Point [storage] url or BANTER_DATABASE_URL at another file."
+            )
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Engines:
+    """A writer engine and a reader engine; on PostgreSQL they are the same one."""
+
+    url: URL
+    writer: AsyncEngine
+    reader: AsyncEngine
+
+    @property
+    def dialect(self) -> str:
+        return self.url.get_backend_name()
+
+    async def dispose(self) -> None:
+        await self.writer.dispose()
+        if self.reader is not self.writer:
+            await self.reader.dispose()
+
+
+def _sqlite_engine(url: URL, busy_timeout_ms: int, begin: str, **kwargs) -> AsyncEngine:
+    engine = create_async_engine(url, connect_args={"timeout": busy_timeout_ms / 1000}, **kwargs)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:
+        # Let SQLAlchemy, not the driver, decide where transactions begin (see "begin" below).
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        for pragma in (
+            "journal_mode=WAL",  # readers never block the writer
+            "foreign_keys=ON",
+            f"busy_timeout={int(busy_timeout_ms)}",
+            # FULL: each commit is fsynced, so a logged message survives a power cut.
+            "synchronous=FULL",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn) -> None:
+        # The writer takes the write lock up front (IMMEDIATE): a deferred transaction that
+        # reads and then writes can fail at once with SQLITE_BUSY instead of waiting.
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+def create_engines(url: str | URL, *, busy_timeout_ms: int = 5000, echo: bool = False) -> Engines:
+    parsed = normalise_url(str(url) if isinstance(url, URL) else url)
+    path = sqlite_path(parsed)
+    if parsed.get_backend_name() == "sqlite":
+        if path is None:
+            raise StorageError("in-memory SQLite cannot be shared by the writer and readers; use a file")
+        check_sqlite_file(path)
+        parsed = parsed.set(database=str(path))
+        writer = _sqlite_engine(parsed, busy_timeout_ms, "BEGIN IMMEDIATE", echo=echo, pool_size=1, max_overflow=0)
+        reader = _sqlite_engine(parsed, busy_timeout_ms, "BEGIN", echo=echo)
+        return Engines(parsed, writer, reader)
+    engine = create_async_engine(parsed, echo=echo, pool_pre_ping=True)
+    return Engines(parsed, engine, engine)
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    """True for 'the database is busy, try again' on either backend."""
+    if isinstance(exc, OperationalError):
+        text = str(exc.orig).lower()
+        if "database is locked" in text or "database is busy" in text or "database table is locked" in text:
+            return True
+    if isinstance(exc, DBAPIError):
+        state = getattr(exc.orig, "sqlstate", None) or getattr(getattr(exc.orig, "__cause__", None), "sqlstate", None)
+        return state in _PG_RETRY_STATES
+    return False
+
+
+def is_not_a_database(exc: BaseException) -> bool:
+    return isinstance(exc, DBAPIError) and "file is not a database" in str(exc.orig).lower()
+
+
+def insert_ignoring_duplicates(conn_dialect: str, table):
+    """INSERT ... ON CONFLICT DO NOTHING on either backend: how writes stay idempotent."""
+    insert = pg_insert if conn_dialect == "postgresql" else sqlite_insert
+    return insert(table).on_conflict_do_nothing()

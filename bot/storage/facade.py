@@ -1,0 +1,260 @@
+"""Storage: the one object the bot's cogs call; it opens the database and routes every call."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
+
+from . import audit, export, messages, privacy, settings, training
+from .config import StorageConfig, load_config
+from .engine import Engines, create_engines, is_not_a_database
+from .errors import NotADatabaseError
+from .messages import Caches, LogResult, MessageRules
+from .migrate import upgrade
+from .models import OptOut, RunStatus
+from .pairs import IncomingMessage
+from .writer import Writer
+
+_MAX_ID = 2**63 - 1
+_BATCH = 500
+
+
+def _check_id(name: str, value: Any) -> int:
+    # Discord ids are unsigned 64-bit in theory, below 2**63 in practice; BIGINT is signed.
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= _MAX_ID:
+        raise ValueError(f"{name} must be a positive 64-bit integer, got {value!r}")
+    return value
+
+
+def _check_message(msg: IncomingMessage) -> IncomingMessage:
+    for name in ("id", "guild_id", "channel_id", "author_id"):
+        _check_id(name, getattr(msg, name))
+    if msg.reply_to_id is not None:
+        _check_id("reply_to_id", msg.reply_to_id)
+    if not isinstance(msg.content, str):
+        raise TypeError("content must be a str")
+    if msg.created_at.tzinfo is None:
+        raise ValueError("created_at must be timezone-aware (discord.py's are)")
+    return msg
+
+
+class Storage:
+    """Banter's storage. Writes go through one writer task and are durable when the call returns.
+
+    One process owns a database: the opt-out list and guild settings are cached here.
+    """
+
+    def __init__(self, engines: Engines, config: StorageConfig, caches: Caches):
+        self.config = config
+        self._engines = engines
+        self._caches = caches
+        self._rules = MessageRules(config.pair_window_seconds, tuple(config.command_prefixes))
+        self._writer = Writer(engines.writer, lock_retries=config.lock_retries, max_batch=_BATCH)
+
+    @classmethod
+    async def open(cls, url: str | None = None, *, config: StorageConfig | None = None, migrate: bool = True) -> Storage:
+        """Open (and by default `alembic upgrade head`) the database from `url`, or config.toml / env."""
+        config = (config or load_config()).with_url(url)
+        engines = create_engines(config.url, busy_timeout_ms=config.busy_timeout_ms)
+        try:
+            if migrate:
+                await upgrade(engines.writer)
+            async with engines.reader.connect() as conn:
+                opted_out = set((await conn.execute(select(OptOut.user_id))).scalars())
+        except DBAPIError as exc:
+            await engines.dispose()
+            if is_not_a_database(exc):
+                raise NotADatabaseError(f"{engines.url.database} is not an SQLite database") from exc
+            raise
+        except BaseException:
+            await engines.dispose()
+            raise
+        storage = cls(engines, config, Caches(opted_out=opted_out))
+        storage._writer.start()
+        return storage
+
+    async def close(self) -> None:
+        await self._writer.close()
+        await self._engines.dispose()
+
+    async def __aenter__(self) -> Storage:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    @property
+    def dialect(self) -> str:
+        return self._engines.dialect
+
+    async def _write(self, fn, *args, **kwargs):
+        async def handler(conn, _items, hooks):
+            return [await fn(conn, *args, hooks=hooks, caches=self._caches, **kwargs)]
+
+        return await self._writer.submit(handler)
+
+    async def _plain_write(self, fn, *args, **kwargs):
+        async def handler(conn, _items, _hooks):
+            return [await fn(conn, *args, **kwargs)]
+
+        return await self._writer.submit(handler)
+
+    async def _read(self, fn, *args, **kwargs):
+        async with self._engines.reader.connect() as conn:
+            return await fn(conn, *args, **kwargs)
+
+    # Messages -------------------------------------------------------------------------------
+
+    async def _log_handler(self, conn, items, hooks):
+        return await messages.log_batch(conn, items, hooks, caches=self._caches, rules=self._rules)
+
+    async def log_message(self, message: IncomingMessage) -> LogResult:
+        """Store a message seen in a learning channel and the pair it completes. Idempotent."""
+        return await self._writer.submit(self._log_handler, _check_message(message), batchable=True)
+
+    async def log_messages(self, batch: Iterable[IncomingMessage]) -> list[LogResult]:
+        """Many messages (a history backfill) in stream order; same rules as log_message."""
+        items = [_check_message(m) for m in batch]
+        results: list[LogResult] = []
+        # Bounded transactions: SQLite caps the parameters of one statement.
+        for start in range(0, len(items), _BATCH):
+            chunk = items[start : start + _BATCH]
+
+            async def handler(conn, _items, hooks, chunk=chunk):
+                return [await messages.log_batch(conn, chunk, hooks, caches=self._caches, rules=self._rules)]
+
+            results += await self._writer.submit(handler)
+        return results
+
+    async def apply_edit(self, message_id: int, content: str, edited_at: datetime | None = None) -> bool:
+        """A message was edited: update it and its pairs. False if it was never stored."""
+        return await self._write(
+            messages.apply_edit, _check_id("message_id", message_id), content, edited_at, rules=self._rules
+        )
+
+    async def apply_delete(self, message_id: int) -> int:
+        """A message was deleted: remove it and every pair it is in. Returns messages removed (0 or 1)."""
+        return await self.apply_bulk_delete([message_id])
+
+    async def apply_bulk_delete(self, message_ids: Iterable[int]) -> int:
+        ids = {_check_id("message_id", i) for i in message_ids}
+
+        async def delete(conn, hooks, caches):
+            hooks.append(lambda: caches.forget_tails(lambda t: t.id in ids))
+            return await messages.delete_messages(conn, ids)
+
+        return await self._write(delete)
+
+    # Privacy --------------------------------------------------------------------------------
+
+    async def opt_out(self, user_id: int) -> int:
+        """Purge everything of the user's and log nothing of theirs again. Returns messages removed."""
+        return await self._write(privacy.opt_out, _check_id("user_id", user_id))
+
+    async def opt_in(self, user_id: int) -> bool:
+        return await self._write(privacy.opt_in, _check_id("user_id", user_id))
+
+    def is_opted_out(self, user_id: int) -> bool:
+        return user_id in self._caches.opted_out
+
+    async def forget_user(self, user_id: int) -> int:
+        """Delete the user's data without opting them out. Returns messages removed."""
+        return await self._write(privacy.forget_user, _check_id("user_id", user_id))
+
+    async def export_user_data(self, user_id: int) -> dict[str, Any]:
+        """All stored data about the user, ready for json.dumps."""
+        return await self._read(privacy.export_user_data, _check_id("user_id", user_id))
+
+    async def purge_guild(self, guild_id: int) -> int:
+        return await self._write(privacy.purge_guild, _check_id("guild_id", guild_id))
+
+    async def handle_guild_leave(self, guild_id: int) -> bool:
+        """Call when the bot leaves a guild: purges it if [storage] purge_on_guild_leave. True if purged."""
+        if not self.config.purge_on_guild_leave:
+            return False
+        await self.purge_guild(guild_id)
+        return True
+
+    # Guild settings and audit ---------------------------------------------------------------
+
+    async def get_guild_settings(self, guild_id: int) -> settings.GuildSettings:
+        cached = self._caches.settings.get(guild_id)
+        if cached is not None:
+            return cached
+        return (await self._read(settings.load_settings, [_check_id("guild_id", guild_id)]))[guild_id]
+
+    async def update_guild_settings(self, guild_id: int, *, actor_id: int | None = None, **changes) -> settings.GuildSettings:
+        """Change some of enabled, reply_chance, cooldown_seconds, learning_channels, reply_channels."""
+        _check_id("guild_id", guild_id)
+
+        async def update(conn, hooks, caches):
+            current = (await settings.load_settings(conn, [guild_id]))[guild_id]
+            new = current.changed(**changes)
+            await settings.save_settings(conn, new)
+            details = {k: sorted(map(str, v)) if isinstance(v, frozenset | set | list | tuple) else v
+                       for k, v in changes.items() if v is not None}
+            await audit.record(conn, "settings.update", guild_id=guild_id, actor_id=actor_id, details=details)
+            hooks.append(lambda: caches.settings.__setitem__(guild_id, new))
+            return new
+
+        return await self._write(update)
+
+    async def record_audit(self, action: str, *, guild_id: int | None = None, actor_id: int | None = None,
+                           target_id: int | None = None, details: dict[str, Any] | None = None) -> None:
+        await self._plain_write(audit.record, action, guild_id=guild_id, actor_id=actor_id,
+                                target_id=target_id, details=details)
+
+    async def audit_log(self, guild_id: int | None = None, limit: int = 50) -> list[audit.AuditRecord]:
+        return await self._read(audit.read, guild_id=guild_id, limit=limit)
+
+    # Training -------------------------------------------------------------------------------
+
+    async def pair_counts(self, guild_id: int | None = None) -> training.PairCounts:
+        return await self._read(training.pair_counts, guild_id)
+
+    async def start_training_run(self, triggered_by: int | None = None) -> int:
+        run_id = await self._plain_write(training.start_run, triggered_by)
+        await self.record_audit("training.start", actor_id=triggered_by, details={"run": run_id})
+        return run_id
+
+    async def finish_training_run(self, run_id: int, status: RunStatus | str, *,
+                                  metrics: dict[str, Any] | None = None, error: str | None = None) -> None:
+        await self._plain_write(training.finish_run, run_id, RunStatus(status), metrics, error)
+
+    async def get_training_run(self, run_id: int) -> training.TrainingRunInfo | None:
+        return await self._read(training.get_run, run_id)
+
+    async def training_runs(self, limit: int = 20) -> list[training.TrainingRunInfo]:
+        return await self._read(training.list_runs, limit)
+
+    async def record_model_version(self, name: str, path: str, *, training_run_id: int | None = None,
+                                   metrics: dict[str, Any] | None = None, activate: bool = False) -> int:
+        return await self._plain_write(training.add_model_version, name, path, training_run_id, metrics, activate)
+
+    async def activate_model_version(self, version_id: int, *, actor_id: int | None = None) -> None:
+        await self._plain_write(training.activate_model_version, version_id)
+        await self.record_audit("model.activate", actor_id=actor_id, details={"version": version_id})
+
+    async def active_model_version(self) -> training.ModelVersionInfo | None:
+        return await self._read(training.active_model_version)
+
+    async def model_versions(self, limit: int = 20) -> list[training.ModelVersionInfo]:
+        return await self._read(training.list_model_versions, limit)
+
+    async def export_training_pairs(self, out_dir: str | os.PathLike[str], *, run_id: int | None = None,
+                                    seed: int | None = None) -> export.ExportCounts:
+        """New pairs since the last successful run plus a replay sample, as train/validation JSONL.
+
+        With run_id, the run records the export's watermark: once it succeeds, those pairs are old.
+        """
+        counts = await export.export_pairs(
+            self._engines.reader, out_dir, self.config.learning, seed=seed if seed is not None else (run_id or 0)
+        )
+        if run_id is not None:
+            await self._plain_write(training.record_export, run_id, counts.watermark, counts.new, counts.replay)
+        return counts
