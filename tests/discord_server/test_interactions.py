@@ -79,6 +79,17 @@ async def test_group_syncs_and_subcommand_runs_with_ephemeral_reply_followup_and
         posts = server.requests_to("POST", "/interactions/{interaction_id}/{token}/callback")
         assert posts[0].query.get("with_response") in ("1", "true") and posts[0].status == 200
 
+        # the same global command from a DM: no guild, a user instead of a member
+        seen.clear()
+        dm = server.world.dm_channel(world.carol)
+        record = await server.invoke_slash(None, dm, world.carol, "banter", "ask", options={"text": "dogs"})
+        await record.wait_for_edits(1)
+        await server.wait_until(lambda: "edited" in seen)
+        text, channel, perms, app_perms, user = seen["ask"]
+        assert text == "dogs" and channel is None and isinstance(user, discord.User)
+        assert record.followups[0]["content"] == "here is more"
+        assert server.sync_count == 1
+
 
 async def test_subcommand_group_with_deferred_public_response(server, world):
     seen.clear()
