@@ -67,6 +67,13 @@ def pair_hash(query_text: str, reply_text: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+def conversation_key(root_message_id: int) -> int:
+    """A conversation's id: derived from its first message, but not that message's id, which
+    must vanish from the database when the message is deleted."""
+    digest = hashlib.blake2b(root_message_id.to_bytes(8, "big"), digest_size=8, person=b"banter-conv").digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 def pair_for(
     new: Turn,
     *,
@@ -92,7 +99,7 @@ def pair_for(
     if query is None or query.author_id == new.author_id:
         return None
     kind = PairKind.BOT if query.is_own else PairKind.REPLY if explicit else PairKind.ADJACENT
-    conversation = query.conversation_id if query.conversation_id is not None else query.id
+    conversation = query.conversation_id if query.conversation_id is not None else conversation_key(query.id)
     return PairCandidate(query, new, kind, conversation)
 
 

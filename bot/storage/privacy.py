@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, distinct, or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .audit import record as audit
@@ -46,7 +46,7 @@ async def opt_in(conn: AsyncConnection, user_id: int, hooks: Hooks, caches: Cach
 
 async def purge_guild(conn: AsyncConnection, guild_id: int, hooks: Hooks, caches: Caches) -> int:
     """Remove a guild's messages, pairs, settings and audit entries. Returns messages deleted."""
-    channels = set((await conn.execute(select(distinct(Message.channel_id)).where(Message.guild_id == guild_id))).scalars())
+    channels = set(await conn.scalars(select(Message.channel_id).distinct().where(Message.guild_id == guild_id)))
     await conn.execute(delete(Pair).where(Pair.guild_id == guild_id))
     deleted = (await conn.execute(delete(Message).where(Message.guild_id == guild_id))).rowcount
     await delete_settings(conn, guild_id)
