@@ -141,7 +141,7 @@ def sample(step, beam_state: tuple, item_state: tuple, batch: int, spec: SearchS
         if top_p < 1.0:
             order = np.argsort(-probs, axis=1)
             sorted_p = np.take_along_axis(probs, order, axis=1)
-            cut = np.cumsum(sorted_p, axis=1) - sorted_p > top_p  # keep the smallest set reaching top_p
+            cut = np.cumsum(sorted_p, axis=1) - sorted_p >= top_p  # keep the smallest set reaching top_p
             sorted_p[cut] = 0.0
             probs = np.zeros_like(probs)
             np.put_along_axis(probs, order, sorted_p, axis=1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from nltk.tokenize import TweetTokenizer
 
@@ -37,6 +38,13 @@ def clean(text: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """Lower-cased tokens with URLs and mentions replaced by placeholder tokens."""
+    return list(_tokenize_cached(text))
+
+
+@lru_cache(maxsize=400_000)
+def _tokenize_cached(text: str) -> tuple[str, ...]:
+    # NLTK's tokenizer is slow (regexes with timeouts) and a corpus turn is both a reply and
+    # the next query and context: caching makes a corpus pass about three times faster.
     text = clean(text)
     text = _URL_RE.sub(f" {URL_TOKEN} ", text)
     text = _MENTION_RE.sub(f" {USER_TOKEN} ", text)
@@ -46,7 +54,7 @@ def tokenize(text: str) -> list[str]:
             tokens.append(token)
             continue
         tokens.extend(_split_contraction(token))
-    return tokens
+    return tuple(tokens)
 
 
 def _split_contraction(token: str) -> list[str]:
@@ -66,8 +74,6 @@ def detokenize(tokens: list[str]) -> str:
         if not out:
             out = token
         elif token in _NO_SPACE_BEFORE or token in _CONTRACTION_TAILS or previous in _NO_SPACE_AFTER:
-            out += token
-        elif token.startswith("'") and len(token) > 1 and token[1:].isalpha() and token in _CONTRACTION_TAILS:
             out += token
         else:
             out += " " + token

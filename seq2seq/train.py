@@ -68,6 +68,8 @@ def run(job: TrainJob) -> dict:
     keras.utils.set_random_seed(cfg.seed)
     job.run_dir.mkdir(parents=True, exist_ok=True)
     train_pairs, val_pairs, test_pairs = split_three(job.pairs, cfg)
+    if cfg.val_fraction == 0:
+        val_pairs = train_pairs  # a deliberate choice for tiny data sets: watch the training pairs
     if not train_pairs or not val_pairs:
         raise ValueError(f"need more pairs: {len(train_pairs)} for training, {len(val_pairs)} for validation")
     log = (lambda *_: None) if job.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -155,7 +157,7 @@ def run(job: TrainJob) -> dict:
     if test_pairs:
         write_tsv(test_pairs, job.out_dir / "heldout.tsv")
     plot_losses(state["history"], job.out_dir / "loss.png")
-    log(json.dumps({k: metrics[k] for k in ("val_perplexity", "test_perplexity", "steps", "tokens_per_second")}))
+    log(json.dumps({k: metrics.get(k) for k in ("val_perplexity", "test_perplexity", "steps", "tokens_per_second")}))
     return metrics
 
 

@@ -1,0 +1,219 @@
+"""The training process of one fine-tuning job: new pairs plus a replay sample, train, then the quality gate.
+
+`python -m seq2seq.worker.finetune --base DIR --pairs FILE --out DIR --run-dir DIR --options JSON`
+Writes a complete model directory to --out (a hidden temp dir the worker renames) and JSON events, one a
+line, on stdout: {"event": "device"|"phase"|"progress"|"result"|"error", ...}. Logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import shutil
+import signal
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from seq2seq import corpus, model_dir  # noqa: E402  (after the environment is set)
+from seq2seq.corpus import Pair, is_held_out  # noqa: E402
+from seq2seq.protocol import FinetuneOptions  # noqa: E402
+from seq2seq.worker.gate import GateResult, evaluate  # noqa: E402
+
+log = logging.getLogger("banter.worker.finetune")
+BASE_SET_LIMIT = 5000  # base held-out pairs scored by the gate (time grows linearly with it)
+CHITCHAT_SAMPLE = 500  # held-out chit-chat pairs when the active model has no heldout.tsv
+
+
+def emit(event: str, **data) -> None:
+    print(json.dumps({"event": event, **data}), flush=True)
+
+
+def die_with_parent() -> None:
+    """If the worker dies (even kill -9), this process gets SIGKILL instead of training for nobody."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        parent = os.getppid()  # not Linux: poll instead
+
+        def watch():
+            while os.getppid() == parent:
+                time.sleep(1)
+            os._exit(70)
+
+        threading.Thread(target=watch, daemon=True).start()
+
+
+def detect_device() -> str:
+    """Where Keras will train: the backend's own view of the GPUs."""
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    try:
+        if backend == "jax":
+            import jax
+
+            gpus = [str(d) for d in jax.devices() if d.platform == "gpu"]
+        elif backend == "torch":
+            import torch
+
+            gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        else:
+            import tensorflow as tf
+
+            gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+    except Exception as exc:  # an unusable backend still trains on the CPU (or fails later, clearly)
+        return f"CPU ({backend}: GPU check failed: {exc})"
+    return f"GPU ({backend}: {', '.join(gpus)})" if gpus else f"CPU ({backend}: no GPU visible)"
+
+
+def split_new(pairs: list[Pair], fraction: float) -> tuple[list[Pair], list[Pair]]:
+    """Held-out new pairs by conversation hash; at least one on each side."""
+    held = [p for p in pairs if is_held_out("new:" + p.group, fraction)]
+    train = [p for p in pairs if not is_held_out("new:" + p.group, fraction)]
+    want = max(1, round(len(pairs) * fraction))
+    if not held or not train:  # tiny uploads: fall back to the last pairs
+        train, held = pairs[:-want], pairs[-want:]
+    return train, held
+
+
+def replay_sample(count: int, base_test_fraction: float, seed: int) -> list[Pair]:
+    """Base-corpus pairs to mix in, never from the base held-out conversations."""
+    if count <= 0:
+        return []
+    try:
+        pool = [p for p in corpus.chitchat_pairs() if not is_held_out("test:" + p.group, base_test_fraction)]
+    except ImportError:
+        log.warning("chitchat-dataset is not installed: fine-tuning without replay (the model may forget)")
+        return []
+    return random.Random(seed).sample(pool, min(count, len(pool)))
+
+
+def base_set(base: Path, base_test_fraction: float) -> tuple[list[Pair], str]:
+    """The fixed held-out base set: the active model's heldout.tsv, else held-out chit-chat conversations."""
+    heldout = base / "heldout.tsv"
+    if heldout.exists():
+        return corpus.read_pairs(heldout)[:BASE_SET_LIMIT], "heldout.tsv"
+    try:
+        pairs = [p for p in corpus.chitchat_pairs() if is_held_out("test:" + p.group, base_test_fraction or 0.02)]
+    except ImportError:
+        return [], "none"
+    return pairs[:CHITCHAT_SAMPLE], "chitchat held-out sample"
+
+
+def install_progress() -> None:
+    """Report steps as JSON events (the training loop's progress bar is its only per-step hook)."""
+    from seq2seq import train
+    from seq2seq.reporting import Progress
+
+    class ReportingProgress(Progress):
+        def __init__(self, total: int, initial: int, quiet: bool = False):
+            super().__init__(total, initial, quiet=True)
+            self.total, self.step, self.last = total, initial, 0.0
+
+        def update(self, loss: float, tokens: int) -> None:
+            super().update(loss, tokens)
+            self.step += 1
+            if self.step == self.total or time.monotonic() - self.last >= 0.5:
+                self.last = time.monotonic()
+                emit("progress", phase="training", step=self.step, total=self.total, loss=round(loss, 4))
+
+    train.Progress = ReportingProgress
+
+
+def run(args: argparse.Namespace) -> int:
+    from seq2seq.presets import TrainConfig
+    from seq2seq.replier import Replier
+    from seq2seq.train import TrainJob
+    from seq2seq.train import run as train_run
+
+    opts = FinetuneOptions.from_json(json.loads(args.options))
+    emit("phase", phase="loading")
+    device = detect_device()
+    log.info("fine-tuning on %s", device)
+    emit("device", device=device)
+
+    bundle = model_dir.load(args.base)
+    base_train = TrainConfig.from_dict(bundle.extra.get("train", {}))
+    new_train, new_held = split_new(corpus.read_pairs(args.pairs), opts.holdout_fraction)
+    share = opts.replay_fraction if opts.replay_fraction is not None else args.replay_fraction
+    replay = replay_sample(round(len(new_train) * share / (1 - share)), base_train.test_fraction, opts.seed)
+    mix = new_train + replay
+    batch = opts.batch_size or base_train.batch_size
+    per_epoch = max(1, -(-len(mix) // batch))
+    cfg = replace(base_train, max_epochs=opts.epochs, batch_size=batch, seed=opts.seed,
+                  learning_rate=opts.learning_rate or base_train.learning_rate / 10,
+                  eval_every=max(1, min(base_train.eval_every, per_epoch)),
+                  checkpoint_every=max(1, min(base_train.checkpoint_every, per_epoch)),
+                  test_fraction=0.0, val_fraction=min(0.2, max(0.02, 20 / len(mix))), patience=2)
+    log.info("mix: %d new pairs + %d replay pairs; %d new pairs held out; lr %.2e", len(new_train), len(replay),
+             len(new_held), cfg.learning_rate)
+    install_progress()
+    metrics = train_run(TrainJob(mix, args.out, args.run_dir, bundle.config, cfg, init=bundle, quiet=True,
+                                 max_steps=opts.max_steps, command=f"finetune from {args.base.name}",
+                                 extra_eval={"new_heldout": new_held}))
+
+    emit("phase", phase="evaluating")
+    base_pairs, source = base_set(args.base, base_train.test_fraction)
+    margin = opts.margin if opts.margin is not None else args.margin
+    gate: GateResult = evaluate(Replier(bundle), Replier.load(args.out), base_pairs, new_held, margin, source)
+    log.info("gate %s: %s", "passed" if gate.passed else "failed", "; ".join(gate.reasons) or "all checks met")
+
+    # The next generation is judged on the same fixed base set, so it travels with the model.
+    if (args.base / "heldout.tsv").exists():
+        shutil.copyfile(args.base / "heldout.tsv", args.out / "heldout.tsv")
+    corpus.write_tsv(new_held, args.out / "heldout_new.tsv")
+    metrics = {**metrics, "new_pairs": len(new_train), "replay_pairs": len(replay), "new_heldout_pairs": len(new_held),
+               "device": device, "gate": gate.to_json()}
+    tmp = args.out / (model_dir.METRICS_FILE + ".tmp")
+    tmp.write_text(json.dumps(_finite(metrics), indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, args.out / model_dir.METRICS_FILE)
+    emit("result", gate=gate.to_json(), metrics=_finite(metrics))
+    return 0
+
+
+def _finite(value):
+    """JSON has no Infinity or NaN; the worker's API must stay standard JSON."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m seq2seq.worker.finetune")
+    parser.add_argument("--base", type=Path, required=True, help="the active version's model directory")
+    parser.add_argument("--pairs", type=Path, required=True, help="new pairs, JSONL or TSV")
+    parser.add_argument("--out", type=Path, required=True, help="where to write the candidate (a hidden temp dir)")
+    parser.add_argument("--run-dir", type=Path, required=True, help="checkpoints")
+    parser.add_argument("--options", default="{}", help="FinetuneOptions as JSON")
+    parser.add_argument("--margin", type=float, default=0.05)
+    parser.add_argument("--replay-fraction", type=float, default=0.5)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s finetune %(levelname)s %(message)s")
+    die_with_parent()
+    from seq2seq.train import Interrupted
+
+    try:
+        return run(args)
+    except Interrupted as exc:
+        emit("error", message=f"cancelled: {exc}")
+        return 130
+    except Exception as exc:
+        log.exception("fine-tuning failed")
+        emit("error", message=f"{type(exc).__name__}: {exc}")
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,126 @@
+"""The worker's settings: defaults, then config.toml [worker]/[decoding]/[learning], then environment, then flags."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from seq2seq.decoding import DecodeOptions
+
+REPO_CONFIG = Path(__file__).resolve().parents[2] / "config.toml"
+TOKEN_ENV = "BANTER_WORKER_TOKEN"  # the shared secret comes only from the environment, never a file or flag
+ENV_OVERRIDES = {"BANTER_WORKER_MODELS": "models", "BANTER_WORKER_HOST": "host", "BANTER_WORKER_PORT": "port"}
+
+
+class SettingsError(ValueError):
+    """A setting has the wrong type or value; the message names it."""
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    models: Path = Path("models")
+    host: str = "127.0.0.1"
+    port: int = 8500
+    max_batch_size: int = 64
+    batch_timeout_ms: float = 2.0
+    max_queue: int = 256
+    request_timeout_s: float = 10.0
+    decode_threads: int = 1  # batches decoded at once; one keeps both cores on one batch's matmuls
+    keep_versions: int = 5  # model versions kept on disk besides the active one and "default"
+    gate_margin: float = 0.05  # allowed relative worsening of base held-out perplexity
+    replay_fraction: float = 0.5  # [learning] replay_fraction: share of base-corpus pairs in a fine-tune mix
+    max_jobs_kept: int = 20  # finished job records (and their logs) kept
+    decoding: DecodeOptions = field(default_factory=DecodeOptions)
+    token: str = field(default="", repr=False)  # repr=False: a logged settings object never shows it
+
+    @property
+    def loopback(self) -> bool:
+        return is_loopback(self.host)
+
+    def check(self) -> None:
+        """Refuse settings that would be unsafe or cannot work."""
+        if not self.loopback and not self.token:
+            raise SettingsError(f"binding {self.host} (not loopback) requires a shared secret: "
+                                f"set {TOKEN_ENV} and send it as 'Authorization: Bearer <token>'")
+        for name in ("max_batch_size", "max_queue", "decode_threads", "keep_versions", "max_jobs_kept"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"[worker] {name} must be at least 1")
+        if not 0 <= self.batch_timeout_ms <= 1000:
+            raise SettingsError("[worker] batch_timeout_ms must be between 0 and 1000")
+        if not 0 < self.request_timeout_s <= 600:
+            raise SettingsError("[worker] request_timeout_s must be in (0, 600]")
+        if not 0 <= self.gate_margin <= 1:
+            raise SettingsError("[worker] gate_margin must be between 0 and 1")
+        if not 0 <= self.replay_fraction < 1:
+            raise SettingsError("[learning] replay_fraction must be in [0, 1)")
+        if not 0 <= self.port <= 65535:
+            raise SettingsError("[worker] port must be between 0 and 65535")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a hostname other than localhost may resolve to anything
+
+
+def load(config: Path | None = None, env: dict[str, str] | None = None, **flags) -> WorkerSettings:
+    """Settings from a TOML file (default ./config.toml, else the repo's), the environment and flags (None = unset)."""
+    env = os.environ if env is None else env
+    path = config or (Path("config.toml") if Path("config.toml").exists() else REPO_CONFIG)
+    values: dict = {}
+    decoding: dict = {}
+    if config is not None or path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SettingsError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{path}: {exc}") from None
+        known = {f.name for f in fields(WorkerSettings)} - {"decoding", "token"}
+        # Other [worker] keys (url) belong to the bot's side; the token is never read from a file.
+        values.update({k: v for k, v in data.get("worker", {}).items() if k in known})
+        if "replay_fraction" in data.get("learning", {}):
+            values["replay_fraction"] = data["learning"]["replay_fraction"]
+        decoding = data.get("decoding", {})
+    for var, name in ENV_OVERRIDES.items():
+        if env.get(var):
+            values[name] = env[var]
+    values.update({k: v for k, v in flags.items() if v is not None})
+    settings = WorkerSettings(**_typed(values), token=env.get(TOKEN_ENV, ""))
+    try:
+        settings = replace(settings, decoding=DecodeOptions.from_dict(decoding))
+    except ValueError as exc:
+        raise SettingsError(f"[decoding]: {exc}") from None
+    settings.check()
+    return settings
+
+
+def _typed(values: dict) -> dict:
+    out = {}
+    for f in fields(WorkerSettings):
+        if f.name not in values:
+            continue
+        value, kind = values[f.name], type(getattr(WorkerSettings(), f.name))
+        try:
+            if kind is Path or isinstance(getattr(WorkerSettings(), f.name), Path):
+                value = Path(value)
+            elif kind is int:
+                if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                    raise ValueError
+                value = int(value)
+            elif kind is float:
+                if isinstance(value, bool):
+                    raise ValueError
+                value = float(value)
+            elif kind is str and not isinstance(value, str):
+                raise ValueError
+        except (TypeError, ValueError):
+            raise SettingsError(f"[worker] {f.name}: {value!r} is not a valid {kind.__name__}") from None
+        out[f.name] = value
+    return out

@@ -1,0 +1,83 @@
+"""The command line end to end at the tiny preset: train, reply, chat, evaluate."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "PYTHONPATH": str(REPO)}
+KEYS = {"perplexity", "token_accuracy", "bleu1", "bleu2", "f1", "distinct1", "distinct2", "generic_rate", "unk_rate",
+        "empty_rate", "mean_reply_tokens", "latency_ms_p50", "latency_ms_p95", "pairs"}
+
+
+def cli(*args, stdin=None, timeout=300):
+    return subprocess.run([sys.executable, "-m", "seq2seq", *args], input=stdin, env=ENV, cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    base = tmp_path_factory.mktemp("cli")
+    pairs = base / "pairs.jsonl"
+    from seq2seq import corpus
+
+    with pairs.open("w") as handle:
+        for p in corpus.chitchat_pairs()[:1200]:
+            handle.write(json.dumps({"query": p.query, "reply": p.reply, "context": p.context, "group": p.group}) + "\n")
+    result = cli("train", "--preset", "tiny", "--pairs", str(pairs), "--out", str(base / "model"),
+                 "--run-dir", str(base / "run"), "--max-steps", "40", "--quiet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return base
+
+
+def test_train_writes_a_self_contained_model_directory(trained):
+    model = trained / "model"
+    for name in ("config.json", "vocab.json", "weights.npz", "metrics.json", "loss.png", "heldout.tsv"):
+        assert (model / name).is_file(), name
+    metrics = json.loads((model / "metrics.json").read_text())
+    assert metrics["steps"] == 40 and metrics["train_unk_rate"] < 0.5
+    assert "--preset tiny" in metrics["command"]
+    assert list((trained / "run" / "tensorboard").glob("events.out.tfevents.*"))
+    assert (model / "loss.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_reply_prints_one_line(trained):
+    result = cli("reply", "--model", str(trained / "model"), "--strategy", "greedy", "hello", "there")
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.strip().splitlines()) == 1 and result.stdout.strip()
+
+
+def test_chat_reads_stdin_and_answers_each_line(trained):
+    result = cli("chat", "--model", str(trained / "model"), stdin="hi\n\nhow are you?\n😀\n")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 4 and all(line.strip() for line in lines)
+
+
+def test_evaluate_json_on_messy_text(trained, tmp_path):
+    messy = tmp_path / "messy.tsv"
+    messy.write_text("Hello THERE!!\tHi, how ARE you? 😀\nwhat's a Zyxwvut?\tno idea, ask 山田\n"
+                     "\t\nemoji only 🎉🎉\t🎉\n", encoding="utf-8")
+    result = cli("evaluate", "--model", str(trained / "model"), "--pairs", str(messy), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report) >= KEYS
+    assert report["pairs"] == 3  # the blank line is skipped
+    assert report["unk_rate"] == 0 and report["empty_rate"] == 0
+    assert report["perplexity"] > 1
+
+
+def test_bad_arguments_are_clear_errors(trained, tmp_path):
+    missing = cli("evaluate", "--model", str(tmp_path / "nope"), "--pairs", str(tmp_path / "x.tsv"), "--json")
+    assert missing.returncode == 2 and "not found" in missing.stderr
+    notab = tmp_path / "bad.tsv"
+    notab.write_text("no tab here\n")
+    bad = cli("evaluate", "--model", str(trained / "model"), "--pairs", str(notab))
+    assert bad.returncode == 2 and "bad.tsv:1" in bad.stderr
+    options = cli("reply", "--model", str(trained / "model"), "--beam-size", "0", "hi")
+    assert options.returncode == 2 and "beam_size" in options.stderr

@@ -1,0 +1,73 @@
+"""Imports flow one way: bot → seq2seq.protocol and bot.storage; seq2seq knows nothing above it."""
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+HEAVY = {"tensorflow", "keras", "jax", "torch", "nltk"}
+BOT_SIDE = {"bot", "discord", "sqlalchemy", "alembic", "aiosqlite", "asyncpg"}
+
+
+def imports_of(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+def files(package: str) -> list[Path]:
+    return sorted((REPO / package).rglob("*.py"))
+
+
+def top(name: str) -> str:
+    return name.split(".")[0]
+
+
+def test_seq2seq_never_imports_the_bot_discord_or_a_database():
+    offenders = {str(f.relative_to(REPO)): sorted(n for n in imports_of(f) if top(n) in BOT_SIDE) for f in files("seq2seq")}
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_protocol_is_standard_library_only():
+    protocol = REPO / "seq2seq" / "protocol.py"
+    if not protocol.exists():
+        pytest.fail("seq2seq/protocol.py is missing")
+    outside = {n for n in imports_of(protocol) if top(n) not in sys.stdlib_module_names and top(n) != "__future__"}
+    assert outside == set()
+
+
+def test_bot_never_imports_the_model_stack():
+    offenders = {}
+    for f in files("bot"):
+        bad = sorted(n for n in imports_of(f)
+                     if top(n) in HEAVY or (top(n) == "seq2seq" and n not in ("seq2seq", "seq2seq.protocol")))
+        if bad:
+            offenders[str(f.relative_to(REPO))] = bad
+    assert offenders == {}
+
+
+def test_storage_never_imports_discord():
+    offenders = {str(f.relative_to(REPO)): sorted(n for n in imports_of(f) if top(n) == "discord") for f in files("bot/storage")}
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_model_file_imports_only_keras_and_its_config():
+    names = imports_of(REPO / "seq2seq" / "model.py")
+    assert {n for n in names if top(n) == "seq2seq"} == {"seq2seq.model_config"}
+
+
+def test_every_module_opens_with_a_docstring():
+    missing = []
+    for package in ("seq2seq", "bot"):
+        for f in files(package):
+            tree = ast.parse(f.read_text(encoding="utf-8"))
+            if f.name != "__init__.py" or tree.body:
+                if ast.get_docstring(tree) is None:
+                    missing.append(str(f.relative_to(REPO)))
+    assert missing == []
