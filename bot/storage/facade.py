@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from . import audit, export, messages, privacy, settings, training
-from .config import StorageConfig, load_config
+from .config import LearningFilters, StorageConfig, load_config
 from .engine import Engines, create_engines, is_not_a_database
 from .errors import NotADatabaseError
 from .messages import Caches, LogResult, MessageRules
@@ -247,13 +247,16 @@ class Storage:
         return await self._read(training.list_model_versions, limit)
 
     async def export_training_pairs(self, out_dir: str | os.PathLike[str], *, run_id: int | None = None,
-                                    seed: int | None = None) -> export.ExportCounts:
+                                    seed: int | None = None,
+                                    filters: LearningFilters | None = None) -> export.ExportCounts:
         """New pairs since the last successful run plus a replay sample, as train/validation JSONL.
 
         With run_id, the run records the export's watermark: once it succeeds, those pairs are old.
+        `filters` defaults to config.toml's [learning]; the replay sample's seed to the run id.
         """
         counts = await export.export_pairs(
-            self._engines.reader, out_dir, self.config.learning, seed=seed if seed is not None else (run_id or 0)
+            self._engines.reader, out_dir, filters or self.config.learning,
+            seed=seed if seed is not None else (run_id or 0),
         )
         if run_id is not None:
             await self._plain_write(training.record_export, run_id, counts.watermark, counts.new, counts.replay)
