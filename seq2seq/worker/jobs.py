@@ -1,0 +1,264 @@
+"""Fine-tuning jobs: one training subprocess at a time, its state and progress, cancel, publish and gate outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from seq2seq.protocol import FinetuneOptions, JobInfo, validate_version
+from seq2seq.worker.registry import TEMP_PREFIX, ActivationError, Registry, now_iso, remove_tree
+
+log = logging.getLogger("banter.worker.jobs")
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # so the subprocess imports this same seq2seq
+JOBS_DIR = ".jobs"  # hidden: never mistaken for a model version
+CANCEL_GRACE_S = 10.0  # SIGTERM lets training stop at a step boundary; then SIGKILL
+
+
+class JobConflict(Exception):
+    """Another job is running (409)."""
+
+
+class UnknownJob(LookupError):
+    pass
+
+
+@dataclass
+class Job:
+    info: JobInfo
+    options: FinetuneOptions
+    dir: Path
+    proc: asyncio.subprocess.Process | None = None
+    cancel_requested: bool = False
+    result: dict | None = None
+    error_event: str | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def update(self, **changes) -> None:
+        self.info = JobInfo.from_json({**asdict(self.info), **changes})
+
+
+class JobManager:
+    def __init__(self, registry: Registry, *, margin: float, replay_fraction: float, keep_jobs: int = 20, metrics=None):
+        self.registry = registry
+        self.margin = margin
+        self.replay_fraction = replay_fraction
+        self.keep_jobs = keep_jobs
+        self.metrics = metrics
+        self.root = registry.root / JOBS_DIR
+        self.jobs: dict[str, Job] = {}
+        self._starting = asyncio.Lock()
+
+    def load_history(self) -> None:
+        """Earlier jobs from disk; one that was running when the worker died is failed now."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        for file in sorted(self.root.glob("*/job.json"), key=lambda f: f.stat().st_mtime):
+            try:
+                info = JobInfo.from_json(json.loads(file.read_text(encoding="utf-8")))
+            except (ValueError, TypeError, OSError):
+                continue
+            if not info.done:
+                info = JobInfo.from_json({**asdict(info), "state": "failed", "pid": None, "finished": now_iso(),
+                                          "error": "the worker stopped while this job ran"})
+                _write_json(file, asdict(info))
+            job = Job(info, FinetuneOptions(), file.parent)
+            job.done.set()
+            self.jobs[info.id] = job
+        self._count()
+
+    @property
+    def running(self) -> Job | None:
+        return next((j for j in self.jobs.values() if not j.info.done), None)
+
+    def get(self, job_id: str) -> JobInfo:
+        if job_id not in self.jobs:
+            raise UnknownJob(f"unknown job: {job_id}")
+        return self.jobs[job_id].info
+
+    def list(self) -> list[JobInfo]:
+        return [j.info for j in reversed(self.jobs.values())]
+
+    async def start(self, pairs: list[dict], options: FinetuneOptions) -> JobInfo:
+        async with self._starting:
+            if self.running:
+                raise JobConflict(f"job {self.running.info.id} is still {self.running.info.state}; one job at a time")
+            base = self.registry.active
+            if base is None:
+                raise JobConflict("no active model to fine-tune from")
+            job_id = uuid.uuid4().hex[:12]
+            version = options.version or f"ft-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{job_id[:6]}"
+            validate_version(version)
+            if self.registry.exists(version) or (self.registry.root / version).exists():
+                raise JobConflict(f"model version {version} already exists")
+            job_dir = self.root / job_id
+            job_dir.mkdir(parents=True)
+            await asyncio.to_thread(_write_jsonl, job_dir / "pairs.jsonl", pairs)
+            job = Job(JobInfo(job_id, "queued", version=version, base_version=base, options=options.to_json(),
+                              pairs=len(pairs), created=now_iso(), progress={"phase": "queued"}), options, job_dir)
+            self.jobs[job_id] = job
+            self._save(job)
+            await self._spawn(job)
+        asyncio.get_running_loop().create_task(self._watch(job), name=f"job-{job_id}")
+        self._prune_history()
+        return job.info
+
+    async def _spawn(self, job: Job) -> None:
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
+               "PYTHONPATH": os.pathsep.join(p for p in (str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")) if p)}
+        cmd = [sys.executable, "-m", "seq2seq.worker.finetune", "--base", str(self.registry.path(job.info.base_version)),
+               "--pairs", str(job.dir / "pairs.jsonl"), "--out", str(self._staging(job)), "--run-dir", str(job.dir / "run"),
+               "--options", json.dumps(job.options.to_json()), "--margin", str(self.margin),
+               "--replay-fraction", str(self.replay_fraction)]
+        with (job.dir / "train.log").open("ab") as log_file:
+            # Its own session (cancel signals the whole group) and a lower priority: replies come first.
+            job.proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE, stderr=log_file,
+                                                            env=env, start_new_session=True, preexec_fn=_lower_priority)
+        job.update(state="running", pid=job.proc.pid, progress={"phase": "starting"})
+        self._save(job)
+        log.info("job %s: fine-tuning %s into %s (pid %d, %d pairs)", job.info.id, job.info.base_version,
+                 job.info.version, job.proc.pid, job.info.pairs)
+
+    def _staging(self, job: Job) -> Path:
+        return self.registry.root / f"{TEMP_PREFIX}{job.info.id}"
+
+    async def _watch(self, job: Job) -> None:
+        try:
+            async for line in job.proc.stdout:
+                self._on_event(job, line)
+            code = await job.proc.wait()
+            await self._finish(job, code)
+        except Exception as exc:  # publishing failed (disk full?): the job fails, nothing half-visible stays
+            log.exception("job %s failed while finishing", job.info.id)
+            job.update(state="failed", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            remove_tree(self._staging(job))
+            shutil.rmtree(job.dir / "run", ignore_errors=True)  # checkpoints are useless once the job ends
+            job.update(pid=None, finished=job.info.finished or now_iso())
+            self._save(job)
+            job.done.set()
+            self._count()
+
+    def _on_event(self, job: Job, line: bytes) -> None:
+        try:
+            event = json.loads(line)
+            kind = event.pop("event")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return  # stray output from a library, not ours
+        if kind in ("progress", "phase"):
+            job.update(progress={**job.info.progress, **event})
+        elif kind == "device":
+            job.update(device=event.get("device"))
+            log.info("job %s: training runs on %s", job.info.id, event.get("device"))
+        elif kind == "result":
+            job.result = event
+        elif kind == "error":
+            job.error_event = str(event.get("message"))
+
+    async def _finish(self, job: Job, code: int) -> None:
+        if job.cancel_requested:
+            job.update(state="cancelled", error="cancelled on request")
+        elif code != 0 or job.result is None:
+            job.update(state="failed", error=job.error_event or _exit_reason(code))
+        else:
+            await self._publish(job)
+        log.info("job %s %s%s", job.info.id, job.info.state, f": {job.info.error}" if job.info.error else "")
+
+    async def _publish(self, job: Job) -> None:
+        gate = job.result.get("gate") or {}
+        passed = bool(gate.get("passed"))
+        base, version = job.info.base_version, job.info.version
+        await self.registry.add(self._staging(job), version, "candidate" if passed else "rejected",
+                                gate=gate, parent=base, job=job.info.id)
+        outcome, error = ("candidate" if passed else "rejected"), None
+        if passed and job.options.activate:
+            if self.registry.active != base:
+                error = f"not activated: the active version changed from {base} to {self.registry.active} meanwhile"
+            else:
+                try:
+                    await self.registry.activate(version)
+                    outcome = "activated"
+                except ActivationError as exc:
+                    outcome, error = "rejected", str(exc)
+                    await self.registry.mark(version, status="rejected")
+        job.update(state="succeeded", outcome=outcome, gate=gate, metrics=job.result.get("metrics") or {},
+                   error=error, progress={**job.info.progress, "phase": "done"})
+        await self.registry.prune()
+
+    async def cancel(self, job_id: str) -> JobInfo:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise UnknownJob(f"unknown job: {job_id}")
+        if job.info.done or job.proc is None:
+            return job.info
+        job.cancel_requested = True
+        _signal_group(job.proc.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(job.done.wait(), CANCEL_GRACE_S)
+        except (TimeoutError, asyncio.TimeoutError):
+            _signal_group(job.proc.pid, signal.SIGKILL)
+            await job.done.wait()
+        return job.info
+
+    async def shutdown(self) -> None:
+        job = self.running
+        if job and job.proc:
+            job.update(error="the worker shut down")
+            job.cancel_requested = True
+            _signal_group(job.proc.pid, signal.SIGKILL)
+            await job.done.wait()
+
+    def _save(self, job: Job) -> None:
+        _write_json(job.dir / "job.json", asdict(job.info))
+        self._count()
+
+    def _count(self) -> None:
+        if self.metrics:
+            counts: dict[str, int] = {}
+            for job in self.jobs.values():
+                counts[job.info.state] = counts.get(job.info.state, 0) + 1
+            self.metrics.set_jobs(counts)
+
+    def _prune_history(self) -> None:
+        finished = [j for j in self.jobs.values() if j.info.done]
+        for job in finished[: max(0, len(self.jobs) - self.keep_jobs)]:
+            del self.jobs[job.info.id]
+            shutil.rmtree(job.dir, ignore_errors=True)
+
+
+def _exit_reason(code: int) -> str:
+    if code < 0:
+        name = signal.Signals(-code).name
+        hint = " (out of memory, or killed)" if -code == signal.SIGKILL else ""
+        return f"the training process was killed by {name}{hint}"
+    return f"the training process exited with status {code}; see its train.log"
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _lower_priority() -> None:
+    os.nice(10)
+
+
+def _write_jsonl(path: Path, pairs: list[dict]) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for i, pair in enumerate(pairs):
+            handle.write(json.dumps({"group": f"upload:{i}", **pair}, ensure_ascii=False) + "\n")
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,222 @@
+"""The HTTP/JSON handlers: parse and check the request, call the batcher/registry/jobs, shape the answer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+from seq2seq.decoding import DecodeOptions
+from seq2seq.protocol import (MAX_JOB_BODY, MAX_REPLY_BODY, MIN_FINETUNE_PAIRS, FinetuneOptions, ReplyResult,
+                              pair_from_json, parse_reply_body, validate_version)
+from seq2seq.worker.metrics import CONTENT_TYPE_LATEST
+
+JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines")
+
+
+class ApiError(Exception):
+    """An answer other than 2xx, with a message meant for the caller."""
+
+    def __init__(self, status: int, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+def worker_of(request: web.Request):
+    return request.app["worker"]
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it passes `limit` (before reading it all, when the length is declared)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, f"request body of {request.content_length} bytes is over the {limit}-byte limit")
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"request body is over the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json(body: bytes):
+    if not body.strip():
+        raise ApiError(400, "empty body: expected JSON")
+    try:
+        return json.loads(body)
+    except ValueError as exc:  # includes bad UTF-8
+        raise ApiError(400, f"malformed JSON: {exc}") from None
+
+
+def json_response(data, status: int = 200) -> web.Response:
+    return web.Response(body=json.dumps(data, ensure_ascii=False).encode(), status=status, content_type="application/json")
+
+
+# ----- replies
+async def reply(request: web.Request) -> web.Response:
+    started = time.perf_counter()
+    worker = worker_of(request)
+    try:
+        requests, is_list = parse_reply_body(parse_json(await read_body(request, MAX_REPLY_BODY)))
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+    options = []
+    for i, r in enumerate(requests):
+        try:
+            options.append(decode_options(worker.settings.decoding, r.options))
+        except ValueError as exc:
+            raise ApiError(400, f"request {i}: {exc}" if is_list else str(exc)) from None
+    timeout = min([worker.settings.request_timeout_s, *[r.timeout_s for r in requests if r.timeout_s]])
+    results = await worker.batcher.submit_many([(r.context, o, o) for r, o in zip(requests, options)], started + timeout)
+    latency_ms = (time.perf_counter() - started) * 1000
+    worker.metrics.latency.observe(latency_ms / 1000)
+    worker.metrics.replies.inc(len(results))
+    out = [ReplyResult(r.reply, r.model_version, round(latency_ms, 3), round(r.decode_ms, 3), round(r.queue_ms, 3),
+                       r.batch_size).to_json() for r in results]
+    return json_response(out if is_list else out[0])
+
+
+# ----- health and metrics
+async def healthz(request: web.Request) -> web.Response:
+    worker = worker_of(request)
+    return json_response({"status": "alive", "model_version": worker.registry.active, "queue_depth": worker.batcher.depth})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    active = worker_of(request).registry.active
+    if active is None:
+        raise ApiError(503, "no model is loaded yet", {"Retry-After": "1"})
+    return json_response({"ready": True, "model_version": active})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = worker_of(request).metrics.render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+# ----- model versions
+def _version(request: web.Request) -> str:
+    try:
+        return validate_version(request.match_info["version"])
+    except ValueError as exc:
+        raise ApiError(400, f"bad version name {request.match_info['version']!r}: {exc}") from None
+
+
+async def list_models(request: web.Request) -> web.Response:
+    registry = worker_of(request).registry
+    return json_response({"active": registry.active, "versions": [m.to_json() for m in registry.list()]})
+
+
+async def get_model(request: web.Request) -> web.Response:
+    return json_response(worker_of(request).registry.info(_version(request)).to_json())
+
+
+async def activate(request: web.Request) -> web.Response:
+    registry = worker_of(request).registry
+    info = await registry.activate(_version(request))
+    return json_response({"active": registry.active, "version": info.to_json()})
+
+
+# ----- fine-tuning jobs
+async def start_finetune(request: web.Request) -> web.Response:
+    worker = worker_of(request)
+    if worker.jobs.running:  # answer 409 before reading a large upload
+        raise ApiError(409, f"job {worker.jobs.running.info.id} is still running; one job at a time")
+    body = await read_body(request, MAX_JOB_BODY)
+    try:
+        if request.content_type in JSONL_TYPES:
+            options = FinetuneOptions.from_query(dict(request.query))
+            pairs = parse_jsonl(body)
+        else:
+            options, pairs = await _finetune_json(parse_json(body))
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+    if len(pairs) < MIN_FINETUNE_PAIRS:
+        raise ApiError(400, f"{len(pairs)} pairs: a fine-tune needs at least {MIN_FINETUNE_PAIRS}")
+    info = await worker.jobs.start(pairs, options)
+    return json_response(info.to_json(), status=202)
+
+
+async def _finetune_json(data) -> tuple[FinetuneOptions, list[dict]]:
+    if not isinstance(data, dict):
+        raise ValueError("expected an object with 'pairs' (a list) or 'path' (a file on the worker), and 'options'")
+    unknown = sorted(set(data) - {"pairs", "path", "options"})
+    if unknown:
+        raise ValueError(f"unknown fields: {', '.join(unknown)}")
+    options = FinetuneOptions.from_json(data.get("options"))
+    if ("pairs" in data) == ("path" in data):
+        raise ValueError("send exactly one of 'pairs' (a list of {query, reply, context?}) or 'path'")
+    if "pairs" in data:
+        if not isinstance(data["pairs"], list):
+            raise ValueError("'pairs' must be a list of {query, reply, context?} objects")
+        return options, [pair_from_json(p, f"pairs[{i}]") for i, p in enumerate(data["pairs"])]
+    return options, await asyncio.to_thread(_pairs_from_path, data["path"])
+
+
+def _pairs_from_path(raw) -> list[dict]:
+    """A JSONL/TSV file on the worker's machine, copied into the job so later edits do not matter."""
+    from seq2seq.corpus import read_pairs
+
+    if not isinstance(raw, str) or not raw:
+        raise ValueError("'path' must be a non-empty string")
+    path = Path(raw)
+    if not path.is_file():
+        raise ValueError(f"no such file on the worker: {raw}")
+    if path.stat().st_size > MAX_JOB_BODY * 4:
+        raise ValueError(f"{raw} is over the {MAX_JOB_BODY * 4}-byte limit")
+    pairs = []
+    for i, p in enumerate(read_pairs(path)):
+        pairs.append(pair_from_json({"query": p.query, "reply": p.reply, "context": p.context}, f"{raw}: pair {i + 1}"))
+    return pairs
+
+
+def parse_jsonl(body: bytes) -> list[dict]:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"the JSONL body is not UTF-8: {exc}") from None
+    pairs = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                obj = json.loads(line)
+            except ValueError as exc:
+                raise ValueError(f"line {number}: malformed JSON: {exc}") from None
+            pairs.append(pair_from_json(obj, f"line {number}"))
+    return pairs
+
+
+async def list_jobs(request: web.Request) -> web.Response:
+    return json_response({"jobs": [j.to_json() for j in worker_of(request).jobs.list()]})
+
+
+async def get_job(request: web.Request) -> web.Response:
+    return json_response(worker_of(request).jobs.get(request.match_info["id"]).to_json())
+
+
+async def cancel_job(request: web.Request) -> web.Response:
+    return json_response((await worker_of(request).jobs.cancel(request.match_info["id"])).to_json())
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/reply", reply)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/v1/models", list_models)
+    app.router.add_get("/v1/models/{version}", get_model)
+    app.router.add_post("/v1/models/{version}/activate", activate)
+    app.router.add_post("/v1/jobs/finetune", start_finetune)
+    app.router.add_get("/v1/jobs", list_jobs)
+    app.router.add_get("/v1/jobs/{id}", get_job)
+    app.router.add_delete("/v1/jobs/{id}", cancel_job)
+
+
+def decode_options(defaults: DecodeOptions, overrides: dict | None) -> DecodeOptions:
+    """The worker's [decoding] defaults with the request's options on top (validated)."""
+    if not overrides:
+        return defaults
+    return DecodeOptions.from_dict({**defaults.to_dict(), **overrides})
