@@ -1,0 +1,69 @@
+"""Worker settings: config.toml, environment overrides, and the rule that only loopback may go without a token."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from seq2seq.worker.settings import SettingsError, is_loopback, load
+
+CONFIG = """
+[worker]
+url = "http://ignored-by-the-worker"
+models = "some/models"
+port = 9000
+max_batch_size = 8
+batch_timeout_ms = 5
+
+[learning]
+replay_fraction = 0.25
+
+[decoding]
+strategy = "greedy"
+max_len = 12
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_config_then_environment_then_flags(tmp_path):
+    config = write(tmp_path, CONFIG)
+    s = load(config, env={})
+    assert (s.models, s.port, s.max_batch_size, s.batch_timeout_ms, s.replay_fraction) == \
+        (Path("some/models"), 9000, 8, 5.0, 0.25)
+    assert s.decoding.strategy == "greedy" and s.decoding.max_len == 12
+    s = load(config, env={"BANTER_WORKER_PORT": "9100", "BANTER_WORKER_MODELS": "/m"})
+    assert s.port == 9100 and s.models == Path("/m")
+    s = load(config, env={"BANTER_WORKER_PORT": "9100"}, port=9200, models=None)
+    assert s.port == 9200 and s.models == Path("some/models")
+
+
+def test_the_repo_config_loads():
+    s = load(Path(__file__).resolve().parents[3] / "config.toml", env={})
+    assert s.max_queue >= 1 and s.host == "127.0.0.1"
+
+
+def test_non_loopback_needs_a_token_which_never_shows(tmp_path):
+    config = write(tmp_path, CONFIG)
+    with pytest.raises(SettingsError, match="BANTER_WORKER_TOKEN"):
+        load(config, env={}, host="0.0.0.0")
+    s = load(config, env={"BANTER_WORKER_TOKEN": "s3cret-value"}, host="0.0.0.0")
+    assert s.token == "s3cret-value" and "s3cret-value" not in repr(s)
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("example.com")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[worker]\nport = 'x'\n", "port"),
+    ("[worker]\nmax_queue = 0\n", "max_queue"),
+    ("[decoding]\nbeam_size = 0\n", "beam_size"),
+    ("[worker\n", "config.toml"),
+])
+def test_bad_settings_are_named(tmp_path, text, message):
+    with pytest.raises(SettingsError, match=message):
+        load(write(tmp_path, text), env={})
