@@ -52,7 +52,7 @@ def repeated_ngram_bans(history: np.ndarray, n: int) -> list[tuple[np.ndarray, n
 
 def _mask_scores(log_probs: np.ndarray, spec: SearchSpec, history: np.ndarray, t: int) -> np.ndarray:
     """log_probs (N, V) for rows with `history` (N, t): apply bans, minimum length, n-gram blocking."""
-    log_probs = log_probs.astype(np.float64, copy=True)
+    log_probs = np.array(log_probs, dtype=np.float32)  # a copy: the caller's array stays intact
     if spec.banned:
         log_probs[:, list(spec.banned)] = NEG
     if t < spec.min_len:
@@ -85,7 +85,10 @@ def beam_search(step, beam_state: tuple, item_state: tuple, batch: int, spec: Se
             masked[:, spec.eos] = 0.0
         total = alive.reshape(b * k, 1) + masked  # (b*k, V)
         flat = total.reshape(b, k * vocab)
-        top = np.argpartition(-flat, 2 * k - 1, axis=1)[:, : 2 * k] if k * vocab > 2 * k else np.tile(np.arange(k * vocab), (b, 1))
+        if k * vocab > 2 * k:
+            top = np.argpartition(flat, k * vocab - 2 * k, axis=1)[:, k * vocab - 2 * k :]
+        else:
+            top = np.tile(np.arange(k * vocab), (b, 1))
         top_scores = np.take_along_axis(flat, top, axis=1)
         order = np.argsort(-top_scores, axis=1, kind="stable")
         top, top_scores = np.take_along_axis(top, order, axis=1), np.take_along_axis(top_scores, order, axis=1)

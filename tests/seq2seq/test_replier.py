@@ -49,3 +49,16 @@ def test_invalid_options_are_clear_errors():
         DecodeOptions.from_dict({"bogus": 1})
     with pytest.raises(ValueError, match="temperature must be a number"):
         DecodeOptions.from_dict({"temperature": "hot"})
+
+
+def test_blocklisted_words_are_never_generated(tiny_model_dir):
+    from seq2seq import model_dir
+
+    bundle = model_dir.load(tiny_model_dir)
+    common = [t for t in bundle.vocab.tokens[5:40] if t.isalpha()][:5]
+    replier = Replier(bundle, blocklist=frozenset(common))
+    replies = replier.reply_batch([["hi"], ["how are you?"], ["what do you like?"]] * 4,
+                                  DecodeOptions(strategy="sample", temperature=2.0, top_k=0, seed=5))
+    from seq2seq.text import tokenize
+
+    assert not any(set(tokenize(r)) & set(common) for r in replies)

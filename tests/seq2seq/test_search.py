@@ -20,7 +20,8 @@ def table_step(table):
             for j in range(k):
                 prefix = tuple(int(x) for x in history[i, j, 1:])  # without BOS
                 for word, logp in table(prefix).items():
-                    out[i, j, word] = logp
+                    if word < V:  # dead beams may wander off the table's vocabulary
+                        out[i, j, word] = logp
         return out, (history,)
 
     return step
