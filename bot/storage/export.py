@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,20 +86,26 @@ async def export_pairs(
         n_new = await _count(conn, and_(is_new, base))
         n_old = await _count(conn, and_(Pair.id <= lower, base)) if lower else 0
         fraction = min(1.0, filters.replay_fraction * n_new / n_old) if n_old else 0.0
-        chosen = and_(base, or_(is_new, and_(Pair.id <= lower, _bucket_window(seed, fraction))))
+        # One range on the primary key, the rest a filter: an OR of two id ranges would make SQLite
+        # collect every matching row id in memory to union them.
+        chosen = and_(Pair.id <= upper, base, or_(Pair.id > lower, _bucket_window(seed, fraction)))
 
         keep_share: dict[int, float] = {}
         if filters.max_share_per_user is not None:
-            per_user = dict((await conn.execute(
-                select(Pair.reply_author_id, func.count()).where(chosen).group_by(Pair.reply_author_id)
-            )).all())
+            # Counted while streaming, not with GROUP BY: SQLite would sort every row in memory first.
+            per_user: Counter[int] = Counter()
+            authors = await conn.stream(
+                select(Pair.reply_author_id).where(chosen).order_by(Pair.id).execution_options(yield_per=CHUNK)
+            )
+            async for rows in authors.partitions(CHUNK):
+                per_user.update(row[0] for row in rows)
             total = sum(per_user.values())
             # With fewer than 1/max_share people nobody can stay under the cap: then the cap is an equal share.
             cap = max(filters.max_share_per_user * total, total / max(len(per_user), 1))
             keep_share = {user: cap / n for user, n in per_user.items() if n > cap}
 
         query = (
-            select(Pair.id, Pair.conversation_id, Pair.query_text, Pair.reply_text, Pair.kind,
+            select(Pair.id, Pair.conversation_id, Pair.context_text, Pair.query_text, Pair.reply_text,
                    Pair.reply_author_id, Pair.text_hash)
             .where(chosen).order_by(Pair.id).execution_options(yield_per=CHUNK)
         )
@@ -118,7 +125,7 @@ async def export_pairs(
 
 def _write_chunk(rows, lower, validation_fraction, keep_share, blocked, train, valid, counts) -> None:
     train_lines, valid_lines = [], []
-    for pair_id, conversation, query, reply, kind, author, text_hash in rows:
+    for pair_id, conversation, context, query, reply, author, text_hash in rows:
         share = keep_share.get(author)
         if (share is not None and _unit(text_hash, b"share") >= share) or (
             blocked is not None and (blocked.search(query) or blocked.search(reply))
@@ -126,7 +133,12 @@ def _write_chunk(rows, lower, validation_fraction, keep_share, blocked, train, v
             counts["dropped"] += 1
             continue
         counts["new" if pair_id > lower else "replay"] += 1
-        line = json.dumps({"id": pair_id, "query": query, "reply": reply, "kind": kind}, ensure_ascii=False)
+        # seq2seq's fine-tune pair: query, reply, the turn before the query, and the conversation
+        # as "group" (its own held-out split hashes that too).
+        record = {"query": query, "reply": reply, "context": context, "group": str(conversation)}
+        if not context:
+            del record["context"]
+        line = json.dumps(record, ensure_ascii=False)
         # Split by conversation, not by pair: no validation reply is ever a training query.
         if _unit(conversation, b"split") < validation_fraction:
             valid_lines.append(line)

@@ -145,7 +145,7 @@ class Storage:
         ids = {_check_id("message_id", i) for i in message_ids}
 
         async def delete(conn, hooks, caches):
-            hooks.append(lambda: caches.forget_tails(lambda t: t.id in ids))
+            hooks.append(lambda: caches.forget_tails(lambda t: t.id in ids, forget_context=lambda t: t.answered_id in ids))
             return await messages.delete_messages(conn, ids)
 
         return await self._write(delete)

@@ -42,10 +42,13 @@ class Caches:
     settings: dict[int, GuildSettings] = field(default_factory=dict)
     tails: dict[int, Turn | Gap] = field(default_factory=dict)
 
-    def forget_tails(self, should_forget) -> None:
+    def forget_tails(self, should_forget, *, forget_context=lambda turn: False) -> None:
+        """Turn matching tails into gaps; drop the context of those whose context is gone."""
         for channel, tail in list(self.tails.items()):
             if should_forget(tail):
                 self.tails[channel] = Gap(tail.id)
+            elif isinstance(tail, Turn) and tail.answered_id is not None and forget_context(tail):
+                self.tails[channel] = replace(tail, answered_id=None, answered_text=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +63,7 @@ async def _load_turns(conn: AsyncConnection, ids: set[int]) -> dict[int, Turn]:
     query = (
         select(
             Message.id, Message.channel_id, Message.author_id, Message.created_at,
-            Message.content, Message.is_own, Pair.conversation_id,
+            Message.content, Message.is_own, Pair.conversation_id, Pair.query_message_id, Pair.query_text,
         )
         .outerjoin(Pair, Pair.reply_message_id == Message.id)
         .where(Message.id.in_(ids))
@@ -81,6 +84,7 @@ def _pair_row(guild_id: int, pair: PairCandidate) -> dict:
     return {
         "guild_id": guild_id, "channel_id": r.channel_id, "conversation_id": pair.conversation_id,
         "query_message_id": q.id, "reply_message_id": r.id,
+        "context_message_id": q.answered_id, "context_text": q.answered_text,
         "query_author_id": q.author_id, "reply_author_id": r.author_id,
         "query_text": q.text, "reply_text": r.text, "kind": pair.kind.value,
         "text_hash": pair.text_hash, "created_at": r.created_at,
@@ -157,6 +161,9 @@ async def delete_messages(conn: AsyncConnection, ids: Iterable[int] | Select) ->
     await conn.execute(
         delete(Pair).where(or_(Pair.query_message_id.in_(ids), Pair.reply_message_id.in_(ids)))
     )
+    await conn.execute(
+        update(Pair).where(Pair.context_message_id.in_(ids)).values(context_message_id=None, context_text=None)
+    )
     await conn.execute(update(Message).where(Message.reply_to_id.in_(ids)).values(reply_to_id=None))
     result = await conn.execute(delete(Message).where(Message.id.in_(ids)))
     return result.rowcount
@@ -174,11 +181,13 @@ async def apply_edit(
     if skip_reason(text, author_is_bot=False, is_own=row.is_own, command_prefixes=rules.command_prefixes):
         # Edited into something not worth learning (a bare link, nothing): forget it.
         await delete_messages(conn, [message_id])
-        hooks.append(lambda: caches.forget_tails(lambda t: t.id == message_id))
+        hooks.append(lambda: caches.forget_tails(
+            lambda t: t.id == message_id, forget_context=lambda t: t.answered_id == message_id))
         return True
     await conn.execute(
         update(Message).where(Message.id == message_id).values(content=text, edited_at=edited_at or utcnow())
     )
+    await conn.execute(update(Pair).where(Pair.context_message_id == message_id).values(context_text=text))
     pairs = await conn.execute(
         select(Pair.id, Pair.guild_id, Pair.query_message_id, Pair.query_text, Pair.reply_text).where(
             or_(Pair.query_message_id == message_id, Pair.reply_message_id == message_id)
@@ -203,6 +212,8 @@ async def apply_edit(
         for channel, tail in caches.tails.items():
             if isinstance(tail, Turn) and tail.id == message_id:
                 caches.tails[channel] = replace(tail, text=text)
+            elif isinstance(tail, Turn) and tail.answered_id == message_id:
+                caches.tails[channel] = replace(tail, answered_text=text)
 
     hooks.append(edit_tail)
     return True

@@ -114,8 +114,8 @@ class Pair(Base):
     id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=True)
     guild_id: Mapped[int] = mapped_column(BigInteger)
     channel_id: Mapped[int] = mapped_column(BigInteger)
-    # The root of the reply chain; the train/validation split hashes it so that no
-    # validation reply is ever a training query.
+    # A key for the reply chain (derived from its first message, not that message's id); the
+    # train/validation split hashes it so that no validation reply is ever a training query.
     conversation_id: Mapped[int] = mapped_column(BigInteger)
     query_message_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("messages.id", ondelete="CASCADE"), index=True
@@ -124,6 +124,12 @@ class Pair(Base):
     reply_message_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("messages.id", ondelete="CASCADE"), unique=True
     )
+    # The turn the query itself answered: the model reads it as context. Kept by id too, so
+    # that deleting or editing that message reaches this snapshot.
+    context_message_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("messages.id", ondelete="SET NULL"), index=True
+    )
+    context_text: Mapped[str | None] = mapped_column(Text)
     query_author_id: Mapped[int] = mapped_column(BigInteger)
     reply_author_id: Mapped[int] = mapped_column(BigInteger)
     query_text: Mapped[str] = mapped_column(Text)

@@ -38,8 +38,11 @@ class Turn:
     created_at: datetime
     text: str
     is_own: bool = False
-    # The conversation of the pair this message is the reply of; None if it answers nothing.
+    # The conversation of the pair this message is the reply of, and that pair's query
+    # (id and text): None if it answers nothing.
     conversation_id: int | None = None
+    answered_id: int | None = None
+    answered_text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +134,8 @@ class PairStream:
             new, reply_to_id=reply_to_id, replied=replied, previous=previous, window_seconds=self.window_seconds
         )
         if pair is not None:
-            new = replace(new, conversation_id=pair.conversation_id)
+            new = replace(new, conversation_id=pair.conversation_id, answered_id=pair.query.id,
+                          answered_text=pair.query.text)
         if newest:
             self.tails[new.channel_id] = new
         return new, pair

@@ -24,7 +24,9 @@ async def forget_user(conn: AsyncConnection, user_id: int, hooks: Hooks, caches:
     await conn.execute(update(TrainingRun).where(TrainingRun.triggered_by == user_id).values(triggered_by=None))
     await conn.execute(update(AuditEntry).where(AuditEntry.actor_id == user_id).values(actor_id=None))
     await conn.execute(update(AuditEntry).where(AuditEntry.target_id == user_id).values(target_id=None))
-    hooks.append(lambda: caches.forget_tails(lambda t: isinstance(t, Turn) and t.author_id == user_id))
+    # A tail's context may be one of the user's messages; which, the cache cannot tell: drop them all.
+    hooks.append(lambda: caches.forget_tails(
+        lambda t: isinstance(t, Turn) and t.author_id == user_id, forget_context=lambda t: True))
     return deleted
 
 
@@ -89,8 +91,10 @@ async def export_user_data(conn: AsyncConnection, user_id: int) -> dict[str, Any
     pairs = await conn.execute(
         select(
             Pair.id, Pair.guild_id, Pair.channel_id, Pair.kind, Pair.query_message_id, Pair.reply_message_id,
-            Pair.query_text, Pair.reply_text, Pair.created_at,
-        ).where(or_(Pair.query_message_id.in_(own_ids), Pair.reply_message_id.in_(own_ids))).order_by(Pair.id)
+            Pair.context_message_id, Pair.context_text, Pair.query_text, Pair.reply_text, Pair.created_at,
+        ).where(or_(
+            Pair.query_message_id.in_(own_ids), Pair.reply_message_id.in_(own_ids), Pair.context_message_id.in_(own_ids)
+        )).order_by(Pair.id)
     )
     runs = await conn.execute(
         select(TrainingRun.id, TrainingRun.status, TrainingRun.started_at, TrainingRun.finished_at)

@@ -107,6 +107,8 @@ def upgrade() -> None:
     sa.Column('conversation_id', sa.BigInteger(), nullable=False),
     sa.Column('query_message_id', sa.BigInteger(), nullable=False),
     sa.Column('reply_message_id', sa.BigInteger(), nullable=False),
+    sa.Column('context_message_id', sa.BigInteger(), nullable=True),
+    sa.Column('context_text', sa.Text(), nullable=True),
     sa.Column('query_author_id', sa.BigInteger(), nullable=False),
     sa.Column('reply_author_id', sa.BigInteger(), nullable=False),
     sa.Column('query_text', sa.Text(), nullable=False),
@@ -115,17 +117,20 @@ def upgrade() -> None:
     sa.Column('text_hash', sa.BigInteger(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint("kind IN ('reply', 'adjacent', 'bot')", name=op.f('ck_pairs_kind')),
+    sa.ForeignKeyConstraint(['context_message_id'], ['messages.id'], name=op.f('fk_pairs_context_message_id_messages'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['query_message_id'], ['messages.id'], name=op.f('fk_pairs_query_message_id_messages'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['reply_message_id'], ['messages.id'], name=op.f('fk_pairs_reply_message_id_messages'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_pairs')),
     sa.UniqueConstraint('guild_id', 'text_hash', name=op.f('uq_pairs_guild_id_text_hash')),
     sa.UniqueConstraint('reply_message_id', name=op.f('uq_pairs_reply_message_id'))
     )
+    op.create_index(op.f('ix_pairs_context_message_id'), 'pairs', ['context_message_id'])
     op.create_index(op.f('ix_pairs_query_message_id'), 'pairs', ['query_message_id'])
 
 
 def downgrade() -> None:
     op.drop_index(op.f('ix_pairs_query_message_id'), table_name='pairs')
+    op.drop_index(op.f('ix_pairs_context_message_id'), table_name='pairs')
     op.drop_table('pairs')
     op.drop_index(op.f('ix_model_versions_training_run_id'), table_name='model_versions')
     op.drop_table('model_versions')

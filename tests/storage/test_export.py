@@ -47,8 +47,8 @@ async def test_first_export_has_every_pair_then_only_new_ones_plus_replay(storag
     # replay_fraction 0.5 of 40 new = about 20 of the 100 old, sampled by hash buckets.
     assert 8 <= second.replay <= 35
     lines = read(second.train_path) + read(second.validation_path)
-    old_ids = {row["id"] for row in read(first.train_path) + read(first.validation_path)}
-    assert sum(row["id"] in old_ids for row in lines) == second.replay
+    old = {(row["query"], row["reply"]) for row in read(first.train_path) + read(first.validation_path)}
+    assert sum((row["query"], row["reply"]) in old for row in lines) == second.replay
 
 
 async def test_export_is_deterministic_and_the_split_never_leaks(storage, msg, tmp_path):
@@ -113,3 +113,11 @@ async def test_export_streams_in_chunks_with_unicode_intact(storage, msg, tmp_pa
     assert len(rows) == counts.new == 17
     assert rows[0]["query"] == "مرحبا كيف حالك 0" and rows[0]["reply"] == "😂 lol 1"
     assert not list(tmp_path.glob(".*.tmp"))  # temporary files renamed into place
+
+
+async def test_lines_are_seq2seq_fine_tune_pairs_with_context_and_group(storage, msg, tmp_path):
+    await storage.log_messages([msg(1, 100, "hi all"), msg(2, 101, "hey you", 1), msg(3, 100, "how are things", 2)])
+    counts = await storage.export_training_pairs(tmp_path, filters=learning(validation_fraction=0.0))
+    first, second = read(counts.train_path)
+    assert first.keys() == {"query", "reply", "group"}  # no turn before "hi all"
+    assert second == {"query": "hey you", "reply": "how are things", "context": "hi all", "group": first["group"]}

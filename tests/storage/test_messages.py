@@ -149,3 +149,32 @@ async def test_bulk_delete(storage, msg, scan, count_rows):
     assert await count_rows("messages") == 5
     assert await count_rows("pairs") == 4
     assert await storage.apply_bulk_delete([]) == 0
+
+
+async def context_of(db_url):
+    engine = create_async_engine(normalise_url(db_url))
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(select(Pair.context_message_id, Pair.context_text).order_by(Pair.id))
+            return [tuple(r) for r in rows]
+    finally:
+        await engine.dispose()
+
+
+async def test_pairs_keep_the_turn_before_the_query_as_context(storage, msg, db_url):
+    await storage.log_messages([msg(1, 100, "one"), msg(2, 101, "two", 1), msg(3, 100, "three", 2)])
+    await storage.log_message(msg(4, 101, "four", 3))  # context comes from the cache this time
+    await storage.log_message(msg(5, 102, "five", 4, reply_to=2))  # and from the database here
+    assert await context_of(db_url) == [(None, None), (M(1), "one"), (M(2), "two"), (M(1), "one")]
+
+
+async def test_editing_or_deleting_the_context_message_reaches_the_snapshot(storage, msg, db_url, scan):
+    await storage.log_messages([msg(1, 100, "first words"), msg(2, 101, "reply", 1), msg(3, 100, "again", 2)])
+    await storage.apply_edit(M(1), "edited words")
+    assert (await context_of(db_url))[1] == (M(1), "edited words")
+    await storage.apply_delete(M(1))
+    assert await context_of(db_url) == [(None, None)]  # (2 -> 3) stays, without its context
+    assert await scan("edited words") == {} and await scan(M(1)) == {}
+    # The channel's last message no longer carries the deleted context either.
+    await storage.log_message(msg(4, 102, "later", 3))
+    assert (await context_of(db_url))[-1] == (M(2), "reply")

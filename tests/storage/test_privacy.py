@@ -109,3 +109,16 @@ async def test_leaving_a_guild_follows_the_setting(storage, msg, reopen, scan):
     purge = await reopen(purge_on_guild_leave=True)
     assert await purge.handle_guild_leave(GUILD) is True
     assert await scan(GUILD) == {}
+
+
+async def test_a_user_whose_message_is_only_context_is_forgotten_there_too(storage, msg, scan):
+    await storage.log_messages([msg(1, ALICE, "alice opens"), msg(2, BOB, "bob answers", 1),
+                                msg(3, CAROL, "carol follows", 2)])
+    data = await storage.export_user_data(ALICE)
+    assert [p["context_text"] for p in data["pairs"]] == [None, "alice opens"]  # her message as context counts
+    await storage.forget_user(ALICE)
+    assert await scan("alice opens") == {} and await scan(M(1)) == {}
+    assert (await storage.pair_counts()).total == 1  # bob -> carol stays, without Alice's words
+    # Carol's next turn must not carry Alice's message as context from the cache either.
+    await storage.log_message(msg(4, BOB, "bob again", 3))
+    assert await scan("alice opens") == {}
