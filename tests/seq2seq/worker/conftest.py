@@ -107,3 +107,17 @@ def start_worker(tmp_path):
     yield start
     for worker in started:
         worker.stop()
+
+
+@pytest.fixture(scope="module")
+def served(tiny_model_dir, tmp_path_factory):
+    """One worker per test module over models default, alt (a copy) and broken (NaN weights)."""
+    base = tmp_path_factory.mktemp("served")
+    root = make_models(base / "models", tiny_model_dir, "default", "alt", "broken")
+    corrupt_weights(root / "broken")
+    worker = WorkerProc(root, base / "worker.log")
+    try:
+        worker.wait_ready()
+        yield worker
+    finally:
+        worker.stop()

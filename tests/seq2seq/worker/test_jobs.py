@@ -1,0 +1,121 @@
+"""Fine-tuning jobs through a real worker: success with the gate, one at a time, kill -9 and cancel change nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+
+import aiohttp
+import pytest
+
+from .conftest import WorkerProc, make_models
+
+QUESTIONS = ["do you like pizza", "what is your favourite game", "are you a bot", "good morning", "good night",
+             "what's up", "who made you", "do you play chess", "tell me a joke", "how old are you"]
+ANSWERS = ["pizza is the best food ever", "i love playing minecraft with friends", "yes i am banter the bot",
+           "good morning to you too", "sleep well friend", "not much just chilling", "the banter team made me",
+           "chess is fun but hard", "why did the chicken cross the road", "i am a few days old"]
+PAIRS = [{"query": q + ("?" if k % 2 else ""), "reply": a} for k in range(4) for q, a in zip(QUESTIONS, ANSWERS)]
+LONG = {"max_steps": 400, "epochs": 50}  # long enough to be caught mid-training
+
+
+@pytest.fixture(scope="module")
+def job_worker(tiny_model_dir, tmp_path_factory):
+    base = tmp_path_factory.mktemp("jobs")
+    worker = WorkerProc(make_models(base / "models", tiny_model_dir), base / "worker.log")
+    try:
+        worker.wait_ready()
+        yield worker
+    finally:
+        worker.stop()
+
+
+@pytest.fixture
+async def http(job_worker):
+    async with aiohttp.ClientSession(base_url=job_worker.url) as session:
+        yield session
+
+
+async def call(http, method, path, **kwargs):
+    async with http.request(method, path, **kwargs) as response:
+        return response.status, json.loads(await response.read())
+
+
+async def wait_job(http, job_id, until, timeout=120.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, job = await call(http, "GET", f"/v1/jobs/{job_id}")
+        assert status == 200
+        if until(job):
+            return job
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"job {job_id} never reached the condition: {job}")
+
+
+def version_dirs(worker) -> list[str]:
+    return sorted(p.name for p in worker.models.iterdir() if p.is_dir() and p.name != ".jobs")
+
+
+async def start_and_catch_training(http, options) -> dict:
+    status, job = await call(http, "POST", "/v1/jobs/finetune", json={"pairs": PAIRS, "options": options})
+    assert status == 202 and job["state"] == "running" and job["pid"]
+    return await wait_job(http, job["id"], lambda j: j["progress"].get("phase") == "training" or j["state"] != "running")
+
+
+async def test_killing_the_training_process_fails_the_job_and_changes_nothing(http, job_worker):
+    before = await call(http, "GET", "/v1/models")
+    job = await start_and_catch_training(http, LONG)
+    assert job["state"] == "running", job
+    os.kill(job["pid"], signal.SIGKILL)
+    job = await wait_job(http, job["id"], lambda j: j["state"] != "running", timeout=20)
+    assert job["state"] == "failed" and "SIGKILL" in job["error"] and job["pid"] is None
+    assert await call(http, "GET", "/v1/models") == before
+    assert version_dirs(job_worker) == ["default"]  # no new version, no leftover temp directory
+
+
+async def test_cancel_stops_the_job(http, job_worker):
+    status, job = await call(http, "POST", "/v1/jobs/finetune", json={"pairs": PAIRS, "options": LONG})
+    assert status == 202 and job["state"] == "running"
+    started = time.monotonic()
+    status, job = await call(http, "DELETE", f"/v1/jobs/{job['id']}")
+    assert status == 200 and job["state"] == "cancelled" and time.monotonic() - started < 15
+    assert (await call(http, "GET", "/v1/models"))[1]["active"] == "default"
+    assert version_dirs(job_worker) == ["default"]
+    assert (await call(http, "DELETE", f"/v1/jobs/{job['id']}"))[1]["state"] == "cancelled"  # idempotent
+
+
+async def test_a_job_trains_gates_and_publishes_one_at_a_time(http, job_worker):
+    body = "\n".join(json.dumps(p) for p in PAIRS).encode()
+    status, job = await call(http, "POST", "/v1/jobs/finetune", data=body, params={"max_steps": "6", "epochs": "3"},
+                             headers={"Content-Type": "application/x-ndjson"})
+    assert status == 202 and job["pairs"] == len(PAIRS) and job["base_version"] == "default"
+    status, second = await call(http, "POST", "/v1/jobs/finetune", json={"pairs": PAIRS})
+    assert status == 409 and "one job at a time" in second["error"]["message"]
+
+    job = await wait_job(http, job["id"], lambda j: j["state"] != "running")
+    assert job["state"] == "succeeded", job
+    gate, version = job["gate"], job["version"]
+    assert gate["base_set"] == "heldout.tsv" and gate["base_pairs"] > 0 and gate["new_pairs"] > 0
+    assert gate["passed"] == (gate["base_after"] <= gate["base_before"] * 1.05 and gate["new_after"] < gate["new_before"])
+    assert job["outcome"] == ("activated" if gate["passed"] else "rejected")
+    assert job["device"].startswith(("CPU", "GPU")) and job["progress"]["phase"] == "done"
+    assert job["metrics"]["replay_pairs"] > 0 and job["metrics"]["new_heldout_pairs"] > 0
+
+    models = (await call(http, "GET", "/v1/models"))[1]
+    entry = next(v for v in models["versions"] if v["version"] == version)
+    assert entry["status"] == ("active" if gate["passed"] else "rejected") and entry["parent"] == "default"
+    assert entry["metrics"]["gate"]["passed"] == gate["passed"]
+    assert models["active"] == (version if gate["passed"] else "default")
+    for name in ("config.json", "vocab.json", "weights.npz", "metrics.json", "heldout.tsv", "heldout_new.tsv"):
+        assert (job_worker.models / version / name).exists(), name
+    assert version_dirs(job_worker) == sorted(["default", version])
+    on_disk = json.loads((job_worker.models / "registry.json").read_text())
+    assert on_disk["active"] == models["active"] and on_disk["versions"][version]["job"] == job["id"]
+
+    status, body = await call(http, "POST", "/v1/models/default/activate")  # roll back either way
+    assert status == 200 and body["active"] == "default"
+    status, listed = await call(http, "GET", "/v1/jobs")
+    assert [j["state"] for j in listed["jobs"]][:1] == ["succeeded"]

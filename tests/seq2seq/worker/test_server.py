@@ -1,0 +1,148 @@
+"""The worker over HTTP (a real subprocess): replies, bad input, health, metrics, versions and swaps."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+import pytest
+
+
+@pytest.fixture
+async def http(served):
+    async with aiohttp.ClientSession(base_url=served.url) as session:
+        yield session
+
+
+async def call(http, method, path, **kwargs) -> tuple[int, dict | list]:
+    async with http.request(method, path, **kwargs) as response:
+        return response.status, json.loads(await response.read())
+
+
+async def test_reply_one_and_a_batch(http):
+    status, body = await call(http, "POST", "/v1/reply", json={"context": ["hi there", "how are you?"]})
+    assert status == 200 and body["reply"].strip() and body["model_version"] == "default"
+    assert body["latency_ms"] > 0 and body["decode_ms"] > 0 and body["batch_size"] >= 1
+    status, body = await call(http, "POST", "/v1/reply", json=[{"context": ["a"]}, {"context": ["b"]},
+                                                                 {"context": ["c"], "options": {"strategy": "greedy"}}])
+    assert status == 200 and isinstance(body, list) and len(body) == 3 and all(r["reply"] for r in body)
+
+
+async def test_decoding_options_are_validated(http):
+    status, body = await call(http, "POST", "/v1/reply", json={"context": ["hi"], "options": {"strategy": "sample", "seed": 1}})
+    assert status == 200
+    for options, message in (({"beam_size": 0}, "beam_size"), ({"nope": 1}, "unknown decoding options"),
+                             ({"max_len": "5"}, "max_len must be an integer")):
+        status, body = await call(http, "POST", "/v1/reply", json={"context": ["hi"], "options": options})
+        assert status == 400 and message in body["error"]["message"]
+    status, body = await call(http, "POST", "/v1/reply", json=[{"context": ["a"]}, {"context": ["b"], "options": {"top_p": 0}}])
+    assert status == 400 and body["error"]["message"].startswith("request 1:")
+
+
+@pytest.mark.parametrize("data, status, message", [
+    (b'{"context": ["hi"', 400, "malformed JSON"),
+    (b"", 400, "empty body"),
+    (b"\xff\xfe", 400, "malformed JSON"),
+    (b'{"context": "hi"}', 400, "non-empty list"),
+    (b'{"context": [1, 2]}', 400, "must be a string"),
+    (b"[]", 400, "empty list"),
+    (b"42", 400, "expected an object"),
+    (b'{"context": ["' + b"x" * (2 << 20) + b'"]}', 413, "limit"),
+])
+async def test_bad_bodies_get_a_clear_4xx(http, data, status, message):
+    got, body = await call(http, "POST", "/v1/reply", data=data, headers={"Content-Type": "application/json"})
+    assert got == status and message in body["error"]["message"]
+
+
+async def test_unknown_routes_and_methods_are_json_errors(http):
+    assert (await call(http, "GET", "/v1/reply"))[0] == 405
+    status, body = await call(http, "GET", "/nowhere")
+    assert status == 404 and body["error"]["status"] == 404
+
+
+async def test_health_readiness_and_metrics(http):
+    assert (await call(http, "GET", "/healthz"))[1]["status"] == "alive"
+    status, body = await call(http, "GET", "/readyz")
+    assert status == 200 and body == {"ready": True, "model_version": "default"}
+    await call(http, "POST", "/v1/reply", json={"context": ["count me"]})
+    async with http.get("/metrics") as response:
+        text = await response.text()
+        assert response.status == 200 and response.content_type == "text/plain"
+    for needle in ('banter_worker_requests_total{route="/v1/reply",status="200"}', "banter_worker_queue_depth",
+                   "banter_worker_batch_size_bucket", "banter_worker_reply_latency_seconds_bucket",
+                   'banter_worker_model_active{version="default"} 1.0', 'banter_worker_jobs{state="running"} 0.0'):
+        assert needle in text
+
+
+async def test_versions_refuse_broken_activate_and_roll_back(http):
+    status, body = await call(http, "GET", "/v1/models")
+    assert status == 200 and body["active"] == "default"
+    assert {v["version"]: v["status"] for v in body["versions"]} == {"default": "active", "alt": "candidate", "broken": "candidate"}
+
+    status, body = await call(http, "POST", "/v1/models/broken/activate")
+    assert status == 422 and "NaN" in body["error"]["message"]
+    assert (await call(http, "GET", "/readyz"))[1]["model_version"] == "default"
+    assert (await call(http, "POST", "/v1/reply", json={"context": ["still there?"]}))[0] == 200
+
+    # %2e%2e is normalised to ".." by the URL layer and so never names a version: no route (404).
+    for path, want in (("/v1/models/nope/activate", {404}), ("/v1/models/a..b/activate", {400}),
+                       ("/v1/models/..%2F..%2Fetc/activate", {400}), ("/v1/models/%2e%2e/activate", {400, 404})):
+        status, body = await call(http, "POST", path)
+        assert status in want and body["error"]["message"], path
+
+    try:
+        status, body = await call(http, "POST", "/v1/models/alt/activate")
+        assert status == 200 and body["active"] == "alt"
+        assert (await call(http, "POST", "/v1/reply", json={"context": ["hi"]}))[1]["model_version"] == "alt"
+        statuses = {v["version"]: v["status"] for v in (await call(http, "GET", "/v1/models"))[1]["versions"]}
+        assert statuses["alt"] == "active" and statuses["default"] == "retired"
+    finally:
+        status, body = await call(http, "POST", "/v1/models/default/activate")  # the rollback
+    assert status == 200 and body["active"] == "default"
+
+
+async def test_swaps_under_load_drop_nothing(http):
+    seen, failures = set(), []
+    stop = asyncio.Event()
+
+    async def client(i):
+        while not stop.is_set():
+            status, body = await call(http, "POST", "/v1/reply", json={"context": [f"message {i}"]})
+            if status == 200:
+                seen.add(body["model_version"])
+            else:
+                failures.append((status, body))
+
+    clients = [asyncio.ensure_future(client(i)) for i in range(8)]
+    try:
+        await asyncio.sleep(0.3)
+        assert (await call(http, "POST", "/v1/models/alt/activate"))[0] == 200
+        await asyncio.sleep(0.3)
+        assert (await call(http, "POST", "/v1/models/default/activate"))[0] == 200
+        await asyncio.sleep(0.3)
+    finally:
+        stop.set()
+        await asyncio.gather(*clients)
+    assert failures == [] and seen == {"default", "alt"}
+
+
+async def test_job_routes_reject_bad_input(http, tmp_path):
+    pairs = [{"query": f"q{i}", "reply": f"r{i}"} for i in range(3)]
+    cases = [
+        dict(json={"pairs": pairs}, message="at least 10"),
+        dict(json={"pairs": pairs * 5, "options": {"lr": 1}}, message="unknown fine-tune options"),
+        dict(json={"pairs": pairs, "path": "/x"}, message="exactly one"),
+        dict(json={"path": str(tmp_path / "missing.jsonl")}, message="no such file"),
+        dict(json={"pairs": [{"query": "x"}] * 10}, message="pairs[0]"),
+        dict(data=b'{"query": "a", "reply": "b"}\n{oops\n', headers={"Content-Type": "application/x-ndjson"}, message="line 2"),
+        dict(data=b"\n".join([b'{"query": "a", "reply": "b"}'] * 12), headers={"Content-Type": "application/x-ndjson"},
+             params={"max_steps": "many"}, message="max_steps must be an integer"),
+    ]
+    for case in cases:
+        message = case.pop("message")
+        status, body = await call(http, "POST", "/v1/jobs/finetune", **case)
+        assert status == 400 and message in body["error"]["message"], (message, body)
+    assert (await call(http, "GET", "/v1/jobs/nope"))[0] == 404
+    assert (await call(http, "DELETE", "/v1/jobs/nope"))[0] == 404
+    assert (await call(http, "GET", "/v1/jobs"))[1] == {"jobs": []}
