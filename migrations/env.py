@@ -8,6 +8,7 @@ from sqlalchemy.engine import Connection
 
 from bot.storage.config import resolve_url
 from bot.storage.engine import create_engines, normalise_url
+from bot.storage.migrate import migration_connection
 from bot.storage.models import Base
 
 config = context.config
@@ -18,8 +19,8 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 
 
 def _url() -> str:
-    # `-x url=...` on the command line, then what the app passed, then BANTER_DATABASE_URL / config.toml.
-    return context.get_x_argument(as_dictionary=True).get("url") or config.attributes.get("url") or resolve_url()
+    # `alembic -x url=...` if given, else exactly what the app uses: BANTER_DATABASE_URL, then config.toml.
+    return context.get_x_argument(as_dictionary=True).get("url") or resolve_url()
 
 
 def _configure(**kwargs) -> None:
@@ -32,8 +33,10 @@ def _configure(**kwargs) -> None:
 
 
 def do_run_migrations(connection: Connection) -> None:
-    # SQLite cannot ALTER most things in place; batch mode copies the table instead.
-    _configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
+    # SQLite cannot ALTER most things in place; batch mode copies the table instead. Its DDL is
+    # transactional here: the engine issues BEGIN itself (see bot/storage/engine.py).
+    sqlite = connection.dialect.name == "sqlite"
+    _configure(connection=connection, render_as_batch=sqlite, transactional_ddl=True)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -41,7 +44,7 @@ def do_run_migrations(connection: Connection) -> None:
 async def run_async_migrations() -> None:
     engines = create_engines(_url())
     try:
-        async with engines.writer.begin() as conn:
+        async with migration_connection(engines.writer) as conn:
             await conn.run_sync(do_run_migrations)
     finally:
         await engines.dispose()

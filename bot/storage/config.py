@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .pairs import DEFAULT_WINDOW_SECONDS
 from .text import DEFAULT_COMMAND_PREFIXES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +44,7 @@ class StorageConfig:
     """Everything Storage.open needs; every field has a default."""
 
     url: str = DEFAULT_URL
-    pair_window_seconds: float = 120.0
+    pair_window_seconds: float = DEFAULT_WINDOW_SECONDS
     purge_on_guild_leave: bool = True
     # SQLite waits this long for a lock before the driver gives up; the writer then
     # retries `lock_retries` more times with a short back-off before raising.
@@ -56,14 +57,10 @@ class StorageConfig:
         return self if url is None else replace(self, url=url)
 
 
-def _pick(table: Mapping[str, Any], cls: type, renames: Mapping[str, str] | None = None) -> dict:
-    names = set(cls.__dataclass_fields__)
-    out = {}
-    for key, value in table.items():
-        key = (renames or {}).get(key, key)
-        if key in names:
-            out[key] = tuple(value) if isinstance(value, list) else value
-    return out
+def _pick(table: Mapping[str, Any], cls: type) -> dict:
+    """The keys of a TOML table that `cls` knows (lists as tuples); unknown keys are ignored."""
+    names = set(cls.__dataclass_fields__) - {"learning"}
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in table.items() if k in names}
 
 
 def load_config(
@@ -77,7 +74,6 @@ def load_config(
         with path.open("rb") as fh:
             data = tomllib.load(fh)
     storage = _pick(data.get("storage", {}), StorageConfig)
-    storage.pop("learning", None)
     learning = LearningFilters(**_pick(data.get("learning", {}), LearningFilters))
     config = StorageConfig(**storage, learning=learning)
     if env.get(URL_ENV):

@@ -111,12 +111,20 @@ async def export_pairs(
         )
         counts = {"new": 0, "replay": 0, "train": 0, "validation": 0, "dropped": 0}
         tmp_train, tmp_valid = out / f".{TRAIN_FILE}.tmp", out / f".{VALIDATION_FILE}.tmp"
-        with tmp_train.open("w", encoding="utf-8") as train, tmp_valid.open("w", encoding="utf-8") as valid:
-            result = await conn.stream(query)
-            async for rows in result.partitions(CHUNK):
-                await asyncio.to_thread(
-                    _write_chunk, rows, lower, filters.validation_fraction, keep_share, blocked, train, valid, counts
-                )
+        try:
+            with tmp_train.open("w", encoding="utf-8") as train, tmp_valid.open("w", encoding="utf-8") as valid:
+                result = await conn.stream(query)
+                async for rows in result.partitions(CHUNK):
+                    # Formatting and writing off the event loop: the bot keeps answering meanwhile.
+                    await asyncio.to_thread(
+                        _write_chunk, rows, lower, filters.validation_fraction, keep_share, blocked,
+                        train, valid, counts,
+                    )
+        except BaseException:
+            tmp_train.unlink(missing_ok=True)
+            tmp_valid.unlink(missing_ok=True)
+            raise
+        # Renamed into place only when complete: a reader never sees half an export.
         tmp_train.replace(out / TRAIN_FILE)
         tmp_valid.replace(out / VALIDATION_FILE)
     return ExportCounts(**counts, watermark=upper, train_path=out / TRAIN_FILE,

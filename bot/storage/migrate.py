@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .config import REPO_ROOT
 from .errors import StorageError
@@ -14,17 +17,44 @@ MIGRATIONS_DIR = REPO_ROOT / "migrations"
 ALEMBIC_INI = REPO_ROOT / "alembic.ini"
 
 
-def alembic_config(url: str | None = None) -> Config:
-    """Alembic's Config for this checkout; `url` travels to env.py as an attribute."""
+def alembic_config() -> Config:
+    """Alembic's Config for this checkout (the app hands env.py its connection, not a URL)."""
     if not (MIGRATIONS_DIR / "env.py").exists():
         raise StorageError(f"migrations not found at {MIGRATIONS_DIR}: run Banter from its checkout")
     cfg = Config(str(ALEMBIC_INI)) if ALEMBIC_INI.exists() else Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     # The app logs as it likes; env.py must not reconfigure logging under it.
     cfg.attributes["configure_logger"] = False
-    if url is not None:
-        cfg.attributes["url"] = url
     return cfg
+
+
+async def _sqlite_foreign_keys(conn: AsyncConnection, on: bool) -> None:
+    # The pragma is ignored inside a transaction, and SQLAlchemy would open one (BEGIN IMMEDIATE)
+    # before any statement it runs: so it goes to the driver directly.
+    raw = await conn.get_raw_connection()
+    await raw.driver_connection.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+
+
+@asynccontextmanager
+async def migration_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection inside one transaction for Alembic: a failed migration leaves nothing behind.
+
+    On SQLite, foreign keys are off meanwhile, because batch mode copies a table and drops the
+    original, and dropping `messages` with them on would cascade to every pair. They are checked
+    before the commit instead.
+    """
+    sqlite = engine.dialect.name == "sqlite"
+    async with engine.connect() as conn:
+        if sqlite:
+            await _sqlite_foreign_keys(conn, False)
+        try:
+            async with conn.begin():
+                yield conn
+                if sqlite and (await conn.exec_driver_sql("PRAGMA foreign_key_check")).first():
+                    raise StorageError("a migration left rows whose foreign keys point nowhere; rolled back")
+        finally:
+            if sqlite:
+                await _sqlite_foreign_keys(conn, True)
 
 
 def _run(connection: Connection, revision: str, direction: str) -> None:
@@ -38,10 +68,10 @@ def _run(connection: Connection, revision: str, direction: str) -> None:
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the schema to `revision` (the app calls this on every start; it is a no-op when current)."""
-    async with engine.begin() as conn:
+    async with migration_connection(engine) as conn:
         await conn.run_sync(_run, revision, "up")
 
 
 async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
-    async with engine.begin() as conn:
+    async with migration_connection(engine) as conn:
         await conn.run_sync(_run, revision, "down")

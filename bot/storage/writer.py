@@ -97,11 +97,13 @@ class Writer:
 
     async def _transaction(self, handler: Handler, items: list[Any]) -> Sequence[Any]:
         delay = 0.05
-        for attempt in range(self._retries + 1):
+        attempt = 0
+        while True:
             hooks: Hooks = []
             try:
                 async with self._engine.begin() as conn:
                     results = await handler(conn, items, hooks)
+                break
             except DBAPIError as exc:
                 if is_not_a_database(exc):
                     raise NotADatabaseError(f"{self._engine.url.database} is not a database") from exc
@@ -110,17 +112,16 @@ class Writer:
                 if attempt == self._retries:
                     raise DatabaseLockedError(
                         f"database {self._engine.url.render_as_string(hide_password=True)} stayed locked "
-                        f"through {self._retries + 1} attempts; is another process holding a write "
+                        f"through {attempt + 1} attempts; is another process holding a write "
                         "transaction open?"
                     ) from exc
-                log.warning("database locked, retrying in %.2fs (attempt %d)", delay, attempt + 1)
+                attempt += 1
+                log.warning("database locked, retrying in %.2fs (attempt %d)", delay, attempt)
                 await asyncio.sleep(delay)
                 delay *= 4
-                continue
-            for hook in hooks:
-                hook()
-            return results
-        raise AssertionError("unreachable")
+        for hook in hooks:
+            hook()
+        return results
 
 
 def _groups(jobs: list[_Job]) -> list[list[_Job]]:

@@ -57,3 +57,31 @@ def test_alembic_command_line_from_the_repo_root_uses_the_app_url(tmp_path):
     out = subprocess.run([*alembic, "current"], cwd=REPO_ROOT, env=env, check=True, capture_output=True, text=True)
     assert "(head)" in out.stdout
     assert db.stat().st_size > 0
+
+
+async def test_a_sqlite_batch_migration_does_not_cascade_deletes(tmp_path, msg):
+    """Batch mode recreates `messages`; with foreign keys on, that would delete every pair."""
+    from alembic.operations import Operations
+
+    from bot.storage import Storage, StorageConfig
+    from bot.storage.migrate import migration_connection
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'batch.db'}"
+    store = await Storage.open(config=StorageConfig(url=url))
+    await store.update_guild_settings(900_001, learning_channels=[800_010])
+    await store.log_messages([msg(1, 100, "a b"), msg(2, 101, "c d", 1), msg(3, 100, "e f", 2)])
+    await store.close()
+
+    def recreate_messages(conn):
+        with Operations(MigrationContext.configure(conn)).batch_alter_table("messages", recreate="always"):
+            pass
+
+    engines = create_engines(url)
+    try:
+        async with migration_connection(engines.writer) as conn:
+            await conn.run_sync(recreate_messages)
+        async with engines.writer.connect() as conn:
+            assert (await conn.exec_driver_sql("SELECT count(*) FROM pairs")).scalar() == 2
+            assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1  # back on afterwards
+    finally:
+        await engines.dispose()
