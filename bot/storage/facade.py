@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterable
 from datetime import datetime
@@ -66,13 +67,10 @@ class Storage:
                 await upgrade(engines.writer)
             async with engines.reader.connect() as conn:
                 opted_out = set((await conn.execute(select(OptOut.user_id))).scalars())
-        except DBAPIError as exc:
+        except BaseException as exc:
             await engines.dispose()
-            if is_not_a_database(exc):
+            if isinstance(exc, DBAPIError) and is_not_a_database(exc):
                 raise NotADatabaseError(f"{engines.url.database} is not an SQLite database") from exc
-            raise
-        except BaseException:
-            await engines.dispose()
             raise
         storage = cls(engines, config, Caches(opted_out=opted_out))
         storage._writer.start()
@@ -120,16 +118,10 @@ class Storage:
     async def log_messages(self, batch: Iterable[IncomingMessage]) -> list[LogResult]:
         """Many messages (a history backfill) in stream order; same rules as log_message."""
         items = [_check_message(m) for m in batch]
-        results: list[LogResult] = []
-        # Bounded transactions: SQLite caps the parameters of one statement.
-        for start in range(0, len(items), _BATCH):
-            chunk = items[start : start + _BATCH]
-
-            async def handler(conn, _items, hooks, chunk=chunk):
-                return [await messages.log_batch(conn, chunk, hooks, caches=self._caches, rules=self._rules)]
-
-            results += await self._writer.submit(handler)
-        return results
+        # Queued back to back, the writer commits them in transactions of up to _BATCH.
+        return list(await asyncio.gather(
+            *(self._writer.submit(self._log_handler, m, batchable=True) for m in items)
+        ))
 
     async def apply_edit(self, message_id: int, content: str, edited_at: datetime | None = None) -> bool:
         """A message was edited: update it and its pairs. False if it was never stored."""
