@@ -196,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         log_path = args.worker_log or (args.json.with_suffix(".worker.log") if args.json else
                                        Path(tempfile.gettempdir()) / "banter-loadtest-worker.log")
+        log_path.parent.mkdir(parents=True, exist_ok=True)
         with worker_process(args.models, log_path) as (url, proc):
             result = asyncio.run(run(args, url, proc))
         result["worker_log"] = str(log_path)

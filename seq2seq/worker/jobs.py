@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import json
 import logging
 import os
@@ -120,7 +121,7 @@ class JobManager:
         with (job.dir / "train.log").open("ab") as log_file:
             # Its own session (cancel signals the whole group) and a lower priority: replies come first.
             job.proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE, stderr=log_file,
-                                                            env=env, start_new_session=True, preexec_fn=_lower_priority)
+                                                            env=env, start_new_session=True, preexec_fn=_child_setup)
         job.update(state="running", pid=job.proc.pid, progress={"phase": "starting"})
         self._save(job)
         log.info("job %s: fine-tuning %s into %s (pid %d, %d pairs)", job.info.id, job.info.base_version,
@@ -248,8 +249,17 @@ def _signal_group(pid: int, sig: int) -> None:
         pass
 
 
-def _lower_priority() -> None:
+try:  # loaded now: the child between fork and exec should do as little as possible
+    _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+except OSError:
+    _LIBC = None
+
+
+def _child_setup() -> None:
+    """In the child before exec: a lower priority, and SIGKILL when the worker dies (even by kill -9)."""
     os.nice(10)
+    if _LIBC is not None:
+        _LIBC.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG; survives exec, so no window where training is orphaned
 
 
 def _write_jsonl(path: Path, pairs: list[dict]) -> None:
