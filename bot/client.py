@@ -1,0 +1,74 @@
+"""Banter, the commands.Bot: dependencies passed in, async setup in setup_hook, features as extensions."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.checks import BanterTree
+from bot.config import BotConfig
+from bot.core.chat import ChatService
+from bot.core.factory import chat_service
+from bot.core.finetune import FineTuner
+from bot.storage import Storage
+from bot.sync import sync_if_changed
+from bot.worker import WorkerClient
+
+log = logging.getLogger("banter.bot")
+
+EXTENSIONS = ("bot.exts.chat", "bot.exts.learning", "bot.exts.admin", "bot.exts.privacy")
+
+
+def intents() -> discord.Intents:
+    """Only what Banter uses: guilds, messages and their content (a privileged intent), DMs."""
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    wanted.guild_messages = True
+    wanted.dm_messages = True
+    wanted.message_content = True
+    return wanted
+
+
+class Banter(commands.Bot):
+    def __init__(self, *, config: BotConfig, storage: Storage, worker: WorkerClient,
+                 extensions: tuple[str, ...] = EXTENSIONS, sync_commands: bool = True,
+                 force_sync: bool = False, **options) -> None:
+        options.setdefault("max_messages", None)  # raw events carry what edits and deletes need
+        super().__init__(command_prefix=commands.when_mentioned, intents=intents(), help_command=None,
+                         allowed_mentions=discord.AllowedMentions.none(), tree_cls=BanterTree, **options)
+        self.config = config
+        self.storage = storage
+        self.worker = worker
+        self.started = time.time()
+        self.chat: ChatService | None = None  # needs the bot's own id: built in setup_hook
+        self.finetuner = FineTuner(storage, worker, interval_hours=config.finetune_interval_hours,
+                                   min_pairs=config.finetune_min_pairs, poll_seconds=config.finetune_poll_seconds,
+                                   max_steps=config.finetune_max_steps)
+        self.banter_group = app_commands.Group(name="banter", description="Banter, the chat bot that learns here")
+        self._extensions = extensions
+        self._sync = sync_commands
+        self._force_sync = force_sync
+
+    async def setup_hook(self) -> None:
+        self.chat = chat_service(self.config, self.storage, self.worker, self.user.id)
+        for extension in self._extensions:
+            await self.load_extension(extension)
+        self.tree.add_command(self.banter_group)
+        if self._sync:
+            await sync_if_changed(self.tree, self.application_id, self.config.state_dir, force=self._force_sync)
+
+    async def on_ready(self) -> None:
+        log.info("ready as %s (%d) in %d guild(s), %.1f s after start", self.user, self.user.id,
+                 len(self.guilds), time.time() - self.started)
+
+    async def on_message(self, message: discord.Message) -> None:
+        """No prefix commands: the chat cog's listener is the only reader of messages."""
+
+    async def is_bot_admin(self, user: discord.abc.User) -> bool:
+        if user.id in self.config.owner_ids or user.id in self.config.admin_ids:
+            return True
+        return await self.is_owner(user)

@@ -1,0 +1,66 @@
+"""The console front-end: standard input is a pretend channel where every line speaks to Banter."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import sys
+import time
+from datetime import datetime, timezone
+from typing import TextIO
+
+from bot.core.chat import ChatService
+from bot.core.messages import ChatMessage
+
+# The pretend channel's ids: far below any Discord snowflake, so they never collide in storage.
+CONSOLE_GUILD, CONSOLE_CHANNEL, CONSOLE_USER, CONSOLE_BOT = 1, 1, 2, 3
+DISCORD_EPOCH_MS = 1420070400000
+
+
+class _Ids:
+    """Snowflake-like ids: increasing with time, like Discord's, so pairing sees the same order."""
+
+    def __init__(self) -> None:
+        self._counter = itertools.count()
+        self._last = 0
+
+    def next(self) -> int:
+        candidate = (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22 | (next(self._counter) & 0xFFF)
+        self._last = max(candidate, self._last + 1)
+        return self._last
+
+
+class ConsoleChannel:
+    """Replies are printed, one line each; there is no typing indicator to show."""
+
+    def __init__(self, ids: _Ids, out: TextIO):
+        self._ids = ids
+        self._out = out
+
+    def typing(self):
+        return contextlib.nullcontext()
+
+    async def send(self, text: str, *, reply_to: int | None = None) -> ChatMessage:
+        print(" ".join(text.split()), file=self._out, flush=True)
+        return ChatMessage(id=self._ids.next(), channel_id=CONSOLE_CHANNEL, author_id=CONSOLE_BOT, content=text,
+                           created_at=datetime.now(timezone.utc), guild_id=CONSOLE_GUILD, is_own=True)
+
+
+async def read_lines(stream: TextIO):
+    while True:
+        line = await asyncio.to_thread(stream.readline)
+        if not line:
+            return
+        yield line.rstrip("\r\n")
+
+
+async def run(service: ChatService, stream: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
+    """Feed each line through the shared conversation path, one at a time, until end of input."""
+    ids = _Ids()
+    channel = ConsoleChannel(ids, out)
+    async for line in read_lines(stream):
+        message = ChatMessage(id=ids.next(), channel_id=CONSOLE_CHANNEL, author_id=CONSOLE_USER, content=line,
+                              created_at=datetime.now(timezone.utc), guild_id=CONSOLE_GUILD, mentions_bot=True)
+        await service.handle(message, channel)
+    return 0

@@ -1,0 +1,170 @@
+"""Fine-tuning the shared model: export pairs from storage, run the worker's job, follow it, record the result."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from seq2seq.protocol import MIN_FINETUNE_PAIRS, FinetuneOptions, JobInfo
+
+from bot.storage import RunStatus, Storage
+from bot.worker import WorkerClient, WorkerError, WorkerUnavailable
+
+from .chart import loss_chart
+
+log = logging.getLogger("banter.finetune")
+
+UPLOAD_FILE = "pairs.jsonl"
+OUTAGE_LIMIT_S = 600.0  # a job whose worker stays unreachable this long is given up on
+
+
+class AlreadyRunning(Exception):
+    pass
+
+
+@dataclass
+class FinetuneReport:
+    run_id: int
+    status: RunStatus = RunStatus.RUNNING
+    outcome: str | None = None  # the worker's: activated, rejected, candidate
+    version: str | None = None
+    error: str | None = None
+    pairs_new: int = 0
+    pairs_sent: int = 0
+    before: dict = field(default_factory=dict)  # the active model's metrics before the job
+    after: dict = field(default_factory=dict)  # the candidate's
+    losses: list[tuple[float, float]] = field(default_factory=list)  # (step, training loss) as it went
+    job: JobInfo | None = None
+
+    def chart(self) -> bytes | None:
+        return loss_chart([self.losses])
+
+
+Progress = Callable[[FinetuneReport], Awaitable[None]]
+
+
+async def _nothing(_: FinetuneReport) -> None:
+    return None
+
+
+class FineTuner:
+    """One fine-tune at a time; `due()` says whether the schedule (interval and enough new pairs) calls for one."""
+
+    def __init__(self, storage: Storage, worker: WorkerClient, *, interval_hours: float, min_pairs: int,
+                 poll_seconds: float = 2.0, max_steps: int = 0):
+        self.storage = storage
+        self.worker = worker
+        self.interval = timedelta(hours=interval_hours)
+        self.min_pairs = max(min_pairs, MIN_FINETUNE_PAIRS)
+        self.poll_seconds = poll_seconds
+        self.max_steps = max_steps or None
+        self.current: FinetuneReport | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def running(self) -> bool:
+        return self._lock.locked()
+
+    async def last_success(self) -> datetime | None:
+        for run in await self.storage.training_runs(limit=50):
+            if run.status == RunStatus.SUCCEEDED and run.finished_at is not None:
+                at = run.finished_at
+                return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+        return None
+
+    async def next_due(self) -> tuple[datetime | None, int]:
+        """When the interval allows the next run (None: now), and how many new pairs exist."""
+        last = await self.last_success()
+        counts = await self.storage.pair_counts()
+        return (last + self.interval if last else None), counts.since_last_run
+
+    async def due(self, now: datetime | None = None) -> bool:
+        when, new = await self.next_due()
+        now = now or datetime.now(timezone.utc)
+        return (when is None or when <= now) and new >= self.min_pairs
+
+    async def run(self, triggered_by: int | None = None, progress: Progress = _nothing) -> FinetuneReport:
+        if self._lock.locked():
+            raise AlreadyRunning("a fine-tune is already running")
+        async with self._lock:
+            report = FinetuneReport(run_id=await self.storage.start_training_run(triggered_by))
+            self.current = report
+            try:
+                await self._run(report, progress)
+            except (WorkerError, OSError) as exc:
+                report.status, report.error = RunStatus.FAILED, getattr(exc, "message", None) or str(exc)
+            except asyncio.CancelledError:
+                report.status, report.error = RunStatus.CANCELLED, "the bot stopped"
+                raise
+            finally:
+                if report.status == RunStatus.RUNNING:
+                    report.status, report.error = RunStatus.FAILED, report.error or "stopped unexpectedly"
+                await self._finish(report)
+                self.current = None
+            await progress(report)
+            return report
+
+    async def _run(self, report: FinetuneReport, progress: Progress) -> None:
+        with tempfile.TemporaryDirectory(prefix="banter-export-") as tmp:
+            counts = await self.storage.export_training_pairs(tmp, run_id=report.run_id)
+            report.pairs_new, report.pairs_sent = counts.new, counts.train + counts.validation
+            if report.pairs_sent < MIN_FINETUNE_PAIRS:
+                report.status = RunStatus.FAILED
+                report.error = f"only {report.pairs_sent} pairs to learn from; a fine-tune needs {MIN_FINETUNE_PAIRS}"
+                return
+            upload = Path(tmp) / UPLOAD_FILE
+            # The worker holds out its own share of new pairs to judge the candidate, so both files go.
+            upload.write_bytes(counts.train_path.read_bytes() + counts.validation_path.read_bytes())
+            active, versions = await self.worker.models()
+            report.before = next((v.metrics for v in versions if v.version == active), {}) or {}
+            job = await self.worker.start_finetune(upload, FinetuneOptions(max_steps=self.max_steps))
+        report.job = job
+        await progress(report)
+        await self._follow(report, progress)
+
+    async def _follow(self, report: FinetuneReport, progress: Progress) -> None:
+        assert report.job is not None
+        outage_since: float | None = None
+        while not report.job.done:
+            await asyncio.sleep(self.poll_seconds)
+            try:
+                job = await self.worker.job(report.job.id)
+            except WorkerUnavailable as exc:
+                outage_since = outage_since or time.monotonic()
+                if time.monotonic() - outage_since > OUTAGE_LIMIT_S:
+                    raise WorkerUnavailable(0, f"lost the worker while following job {report.job.id}: {exc.message}")
+                continue
+            outage_since = None
+            step, loss = job.progress.get("step"), job.progress.get("loss")
+            if isinstance(step, (int, float)) and isinstance(loss, (int, float)):
+                if not report.losses or report.losses[-1][0] != step:
+                    report.losses.append((float(step), float(loss)))
+            report.job = job
+            await progress(report)
+        job = report.job
+        report.outcome, report.version, report.after = job.outcome, job.version, job.metrics or {}
+        if job.state == "succeeded":
+            report.status = RunStatus.SUCCEEDED
+        else:
+            report.status = RunStatus.CANCELLED if job.state == "cancelled" else RunStatus.FAILED
+            report.error = job.error or job.state
+
+    async def _finish(self, report: FinetuneReport) -> None:
+        metrics = {"outcome": report.outcome, "version": report.version, "before": report.before,
+                   "after": report.after, "job": report.job.id if report.job else None}
+        try:
+            await self.storage.finish_training_run(report.run_id, report.status, metrics=metrics, error=report.error)
+            if report.outcome == "activated" and report.version:
+                await self.storage.record_model_version(report.version, f"worker:{report.version}",
+                                                        training_run_id=report.run_id, metrics=report.after,
+                                                        activate=True)
+        except Exception:
+            log.exception("could not record the end of training run %d", report.run_id)
+        log.info("training run %d: %s%s", report.run_id, report.status.value,
+                 f" ({report.error})" if report.error else f", {report.outcome} {report.version}")

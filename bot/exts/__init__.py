@@ -1,0 +1,1 @@
+"""Banter's features as discord.py extensions: chat, learning, admin and privacy."""
