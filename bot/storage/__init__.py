@@ -6,8 +6,8 @@ from .errors import DatabaseLockedError, NotADatabaseError, StorageClosedError, 
 from .export import ExportCounts
 from .facade import Storage
 from .messages import LogResult, NotLogged
-from .models import PairKind, RunStatus
-from .pairs import IncomingMessage, PairCandidate, extract_pairs
+from .models import RunStatus
+from .pairs import IncomingMessage, PairCandidate, PairKind, extract_pairs
 from .settings import GuildSettings
 from .text import USER_PLACEHOLDER, SkipReason
 from .training import ModelVersionInfo, PairCounts, TrainingRunInfo

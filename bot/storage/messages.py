@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
 from .engine import insert_ignoring_duplicates
-from .models import Message, Pair, PairKind, utcnow
-from .pairs import Gap, IncomingMessage, PairCandidate, PairStream, Turn, pair_hash
+from .models import Message, Pair, utcnow
+from .pairs import Gap, IncomingMessage, PairCandidate, PairKind, PairStream, Turn, pair_hash
 from .settings import GuildSettings, load_settings
 from .text import SkipReason, prepare_text, skip_reason
 from .writer import Hooks

@@ -24,6 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from .pairs import PairKind
+
 # Stable constraint names, so Alembic can drop and alter them (SQLite batch mode needs names).
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -59,12 +61,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-class PairKind(enum.StrEnum):
-    REPLY = "reply"  # the reply message explicitly replies to the query
-    ADJACENT = "adjacent"  # two consecutive messages by different people within the window
-    BOT = "bot"  # a person answering one of Banter's own messages
 
 
 class RunStatus(enum.StrEnum):

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import enum
 import hashlib
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from .models import PairKind
 from .text import DEFAULT_COMMAND_PREFIXES, prepare_text, skip_reason
 
 DEFAULT_WINDOW_SECONDS = 120.0
 
 
+class PairKind(enum.StrEnum):
+    REPLY = "reply"  # the reply message explicitly replies to the query
+    ADJACENT = "adjacent"  # two consecutive messages by different people within the window
+    BOT = "bot"  # a person answering one of Banter's own messages
+
+
 @dataclass(frozen=True, slots=True)
 class IncomingMessage:
-    """A Discord message as the bot hands it over: ids, prepared-or-raw text, times, flags."""
+    """A Discord message as the bot hands it over: ids, its raw content, times (aware), flags."""
 
     id: int
     guild_id: int
