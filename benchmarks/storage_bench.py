@@ -244,7 +244,8 @@ def main() -> None:
         return
 
     report = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                          "sqlite": sqlite3.sqlite_version, "when": datetime.now(timezone.utc).isoformat()}}
+                          "sqlite": sqlite3.sqlite_version, "load_average_at_start": os.getloadavg(),
+                          "when": datetime.now(timezone.utc).isoformat()}}
     with tempfile.TemporaryDirectory(prefix="banter-bench-") as tmp:
         work = Path(tmp)
         report["sqlite"] = asyncio.run(bench_backend(
