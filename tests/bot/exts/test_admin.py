@@ -1,0 +1,124 @@
+"""Admin slash commands end to end: channels and settings for Manage Server, model commands for bot admins."""
+
+from __future__ import annotations
+
+import struct
+
+from tests.bot.conftest import learn_in
+
+
+async def run(server, world, user, *path, options=None, channel=None, timeout=10.0):
+    record = await server.invoke_slash(world.guild, channel or world.general, user, "banter", *path, options=options)
+    await record.wait(lambda r: r.response_type == 4 or r.followups, timeout=timeout)
+    return record
+
+
+def text_of(record) -> str:
+    if record.response_type == 4:
+        return record.callbacks[0]["data"]["content"]
+    return record.followups[-1].get("content") or ""
+
+
+async def test_commands_are_one_banter_group_with_descriptions(server, world, fake_worker, start_bot):
+    async with start_bot(fake_worker.url):
+        [sync] = server.command_syncs
+        [banter] = sync.body
+        subcommands = {o["name"]: o for o in banter["options"]}
+        assert set(subcommands) == {"channels", "settings", "import-history", "retrain", "models", "rollback",
+                                    "status", "optout", "optin", "forget-me", "my-data", "privacy"}
+        assert all(o["description"] for o in subcommands.values())
+        assert any(opt.get("autocomplete") for opt in subcommands["rollback"]["options"])
+
+
+async def test_channels_and_settings_for_manage_server_and_refused_to_others(server, world, storage, fake_worker,
+                                                                           start_bot):
+    async with start_bot(fake_worker.url):
+        record = await run(server, world, world.alice, "channels",
+                           options={"channel": world.random, "learn": True, "reply": True})
+        assert record.ephemeral and f"<#{world.random.id}>" in text_of(record)
+        settings = await storage.get_guild_settings(world.guild.id)
+        assert settings.learning_channels == {world.random.id} and settings.reply_channels == {world.random.id}
+
+        record = await run(server, world, world.alice, "channels", options={"reply": False}, channel=world.random)
+        assert (await storage.get_guild_settings(world.guild.id)).reply_channels == frozenset()
+
+        record = await run(server, world, world.alice, "settings", options={"reply_chance": 0.25, "cooldown": 5})
+        settings = await storage.get_guild_settings(world.guild.id)
+        assert settings.reply_chance == 0.25 and settings.cooldown_seconds == 5 and "25%" in text_of(record)
+        record = await run(server, world, world.alice, "settings")
+        assert "reply chance: 25%" in text_of(record)
+
+        for user in (world.bob, world.carol):  # bob can manage messages, not the server
+            record = await run(server, world, user, "settings", options={"enabled": False})
+            assert record.ephemeral and "Manage Server" in text_of(record)
+            record = await run(server, world, user, "channels", options={"learn": False}, channel=world.random)
+            assert record.ephemeral and "Manage Server" in text_of(record)
+        assert (await storage.get_guild_settings(world.guild.id)).enabled
+        assert (await storage.get_guild_settings(world.guild.id)).learning_channels == {world.random.id}
+        audit = await storage.audit_log(world.guild.id)
+        assert {a.actor_id for a in audit} == {world.alice.id}
+
+
+async def test_model_commands_work_for_the_app_owner_and_config_admins_only(server, world, storage, real_worker,
+                                                                          start_bot):
+    async with start_bot(real_worker.url, admin_ids=frozenset({world.bob.id})):
+        record = await run(server, world, world.app_owner, "models")
+        assert record.ephemeral and "`tiny`" in text_of(record) and "perplexity" in text_of(record)
+
+        record = await run(server, world, world.bob, "status")
+        status = text_of(record)
+        assert "**Worker**: up, model `tiny`" in status and "**Pairs logged**: 0" in status
+
+        record = await run(server, world, world.app_owner, "rollback", options={"version": "nope"})
+        assert "Could not activate `nope`" in text_of(record)
+        record = await run(server, world, world.app_owner, "rollback", options={"version": "tiny"})
+        assert "`tiny` is now the active model" in text_of(record)
+
+        for command, options in (("status", None), ("models", None), ("retrain", None),
+                                 ("rollback", {"version": "tiny"})):
+            record = await run(server, world, world.alice, command, options=options)  # owns the guild, not the bot
+            assert record.ephemeral and record.response_type == 4
+            assert "Only the bot's owner and the admins" in text_of(record)
+        record = await run(server, world, world.carol, "status", channel=server.world.dm_channel(world.carol))
+        assert "Only the bot's owner" in text_of(record)
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+async def test_retrain_exports_pairs_follows_the_job_and_ends_with_metrics_and_a_chart(server, world, storage,
+                                                                                     fake_worker, start_bot):
+    await learn_in(storage, world.guild, world.general)
+    people = [world.bob, world.carol]
+    for i in range(30):
+        server.seed_history(world.general, people[i % 2], [f"training line {i}"])
+    fake_worker.job_steps = [
+        {"state": "running", "progress": {"phase": "training", "step": s, "total": 4, "loss": 5.0 - s}}
+        for s in range(1, 5)
+    ] + [{"state": "succeeded", "outcome": "activated", "version": "ft-1", "progress": {"phase": "done"},
+          "metrics": {"val_perplexity": 60.0}}]
+    async with start_bot(fake_worker.url, log_channel=world.random.id) as bot:
+        record = await server.invoke_slash(world.guild, world.general, world.alice, "banter", "import-history",
+                                           options={"channel": world.general})
+        await record.wait(lambda r: any("Imported" in (b.get("content") or "") for _, b in r.edits))
+        record = await server.invoke_slash(world.guild, world.general, world.app_owner, "banter", "retrain")
+        await record.wait(lambda r: any("accepted" in (b.get("content") or "") for _, b in r.edits), timeout=15)
+        final = record.edits[-1][1]["content"]
+        assert "`ft-1` accepted and now active" in final and "80 → 60 (better)" in final
+        [(query, body)] = fake_worker.uploads
+        lines = body.decode().splitlines()  # the export caps each person's share, so a few may be left out
+        assert 10 <= len(lines) <= 29 and '"query": "training line 0"' in lines[0] and query["activate"] == "true"
+        post = await server.wait_for_message(world.random)  # the log channel gets the same report
+        assert "ft-1" in post.content and post.allowed_mentions == {"parse": []}
+        width, height = png_size(post.files[0].data)
+        assert post.files[0].filename.endswith(".png") and width > 100 and height > 100
+        edit_files = [f for r in server.requests_to("PATCH", "/webhooks/{app_id}/{token}/messages/{message_id}")
+                      for f in r.files]
+        assert edit_files and png_size(edit_files[-1].data) == (width, height)
+        [run_info] = await storage.training_runs()
+        assert run_info.status == "succeeded" and run_info.pairs_new == len(lines)
+        assert run_info.metrics["after"]["val_perplexity"] == 60.0
+        assert not bot.finetuner.running
+

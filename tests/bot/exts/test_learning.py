@@ -1,0 +1,141 @@
+"""Learning end to end: logging and pairing, edits and deletes, history import, and no double logging on RESUME."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.bot.conftest import eventually, learn_in
+
+
+async def messages_of(storage, user) -> list[str]:
+    return [m["content"] for m in (await storage.export_user_data(user.id))["messages"]]
+
+
+async def pairs(storage, guild) -> int:
+    return (await storage.pair_counts(guild.id)).total
+
+
+async def test_learning_channels_are_logged_and_paired_and_others_are_not(server, world, storage, fake_worker, start_bot):
+    await learn_in(storage, world.guild, world.general)
+    async with start_bot(fake_worker.url):
+        await server.user_says(world.general, world.bob, "do you like tea?")
+        await server.user_says(world.general, world.carol, "i love tea")
+        await server.user_says(world.random, world.bob, "this channel is not learned from")
+        await server.user_says(world.general, world.otherbot, "bots are never learned from")
+        await server.user_dms(world.carol, "nor are direct messages")
+        await eventually(lambda: pairs(storage, world.guild))
+        await asyncio.sleep(0.2)
+    assert await messages_of(storage, world.bob) == ["do you like tea?"]
+    assert await messages_of(storage, world.carol) == ["i love tea"]
+    assert await messages_of(storage, world.otherbot) == []
+    assert await pairs(storage, world.guild) == 1
+
+
+async def test_banter_logs_its_own_replies_so_answers_to_it_pair(server, world, storage, fake_worker, start_bot):
+    await learn_in(storage, world.guild, world.general)
+    fake_worker.reply_text = "i am banter"
+    async with start_bot(fake_worker.url) as bot:
+        await server.user_says(world.general, world.bob, f"<@{server.bot_user.id}> who are you?")
+        first = await server.wait_for_message(world.general)
+        await server.wait_until(lambda: bot.chat.counts["replies"] == 1)
+        await server.user_says(world.general, world.carol, "nice to meet you", reply_to=first.message)
+        await server.wait_for_message(world.general)
+        data = await eventually(lambda: _pairs_with_reply(storage, world.carol, "nice to meet you"))
+    # banter's answer → carol's reply; banter's own words are never learned as a reply
+    assert await pairs(storage, world.guild) == 1
+    assert data[0]["query_text"] == "i am banter"
+
+
+async def _pairs_with_reply(storage, user, text):
+    return [p for p in (await storage.export_user_data(user.id))["pairs"] if p["reply_text"] == text]
+
+
+async def test_edits_update_and_deletes_remove_messages_and_their_pairs(server, world, storage, fake_worker, start_bot):
+    await learn_in(storage, world.guild, world.general)
+    async with start_bot(fake_worker.url):
+        question = await server.user_says(world.general, world.bob, "what's up?")
+        answer = await server.user_says(world.general, world.carol, "not much")
+        await eventually(lambda: pairs(storage, world.guild))
+        await server.edit_message(answer, "not much, you?")
+        await eventually(lambda: _pairs_with_reply(storage, world.carol, "not much, you?"))
+
+        await server.delete_message(question)
+        await eventually(lambda: _gone(storage, world))
+        assert await messages_of(storage, world.carol) == ["not much, you?"]
+
+        one = await server.user_says(world.general, world.bob, "bulk one")
+        two = await server.user_says(world.general, world.carol, "bulk two")
+        await eventually(lambda: pairs(storage, world.guild))
+        await server.bulk_delete(world.general, [one, two, answer])
+        await eventually(lambda: _nothing_left(storage, world))
+
+
+async def _gone(storage, world) -> bool:
+    return await pairs(storage, world.guild) == 0 and await messages_of(storage, world.bob) == []
+
+
+async def _nothing_left(storage, world) -> bool:
+    return await _gone(storage, world) and await messages_of(storage, world.carol) == []
+
+
+async def test_a_dropped_gateway_resumes_and_nothing_is_logged_or_answered_twice(server, world, storage, fake_worker,
+                                                                                 start_bot):
+    await learn_in(storage, world.guild, world.general)
+    async with start_bot(fake_worker.url) as bot:
+        await server.user_says(world.general, world.bob, "before the drop")
+        await eventually(lambda: bot.chat.learner.counts["stored"] == 1)
+        await server.drop_gateway()
+        await server.user_says(world.general, world.carol, "while the bot is away")
+        await server.user_says(world.general, world.bob, f"<@{server.bot_user.id}> are you back?")
+        await server.wait_until(lambda: server.resume_count == 1 and server.gateway.connected(), timeout=10)
+        await server.wait_for_message(world.general)
+        await server.send_reconnect()  # and once more, the polite way
+        await server.wait_until(lambda: server.resume_count == 2 and server.gateway.connected(), timeout=10)
+        await server.user_says(world.general, world.carol, "after")
+        await eventually(lambda: bot.chat.counts["seen"] >= 4)
+        await asyncio.sleep(0.3)
+        assert server.identify_count == 1 and len(server.sent_messages) == 1
+        assert bot.chat.counts["seen"] == 4 and bot.chat.learner.counts["duplicate"] == 0
+    assert sorted(await messages_of(storage, world.bob)) == ["@user are you back?", "before the drop"]
+    assert await messages_of(storage, world.carol) == ["while the bot is away", "after"]
+
+
+async def test_import_history_pages_through_the_channel_with_progress(server, world, storage, fake_worker, start_bot):
+    await learn_in(storage, world.guild, world.general)
+    people = [world.bob, world.carol]
+    for i in range(250):
+        server.seed_history(world.general, people[i % 2], [f"old message number {i}"])
+    async with start_bot(fake_worker.url):
+        record = await server.invoke_slash(world.guild, world.general, world.alice, "banter", "import-history",
+                                           options={"channel": world.general, "limit": 240})
+        await record.wait(lambda r: r.edits and "Imported" in (r.edits[-1][1].get("content") or ""), timeout=15)
+        assert record.ephemeral
+        history = server.requests_to("GET", "/channels/{channel_id}/messages")
+        assert len(history) == 3 and all(int(r.query["limit"]) <= 100 for r in history)
+        assert "before" in history[1].query  # paged backwards from the newest
+        final = record.edits[-1][1]["content"]
+        assert "read 240" in final and "stored 240" in final
+        # stored in the order they were written: consecutive messages by different people pair up
+        assert await pairs(storage, world.guild) == 239
+        bob = await messages_of(storage, world.bob)
+        assert bob[0] == "old message number 10" and len(bob) == 120
+
+        again = await server.invoke_slash(world.guild, world.general, world.alice, "banter", "import-history",
+                                          options={"channel": world.general, "limit": 50})
+        await again.wait(lambda r: r.edits and "Imported" in (r.edits[-1][1].get("content") or ""), timeout=15)
+        assert "50 already known" in again.edits[-1][1]["content"]
+        assert await pairs(storage, world.guild) == 239
+
+
+async def test_import_history_refuses_non_admins_and_channels_not_learned_from(server, world, storage, fake_worker,
+                                                                              start_bot):
+    async with start_bot(fake_worker.url):
+        record = await server.invoke_slash(world.guild, world.general, world.bob, "banter", "import-history",
+                                           options={"channel": world.general})
+        response = await record.wait_for_response()
+        assert record.ephemeral and "Manage Server" in response["data"]["content"]
+        record = await server.invoke_slash(world.guild, world.general, world.alice, "banter", "import-history",
+                                           options={"channel": world.random})
+        response = await record.wait_for_response()
+        assert record.ephemeral and "not a learning channel" in response["data"]["content"]
+        assert server.requests_to("GET", "/channels/{channel_id}/messages") == []
