@@ -11,8 +11,9 @@ from collections.abc import Sequence
 USER_PLACEHOLDER = "@user"
 # A bot command: one of these, then a letter ("!play", "/shrug"), configurable in Storage.open.
 DEFAULT_COMMAND_PREFIXES = ("!", "/", "$", ".", "?", ";", "%", "&", "~", ">>")
-# Discord allows 4,000 characters (Nitro); anything longer is not a Discord message.
-MAX_STORED_CHARS = 8000
+# Discord allows 4,000 characters (Nitro): anything longer is cut there, which is also the longest
+# turn the model worker accepts in a fine-tune upload (seq2seq.protocol.MAX_TURN_CHARS).
+MAX_STORED_CHARS = 4000
 
 _USER_MENTION = re.compile(r"<@!?\d+>")
 # Everything that carries no words of its own: mentions of any kind, links, whitespace.

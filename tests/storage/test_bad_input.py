@@ -29,8 +29,8 @@ async def test_lone_surrogates_become_replacement_characters(storage, msg):
     assert await stored_content(storage, 100, M(1)) == "broken \ufffd emoji"
 
 
-async def test_long_messages_are_stored_whole_and_kept_out_of_training(storage, msg, tmp_path):
-    long_text = "word " * 900  # 4,500 characters
+async def test_long_messages_are_stored_whole_up_to_discords_limit_and_kept_out_of_training(storage, msg, tmp_path):
+    long_text = "word " * 800  # 4,000 characters, Discord's longest (Nitro)
     await storage.log_messages([msg(1, 100, "short question"), msg(2, 101, long_text, 1)])
     assert await stored_content(storage, 101, M(2)) == long_text.strip()
     assert (await storage.pair_counts()).total == 1
