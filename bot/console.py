@@ -55,11 +55,13 @@ async def read_lines(stream: TextIO):
         yield line.rstrip("\r\n")
 
 
-async def run(service: ChatService, stream: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
+async def run(service: ChatService, stream: TextIO | None = None, out: TextIO | None = None) -> int:
     """Feed each line through the shared conversation path, one at a time, until end of input."""
     ids = _Ids()
-    channel = ConsoleChannel(ids, out)
-    async for line in read_lines(stream):
+    channel = ConsoleChannel(ids, out or sys.stdout)
+    async for line in read_lines(stream or sys.stdin):
+        if not line.strip():
+            continue  # nobody spoke (Discord has no empty messages either)
         message = ChatMessage(id=ids.next(), channel_id=CONSOLE_CHANNEL, author_id=CONSOLE_USER, content=line,
                               created_at=datetime.now(timezone.utc), guild_id=CONSOLE_GUILD, mentions_bot=True)
         await service.handle(message, channel)

@@ -114,3 +114,13 @@ async def test_recent_turns_of_the_channel_go_to_the_worker(server, world, fake_
         await server.user_says(world.general, world.bob, f"<@{server.bot_user.id}> fourth")
         await server.wait_for_message(world.general)
     assert fake_worker.replies[0]["context"] == ["second", "third", "fourth"]
+
+
+async def test_a_429_is_waited_out_not_retried_in_a_loop(server, world, fake_worker, start_bot):
+    rule = server.rate_limit("POST", "/channels/{channel_id}/messages", times=1, retry_after=0.5)
+    async with start_bot(fake_worker.url):
+        await server.user_says(world.general, world.bob, f"<@{server.bot_user.id}> hi")
+        await server.wait_for_message(world.general)
+    posts = server.requests_to("POST", "/channels/{channel_id}/messages")
+    assert [p.status for p in posts] == [429, 200] and rule.remaining == 0
+    assert posts[1].time - posts[0].time >= 0.5 - 0.02

@@ -1,0 +1,25 @@
+"""Replies never ping, never carry blocklisted words, and fit in a Discord message."""
+
+from __future__ import annotations
+
+from bot.core.sanitize import DISCORD_MAX_CHARS, blocklist_pattern, clean_reply
+
+
+def test_mass_user_and_role_mentions_are_neutralised():
+    text = clean_reply("@everyone and @HERE meet <@123> <@!456> in <@&789> at <#42>")
+    assert "@everyone" not in text and "@HERE" not in text and "<@" not in text
+    assert text == "@\u200beveryone and @\u200bHERE meet @user @user in @role at <#42>"
+
+
+def test_blocklist_matches_whole_words_only_and_withholds_the_reply():
+    blocked = blocklist_pattern(["darn", "two words"])
+    assert clean_reply("oh DARN it", blocked) is None
+    assert clean_reply("say two words", blocked) is None
+    assert clean_reply("darned socks", blocked) == "darned socks"
+    assert blocklist_pattern(["", "  "]) is None
+
+
+def test_empty_replies_are_dropped_and_long_ones_cut_to_discord_size():
+    assert clean_reply("   \x00 ") is None
+    long = clean_reply("word " * 1000)
+    assert len(long) == DISCORD_MAX_CHARS and long.endswith("…")

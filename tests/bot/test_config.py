@@ -1,0 +1,57 @@
+"""The bot's settings: [bot] and [worker] from config.toml, defaults for what is missing, environment overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import BotConfig, ConfigError, load
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_without_a_bot_table_and_the_repository_file_loads():
+    assert load(env={}).context_turns == BotConfig().context_turns
+    config = load(write_path := Path(__file__).resolve().parents[2] / "config.toml", env={})
+    assert config.config_path == write_path and config.spawns_worker
+
+
+def test_bot_worker_and_learning_keys_then_environment(tmp_path):
+    path = write(tmp_path, """
+[bot]
+admin_ids = [11, 12]
+reply_timeout_seconds = 3
+log_channel = 77
+reply_blocklist = ["Zap"]
+[worker]
+url = "http://worker:8500/"
+models = "elsewhere"
+[learning]
+blocklist = ["boom"]
+""")
+    config = load(path, env={"BANTER_WORKER_TOKEN": "s3cret"})
+    assert config.admin_ids == {11, 12} and config.reply_timeout_seconds == 3.0 and config.log_channel == 77
+    assert config.worker_url == "http://worker:8500" and config.worker_models == Path("elsewhere")
+    assert config.blocklist == ("boom", "zap") and not config.spawns_worker
+    assert config.worker_token == "s3cret" and "s3cret" not in repr(config)
+    env = {"BANTER_WORKER_URL": "http://other:1", "BANTER_WORKER_MODELS": "/m"}
+    config = load(path, env=env)
+    assert config.worker_url == "http://other:1" and config.worker_models == Path("/m")
+    assert load(env={"BANTER_CONFIG": str(path)}).log_channel == 77
+
+
+@pytest.mark.parametrize("text", ["[bot]\ncontext_turns = 0", "[bot]\nuser_cooldown_seconds = 'soon'",
+                                  "[bot]\nadmin_ids = 'me'", "[worker]\nurl = 'worker:8500'", "[bot\n"])
+def test_bad_values_are_named(tmp_path, text):
+    with pytest.raises(ConfigError):
+        load(write(tmp_path, text), env={})
+
+
+def test_an_explicit_missing_file_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load(tmp_path / "nope.toml", env={})
