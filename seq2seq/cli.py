@@ -24,6 +24,8 @@ def add_decoding_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--temperature", type=float, default=None)
     group.add_argument("--top-k", type=int, default=None)
     group.add_argument("--top-p", type=float, default=None)
+    group.add_argument("--anti-lm", type=float, default=None, help="MMI-antiLM weight (0 = off)")
+    group.add_argument("--anti-lm-steps", type=int, default=None)
     group.add_argument("--seed", type=int, default=None)
 
 
@@ -31,7 +33,7 @@ def decoding_options(args: argparse.Namespace):
     from seq2seq.decoding import DecodeOptions
 
     names = ("strategy", "beam_size", "max_len", "min_len", "length_penalty", "no_repeat_ngram",
-             "temperature", "top_k", "top_p", "seed")
+             "temperature", "top_k", "top_p", "anti_lm", "anti_lm_steps", "seed")
     return DecodeOptions.from_dict({n: getattr(args, n) for n in names if getattr(args, n) is not None})
 
 

@@ -35,6 +35,22 @@ def chitchat_pairs() -> list[Pair]:
     return pairs
 
 
+def chatterbot_pairs(language: str = "english") -> list[Pair]:
+    """Pairs from the `chatterbot-corpus` package's YAML files: a domain the chit-chat corpus lacks."""
+    import chatterbot_corpus
+    import yaml
+
+    folder = Path(chatterbot_corpus.__file__).parent / "data" / language
+    pairs: list[Pair] = []
+    for file in sorted(folder.glob("*.yml")):
+        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        for n, convo in enumerate(data.get("conversations") or []):
+            turns = [str(t).strip() for t in convo if str(t).strip()]
+            for i in range(len(turns) - 1):
+                pairs.append(Pair(turns[i], turns[i + 1], turns[i - 1] if i else "", f"{file.stem}:{n}"))
+    return pairs
+
+
 def read_pairs(path: Path) -> list[Pair]:
     """Read `query<TAB>reply[<TAB>previous turn]` lines or JSONL objects with "query" and "reply" (and "context")."""
     return list(iter_pairs(path))

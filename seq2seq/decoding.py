@@ -18,6 +18,8 @@ class DecodeOptions:
     temperature: float = 0.8
     top_k: int = 40
     top_p: float = 0.9
+    anti_lm: float = 0.0  # MMI-antiLM weight λ: higher steers away from generic replies (0 = off)
+    anti_lm_steps: int = 3  # reply tokens the antiLM penalty applies to (γ)
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -40,6 +42,10 @@ class DecodeOptions:
             problems.append("top_k must be 0 (off) or positive")
         if not 0.0 < self.top_p <= 1.0:
             problems.append("top_p must be in (0, 1]")
+        if not 0.0 <= self.anti_lm <= 1.0:
+            problems.append("anti_lm must be between 0 and 1")
+        if not 1 <= self.anti_lm_steps <= 100:
+            problems.append("anti_lm_steps must be between 1 and 100")
         if problems:
             raise ValueError("invalid decoding options: " + "; ".join(problems))
 
@@ -62,7 +68,7 @@ class DecodeOptions:
             elif key == "seed":
                 if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
                     raise ValueError("seed must be an integer")
-            elif key in ("beam_size", "max_len", "min_len", "no_repeat_ngram", "top_k"):
+            elif key in ("beam_size", "max_len", "min_len", "no_repeat_ngram", "top_k", "anti_lm_steps"):
                 if not isinstance(value, int) or isinstance(value, bool):
                     raise ValueError(f"{key} must be an integer")
             elif not isinstance(value, (int, float)) or isinstance(value, bool):

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from seq2seq import model_dir
+from seq2seq.antilm import anti_lm_step
 from seq2seq.batching import encode_source, pad_batch
 from seq2seq.decoding import DecodeOptions
 from seq2seq.inference import NumpySeq2Seq
@@ -56,12 +57,16 @@ class Replier:
         spec = SearchSpec(bos=BOS_ID, eos=EOS_ID, banned=self.banned, max_len=options.max_len,
                           min_len=options.min_len, beam_size=options.beam_size if options.strategy == "beam" else 1,
                           length_penalty=options.length_penalty, no_repeat_ngram=options.no_repeat_ngram)
+        if options.anti_lm > 0:
+            step, beams, item_state = anti_lm_step(self.network, batch, spec.beam_size, options.anti_lm,
+                                                   options.anti_lm_steps, states, item_state)
+        else:
+            step, beams = self.network.step, self.network.initial_beams(states, spec.beam_size)
         if options.strategy == "sample":
             rng = np.random.default_rng(options.seed)
-            return sample(self.network.step, self.network.initial_beams(states, 1), item_state, batch, spec,
-                          temperature=options.temperature, top_k=options.top_k, top_p=options.top_p, rng=rng)
-        beams = self.network.initial_beams(states, spec.beam_size)
-        ids, _ = beam_search(self.network.step, beams, item_state, batch, spec)
+            return sample(step, beams, item_state, batch, spec, temperature=options.temperature, top_k=options.top_k,
+                          top_p=options.top_p, rng=rng)
+        ids, _ = beam_search(step, beams, item_state, batch, spec)
         return ids
 
     def reply_batch(self, conversations: list[list[str]], options: DecodeOptions | None = None) -> list[str]:
