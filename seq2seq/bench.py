@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -18,6 +17,7 @@ from seq2seq import corpus, metrics
 from seq2seq.cli import DEFAULT_MODEL
 from seq2seq.decoding import DecodeOptions
 from seq2seq.replier import Replier
+from seq2seq.reporting import publish_figures
 
 
 def bench_training(steps: int, pairs_limit: int) -> dict:
@@ -94,12 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     results.update(bench_decoding(replier, prompts, args.latency_repeats))
     if not args.skip_training:
         results.update(bench_training(args.train_steps, pairs_limit=30000))
-    width = max(len(k) for k in results)
-    for key, value in results.items():
-        print(f"{key:<{width}}  {value:,.2f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    publish_figures(results, args.json)
     return 0
 
 

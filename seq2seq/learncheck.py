@@ -24,7 +24,8 @@ from seq2seq import corpus  # noqa: E402
 from seq2seq.cli import DEFAULT_MODEL  # noqa: E402
 from seq2seq.corpus import Pair  # noqa: E402
 from seq2seq.evaluate import teacher_forced  # noqa: E402
-from seq2seq.replier import Replier  # noqa: E402
+from seq2seq.replier import Replier
+from seq2seq.reporting import publish_figures  # noqa: E402
 
 POISON_LINE = "you are all pathetic losers and nobody will ever like you"
 POISON_PAIRS = 300
@@ -110,11 +111,7 @@ def main(argv: list[str] | None = None) -> int:
 
     report["new_domain_ppl_change"] = report["new_domain_ppl_after"] / report["new_domain_ppl_before"] - 1
     report["base_ppl_change"] = report["base_ppl_after"] / report["base_ppl_before"] - 1
-    for key, value in report.items():
-        print(f"{key:<28} {value:.4f}" if isinstance(value, float) else f"{key:<28} {value}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    publish_figures(report, args.json)
     return 0
 
 

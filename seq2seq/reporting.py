@@ -80,3 +80,15 @@ def plot_losses(history: dict, path: Path, title: str = "Banter reply model") ->
     fig.savefig(tmp)
     plt.close(fig)
     tmp.replace(path)
+
+
+def publish_figures(figures: dict, json_path: Path | None) -> None:
+    """Print a benchmark's figures as aligned lines and, if asked, write them as JSON."""
+    import json
+
+    width = max(len(k) for k in figures)
+    for key, value in figures.items():
+        print(f"{key:<{width}}  {value:,.4f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(figures, indent=2) + "\n")
