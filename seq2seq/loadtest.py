@@ -85,6 +85,10 @@ async def wait_ready(url: str, proc: subprocess.Popen | None, timeout: float = 1
                 async with session.get(url + "/readyz", timeout=aiohttp.ClientTimeout(total=2)) as r:
                     if r.status == 200:
                         return (await r.json())["model_version"]
+                async with session.get(url + "/healthz", timeout=aiohttp.ClientTimeout(total=2)) as r:
+                    health = await r.json()
+                if r.status == 200 and not health.get("loading", True) and health.get("model_version") is None:
+                    raise RuntimeError("the worker found no usable model version (see its log)")
             except (aiohttp.ClientError, asyncio.TimeoutError):
                 pass
             await asyncio.sleep(0.2)

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from seq2seq.protocol import FinetuneOptions, JobInfo, validate_version
+from seq2seq.worker import BLAS_DEFAULTS
 from seq2seq.worker.registry import TEMP_PREFIX, ActivationError, Registry, now_iso, remove_tree
 
 log = logging.getLogger("banter.worker.jobs")
@@ -112,8 +113,9 @@ class JobManager:
         return job.info
 
     async def _spawn(self, job: Job) -> None:
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
-               "PYTHONPATH": os.pathsep.join(p for p in (str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")) if p)}
+        env = {k: v for k, v in os.environ.items() if k not in BLAS_DEFAULTS}  # training sets its own threads
+        env.update(TF_CPP_MIN_LOG_LEVEL="2",
+                   PYTHONPATH=os.pathsep.join(p for p in (str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")) if p))
         cmd = [sys.executable, "-m", "seq2seq.worker.finetune", "--base", str(self.registry.path(job.info.base_version)),
                "--pairs", str(job.dir / "pairs.jsonl"), "--out", str(self._staging(job)), "--run-dir", str(job.dir / "run"),
                "--options", json.dumps(job.options.to_json()), "--margin", str(self.margin),

@@ -69,6 +69,7 @@ class Registry:
         self._lock = asyncio.Lock()  # one activation or prune at a time
         self._entries: dict[str, dict] = {}
         self._active: str | None = None
+        self.starting = True  # until start() has tried every version: not ready, but not broken either
 
     # ----- the record on disk
     def _file(self) -> Path:
@@ -141,15 +142,18 @@ class Registry:
     # ----- changes
     async def start(self) -> None:
         """At start-up: load the recorded active version, else the shipped one, else the newest usable."""
-        self.scan()
-        order = [self._active, SHIPPED, *[m.version for m in self.list() if m.status != "rejected"]]
-        for version in dict.fromkeys(v for v in order if v and v in self._entries):
-            try:
-                await self.activate(version)
-                return
-            except ActivationError as exc:
-                log.error("%s", exc)
-        log.error("no usable model version in %s: not ready until one is activated", self.root)
+        try:
+            self.scan()
+            order = [self._active, SHIPPED, *[m.version for m in self.list() if m.status != "rejected"]]
+            for version in dict.fromkeys(v for v in order if v and v in self._entries):
+                try:
+                    await self.activate(version)
+                    return
+                except ActivationError as exc:
+                    log.error("%s", exc)
+            log.error("no usable model version in %s: not ready until one is activated", self.root)
+        finally:
+            self.starting = False
 
     async def activate(self, version: str) -> ModelInfo:
         validate_version(version)

@@ -82,13 +82,16 @@ async def reply(request: web.Request) -> web.Response:
 # ----- health and metrics
 async def healthz(request: web.Request) -> web.Response:
     worker = worker_of(request)
-    return json_response({"status": "alive", "model_version": worker.registry.active, "queue_depth": worker.batcher.depth})
+    return json_response({"status": "alive", "model_version": worker.registry.active,
+                          "loading": worker.registry.starting, "queue_depth": worker.batcher.depth})
 
 
 async def readyz(request: web.Request) -> web.Response:
-    active = worker_of(request).registry.active
-    if active is None:
-        raise ApiError(503, "no model is loaded yet", {"Retry-After": "1"})
+    registry = worker_of(request).registry
+    if registry.active is None:
+        why = "loading the model" if registry.starting else "no usable model version: activate one (see the log)"
+        raise ApiError(503, why, {"Retry-After": "1"})
+    active = registry.active
     return json_response({"ready": True, "model_version": active})
 
 

@@ -12,7 +12,8 @@ from seq2seq.decoding import DecodeOptions
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config.toml"
 TOKEN_ENV = "BANTER_WORKER_TOKEN"  # the shared secret comes only from the environment, never a file or flag
-ENV_OVERRIDES = {"BANTER_WORKER_MODELS": "models", "BANTER_WORKER_HOST": "host", "BANTER_WORKER_PORT": "port"}
+ENV_OVERRIDES = {"BANTER_WORKER_MODELS": "models", "BANTER_WORKER_HOST": "host", "BANTER_WORKER_PORT": "port",
+                 "BANTER_WORKER_DECODE_THREADS": "decode_threads"}
 
 
 class SettingsError(ValueError):
@@ -28,7 +29,7 @@ class WorkerSettings:
     batch_timeout_ms: float = 2.0
     max_queue: int = 256
     request_timeout_s: float = 10.0
-    decode_threads: int = 1  # batches decoded at once; one keeps both cores on one batch's matmuls
+    decode_threads: int = 2  # batches decoded at once (each with one BLAS thread): both cores of a small machine
     keep_versions: int = 5  # model versions kept on disk besides the active one and "default"
     gate_margin: float = 0.05  # allowed relative worsening of base held-out perplexity
     replay_fraction: float = 0.5  # [learning] replay_fraction: share of base-corpus pairs in a fine-tune mix

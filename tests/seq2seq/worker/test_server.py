@@ -146,3 +146,26 @@ async def test_job_routes_reject_bad_input(http, tmp_path):
     assert (await call(http, "GET", "/v1/jobs/nope"))[0] == 404
     assert (await call(http, "DELETE", "/v1/jobs/nope"))[0] == 404
     assert (await call(http, "GET", "/v1/jobs"))[1] == {"jobs": []}
+
+
+async def test_without_a_usable_model_it_is_alive_but_not_ready(tmp_path, tiny_model_dir, start_worker):
+    from .conftest import corrupt_weights, make_models
+
+    root = make_models(tmp_path / "models", tiny_model_dir)
+    corrupt_weights(root / "default")
+    worker = start_worker(root, ready=False)
+    async with aiohttp.ClientSession(base_url=worker.url) as http:
+        for _ in range(100):
+            try:
+                status, health = await call(http, "GET", "/healthz")
+                if not health["loading"]:
+                    break
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+        assert status == 200 and health["model_version"] is None
+        status, body = await call(http, "GET", "/readyz")
+        assert status == 503 and "no usable model" in body["error"]["message"]
+        async with http.post("/v1/reply", json={"context": ["hi"]}) as response:
+            assert response.status == 503 and response.headers["Retry-After"] == "1"
+    assert "NaN" in worker.log()
