@@ -142,8 +142,9 @@ class JobManager:
             log.exception("job %s failed while finishing", job.info.id)
             job.update(state="failed", error=f"{type(exc).__name__}: {exc}")
         finally:
-            remove_tree(self._staging(job))
-            shutil.rmtree(job.dir / "run", ignore_errors=True)  # checkpoints are useless once the job ends
+            await asyncio.to_thread(remove_tree, self._staging(job))
+            # Checkpoints are useless once the job ends (and large: weights plus optimizer slots).
+            await asyncio.to_thread(shutil.rmtree, job.dir / "run", True)
             job.update(pid=None, finished=job.info.finished or now_iso())
             self._save(job)
             job.done.set()

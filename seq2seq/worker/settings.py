@@ -103,25 +103,27 @@ def load(config: Path | None = None, env: dict[str, str] | None = None, **flags)
 
 
 def _typed(values: dict) -> dict:
+    """Config and environment values converted to each field's type, or a SettingsError naming the key."""
+    defaults = WorkerSettings()
     out = {}
     for f in fields(WorkerSettings):
-        if f.name not in values:
+        if f.name not in values or f.name in ("decoding", "token"):
             continue
-        value, kind = values[f.name], type(getattr(WorkerSettings(), f.name))
+        value, default = values[f.name], getattr(defaults, f.name)
         try:
-            if kind is Path or isinstance(getattr(WorkerSettings(), f.name), Path):
+            if isinstance(default, Path):
                 value = Path(value)
-            elif kind is int:
-                if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            elif isinstance(value, bool):
+                raise ValueError  # TOML true is not a number
+            elif isinstance(default, int):
+                if isinstance(value, float) and not value.is_integer():
                     raise ValueError
                 value = int(value)
-            elif kind is float:
-                if isinstance(value, bool):
-                    raise ValueError
+            elif isinstance(default, float):
                 value = float(value)
-            elif kind is str and not isinstance(value, str):
+            elif isinstance(default, str) and not isinstance(value, str):
                 raise ValueError
         except (TypeError, ValueError):
-            raise SettingsError(f"[worker] {f.name}: {value!r} is not a valid {kind.__name__}") from None
+            raise SettingsError(f"[worker] {f.name}: {value!r} is not a valid {type(default).__name__}") from None
         out[f.name] = value
     return out
