@@ -45,9 +45,10 @@ bridge=$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{e
 [ -n "$bridge" ] || fail "cannot find the Docker bridge's address (docker network inspect bridge)"
 project=bantersmoke
 export BANTER_IMAGE=$image
-trap 'BANTER_ENV_FILE=/dev/null "${compose[@]}" -p "$project" down -v >/dev/null 2>&1 || true' EXIT
-[ "${SMOKE_KEEP:-}" = 1 ] && trap - EXIT
-BANTER_ENV_FILE=/dev/null "${compose[@]}" -p "$project" down -v >/dev/null 2>&1 || true  # leftovers of a killed run
+no_env=$(mktemp)  # `down` needs an env file to parse docker-compose.yml; the driver writes the real one
+cleanup() { BANTER_ENV_FILE=$no_env "${compose[@]}" -p "$project" down -v >/dev/null 2>&1 || true; }
+cleanup  # leftovers of a killed run
+if [ "${SMOKE_KEEP:-}" = 1 ]; then trap 'rm -f "$no_env"' EXIT; else trap 'cleanup; rm -f "$no_env"' EXIT; fi
 args=(--compose "${compose[*]} -p $project -f $root/docker-compose.yml" --bind "$bridge")
 [ -n "${SMOKE_JSON:-}" ] && args+=(--json "$SMOKE_JSON")
 [ "${SMOKE_KEEP:-}" = 1 ] && args+=(--keep)

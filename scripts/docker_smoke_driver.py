@@ -213,8 +213,10 @@ class Smoke:
         finally:
             if not keep:
                 await self.dc("down", "-v", check=False)
+                env_file.unlink(missing_ok=True)
+            else:
+                print(f"[smoke] left running; its env file: {env_file}", flush=True)
             await self.server.stop()
-            env_file.unlink(missing_ok=True)
 
 
 def main() -> int:
