@@ -168,7 +168,7 @@ class JobManager:
 
     async def _finish(self, job: Job, code: int) -> None:
         if job.cancel_requested:
-            job.update(state="cancelled", error="cancelled on request")
+            job.update(state="cancelled", error=job.info.error or "cancelled on request")
         elif code != 0 or job.result is None:
             job.update(state="failed", error=job.error_event or _exit_reason(code))
         else:

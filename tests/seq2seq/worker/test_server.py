@@ -169,3 +169,20 @@ async def test_without_a_usable_model_it_is_alive_but_not_ready(tmp_path, tiny_m
         async with http.post("/v1/reply", json={"context": ["hi"]}) as response:
             assert response.status == 503 and response.headers["Retry-After"] == "1"
     assert "NaN" in worker.log()
+
+
+async def test_a_full_queue_answers_503_at_once(tmp_path, tiny_model_dir, start_worker):
+    from .conftest import make_models
+
+    config = tmp_path / "worker.toml"
+    config.write_text("[worker]\nmax_queue = 4\nmax_batch_size = 2\n")
+    worker = start_worker(make_models(tmp_path / "models", tiny_model_dir), args=("--config", str(config)))
+    async with aiohttp.ClientSession(base_url=worker.url) as http:
+        async with http.post("/v1/reply", json=[{"context": [f"m{i}"]} for i in range(5)]) as response:
+            body = await response.json()
+            assert response.status == 503 and response.headers["Retry-After"] == "1"
+            assert "queue" in body["error"]["message"]
+        status, body = await call(http, "POST", "/v1/reply", json=[{"context": [f"m{i}"]} for i in range(4)])
+        assert status == 200 and len(body) == 4 and max(r["batch_size"] for r in body) <= 2
+        async with http.get("/metrics") as response:
+            assert "banter_worker_rejected_total 5.0" in await response.text()
