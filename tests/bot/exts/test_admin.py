@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import struct
 
 from tests.bot.conftest import learn_in
@@ -122,3 +123,26 @@ async def test_retrain_exports_pairs_follows_the_job_and_ends_with_metrics_and_a
         assert run_info.metrics["after"]["val_perplexity"] == 60.0
         assert not bot.finetuner.running
 
+
+
+async def test_the_schedule_fine_tunes_when_enough_new_pairs_and_the_interval_allow(server, world, storage, fake_worker,
+                                                                                  start_bot):
+    await learn_in(storage, world.guild, world.general)
+    fake_worker.job_steps = [{"state": "succeeded", "outcome": "rejected", "version": "ft-2",
+                              "progress": {"phase": "done"}, "metrics": {"val_perplexity": 90.0}}]
+    async with start_bot(fake_worker.url, log_channel=world.random.id, finetune_interval_hours=24,
+                         finetune_min_pairs=10, finetune_check_minutes=0.005) as bot:
+        for i in range(8):  # 7 pairs: not enough yet
+            await server.user_says(world.general, [world.bob, world.carol][i % 2], f"live line {i}")
+        await server.wait_until(lambda: bot.chat.learner.counts["stored"] == 8)
+        await asyncio.sleep(0.5)
+        assert fake_worker.uploads == []
+        for i in range(8, 14):
+            await server.user_says(world.general, [world.bob, world.carol][i % 2], f"live line {i}")
+        post = await server.wait_for_message(world.random, timeout=10)
+        assert "`ft-2` rejected by the quality gate" in post.content and "80 → 90 (worse)" in post.content
+        await asyncio.sleep(0.5)
+        assert len(fake_worker.uploads) == 1  # the next one waits for the interval
+        record = await server.invoke_slash(world.guild, world.general, world.app_owner, "banter", "status")
+        await record.wait(lambda r: r.followups)
+        assert "**Next fine-tune**: <t:" in record.followups[0]["content"]
