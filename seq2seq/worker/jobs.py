@@ -16,7 +16,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from seq2seq.protocol import FinetuneOptions, JobInfo, validate_version
-from seq2seq.worker import BLAS_DEFAULTS
 from seq2seq.worker.registry import TEMP_PREFIX, ActivationError, Registry, now_iso, remove_tree
 
 log = logging.getLogger("banter.worker.jobs")
@@ -113,7 +112,7 @@ class JobManager:
         return job.info
 
     async def _spawn(self, job: Job) -> None:
-        env = {k: v for k, v in os.environ.items() if k not in BLAS_DEFAULTS}  # training sets its own threads
+        env = dict(os.environ)
         env.update(TF_CPP_MIN_LOG_LEVEL="2",
                    PYTHONPATH=os.pathsep.join(p for p in (str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")) if p))
         cmd = [sys.executable, "-m", "seq2seq.worker.finetune", "--base", str(self.registry.path(job.info.base_version)),
