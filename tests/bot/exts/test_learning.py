@@ -139,3 +139,14 @@ async def test_import_history_refuses_non_admins_and_channels_not_learned_from(s
         response = await record.wait_for_response()
         assert record.ephemeral and "not a learning channel" in response["data"]["content"]
         assert server.requests_to("GET", "/channels/{channel_id}/messages") == []
+
+
+async def test_leaving_a_guild_purges_its_data(server, world, storage, fake_worker, start_bot):
+    await learn_in(storage, world.guild, world.general)
+    async with start_bot(fake_worker.url):
+        await server.user_says(world.general, world.bob, "hello")
+        await server.user_says(world.general, world.carol, "hi bob")
+        await eventually(lambda: pairs(storage, world.guild))
+        await server.remove_guild(world.guild)
+        await eventually(lambda: _nothing_left(storage, world))
+    assert (await storage.get_guild_settings(world.guild.id)).learning_channels == frozenset()
