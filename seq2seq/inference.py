@@ -11,6 +11,11 @@ import numpy as np
 from seq2seq.model_config import ModelConfig
 
 
+def _mm(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """x (..., n) @ w (n, m) as ONE 2-D GEMM: NumPy runs a 3-D @ 2-D product as a loop of small ones (5x slower)."""
+    return (x.reshape(-1, x.shape[-1]) @ w).reshape(*x.shape[:-1], w.shape[-1])
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (np.tanh(0.5 * x) + 1.0)  # overflow-free, same values as the logistic function
 
@@ -29,17 +34,17 @@ class Cell:
     def input_part(self, x: np.ndarray) -> np.ndarray:
         """x (..., in) → its share of the gates; done for a whole sequence at once."""
         bias = self.bias if self.kind == "lstm" else self.bias[0]
-        return x @ self.kernel + bias
+        return _mm(x, self.kernel) + bias
 
     def step(self, x_part: np.ndarray, state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
         h = state[0]
         if self.kind == "lstm":
-            z = x_part + h @ self.recurrent
+            z = x_part + _mm(h, self.recurrent)
             i, f, g, o = np.split(z, 4, axis=-1)
             c = _sigmoid(f) * state[1] + _sigmoid(i) * np.tanh(g)
             return _sigmoid(o) * np.tanh(c), c
         x_z, x_r, x_h = np.split(x_part, 3, axis=-1)
-        h_z, h_r, h_h = np.split(h @ self.recurrent + self.bias[1], 3, axis=-1)
+        h_z, h_r, h_h = np.split(_mm(h, self.recurrent) + self.bias[1], 3, axis=-1)
         z, r = _sigmoid(x_z + h_z), _sigmoid(x_r + h_r)
         return (z * h + (1.0 - z) * np.tanh(x_h + r * h_h),)
 
@@ -87,9 +92,9 @@ class NumpySeq2Seq:
             final = tuple(np.concatenate([a, b], axis=-1) for a, b in zip(st_f, st_b))
         states = tuple(s for _ in self.decoders for s in final)  # every decoder layer starts there
         if self.config.attention == "luong":
-            keys = x @ self.attn_w.T  # score(q, m) = (q W) · m = q · (m Wᵀ): precompute m Wᵀ
+            keys = _mm(x, self.attn_w.T)  # score(q, m) = (q W) · m = q · (m Wᵀ): precompute m Wᵀ
         else:
-            keys = x @ self.attn_u + self.attn_u_bias
+            keys = _mm(x, self.attn_u) + self.attn_u_bias
         return states, (x, keys, mask)
 
     def initial_beams(self, states: tuple, k: int) -> tuple:
@@ -110,13 +115,13 @@ class NumpySeq2Seq:
         if self.config.attention == "luong":
             scores = y @ keys.transpose(0, 2, 1)  # (B, K, S)
         else:
-            scores = np.tanh((y @ self.attn_w)[:, :, None, :] + keys[:, None, :, :]) @ self.attn_v
+            scores = np.tanh(_mm(y, self.attn_w)[:, :, None, :] + keys[:, None, :, :]) @ self.attn_v
         scores = np.where(mask[:, None, :], scores, -1e9)
         scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
         weights = scores / scores.sum(axis=-1, keepdims=True)
         context = weights @ memory  # (B, K, U)
-        h = np.tanh(np.concatenate([context, y], axis=-1) @ self.combine_kernel + self.combine_bias)
-        logits = h @ self.out_kernel + self.out_bias  # (B, K, V)
+        h = np.tanh(_mm(np.concatenate([context, y], axis=-1), self.combine_kernel) + self.combine_bias)
+        logits = _mm(h, self.out_kernel) + self.out_bias  # (B, K, V)
         logits = logits - logits.max(axis=-1, keepdims=True)
         log_probs = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
         return log_probs, tuple(new_state)

@@ -24,6 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from seq2seq import corpus, model_dir  # noqa: E402  (after the environment is set)
 from seq2seq.corpus import Pair, is_held_out  # noqa: E402
+from seq2seq.learnfilter import FilterConfig, filter_pairs  # noqa: E402
 from seq2seq.protocol import FinetuneOptions  # noqa: E402
 from seq2seq.worker.gate import GateResult, evaluate  # noqa: E402
 
@@ -142,7 +143,12 @@ def run(args: argparse.Namespace) -> int:
 
     bundle = model_dir.load(args.base)
     base_train = TrainConfig.from_dict(bundle.extra.get("train", {}))
-    new_train, new_held = split_new(corpus.read_pairs(args.pairs), opts.holdout_fraction)
+    # Defence in depth: the bot's export already filters, but anything may POST pairs to the worker.
+    filtered = filter_pairs(corpus.read_pairs(args.pairs), FilterConfig())
+    log.info("learning filters kept %d pairs; dropped %s", len(filtered.kept), dict(filtered.dropped) or "none")
+    if len(filtered.kept) < 2:
+        raise ValueError(f"only {len(filtered.kept)} pairs passed the learning filters ({dict(filtered.dropped)})")
+    new_train, new_held = split_new(filtered.kept, opts.holdout_fraction)
     share = opts.replay_fraction if opts.replay_fraction is not None else args.replay_fraction
     replay = replay_sample(round(len(new_train) * share / (1 - share)), base_train.test_fraction, opts.seed)
     mix = new_train + replay
@@ -170,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
     if (args.base / "heldout.tsv").exists():
         shutil.copyfile(args.base / "heldout.tsv", args.out / "heldout.tsv")
     corpus.write_tsv(new_held, args.out / "heldout_new.tsv")
-    metrics = {**metrics, "new_pairs": len(new_train), "replay_pairs": len(replay), "new_heldout_pairs": len(new_held),
+    metrics = {**metrics, "filtered": filtered.to_json(), "new_pairs": len(new_train), "replay_pairs": len(replay), "new_heldout_pairs": len(new_held),
                "device": device, "gate": gate.to_json()}
     tmp = args.out / (model_dir.METRICS_FILE + ".tmp")
     tmp.write_text(json.dumps(_finite(metrics), indent=2) + "\n", encoding="utf-8")
