@@ -196,6 +196,7 @@ class Smoke:
             volumes = await self.sh("docker", "volume", "ls", "-q")
             project_volumes = [v for v in volumes.split() if v.endswith(("_data", "_models"))]
             self.results["volumes_after_down"] = project_volumes
+            self.results["second_up_started_s"] = self.elapsed()
             if not await self.up("down + up"):
                 return False
             after = await self.db("read")
