@@ -5,7 +5,8 @@
 #
 # Needs: a Docker engine (else ../shared/tools/docker-up beside the checkout starts one; DOCKER_UP=path
 # overrides), Compose (`docker compose` or `docker-compose`), and the repo's .venv (README's install).
-# Env: SMOKE_IMAGE (default banter:smoke), SMOKE_KEEP=1 leaves the stack up, SMOKE_JSON=path for results.
+# Env: SMOKE_IMAGE (default banter:smoke), SMOKE_KEEP=1 leaves the stack up, SMOKE_JSON=path for results,
+#      SMOKE_POSTGRES=1 runs it with the postgres profile instead of SQLite (needs the postgres:16 image).
 set -euo pipefail
 exec </dev/null
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -52,5 +53,6 @@ if [ "${SMOKE_KEEP:-}" = 1 ]; then trap 'rm -f "$no_env"' EXIT; else trap 'clean
 args=(--compose "${compose[*]} -p $project -f $root/docker-compose.yml" --bind "$bridge")
 [ -n "${SMOKE_JSON:-}" ] && args+=(--json "$SMOKE_JSON")
 [ "${SMOKE_KEEP:-}" = 1 ] && args+=(--keep)
+[ "${SMOKE_POSTGRES:-}" = 1 ] && args+=(--postgres)  # the postgres profile (pulls postgres:16)
 say "running the stack (${compose[*]}), test Discord server on $bridge"
 "$py" scripts/docker_smoke_driver.py "${args[@]}"

@@ -9,7 +9,8 @@ BANTER_DISCORD_API / BANTER_DISCORD_GATEWAY. Steps, each timed from the first `u
   2. worker ready  the worker container's healthcheck (/readyz) says healthy
   3. bot connects  the bot identifies on the test gateway                            [needs the bot]
   4. reply         a user mentions the bot; the bot posts a reply                      [needs the bot]
-  5. marker        a row written into the SQLite database in the "data" volume
+  5. marker        a row written into the bot's database (SQLite in the "data" volume; --postgres: the
+                   postgres profile's server)
   6. down + up     `compose down` (volumes kept), `compose up -d` again
   7. persisted     the marker row and the messages the bot stored are still there
   8. reply again   a second mention after the restart is answered                      [needs the bot]
@@ -36,25 +37,37 @@ from tests.discord_server.server import DiscordTestServer  # noqa: E402
 
 NEEDS_BOT = {"bot connects", "reply", "bot reconnects", "reply again"}
 
-# Runs inside a one-off bot container (python -c): the database file of the "data" volume.
+# Runs inside a one-off bot container (python -c): the database the bot uses, found as the app finds it
+# (BANTER_DATABASE_URL, else config.toml: SQLite in the "data" volume), so SQLite and PostgreSQL both work.
 DB_PROBE = """
-import json, sqlite3, sys
-db = sqlite3.connect("/app/data/banter.db")
-if sys.argv[1] == "write":
-    db.execute("CREATE TABLE IF NOT EXISTS docker_smoke_marker (token TEXT NOT NULL)")
-    db.execute("INSERT INTO docker_smoke_marker VALUES (?)", (sys.argv[2],))
-    db.commit()
-tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-marker = [r[0] for r in db.execute("SELECT token FROM docker_smoke_marker")] if "docker_smoke_marker" in tables else []
-messages = db.execute("SELECT count(*) FROM messages").fetchone()[0] if "messages" in tables else None
-revision = db.execute("SELECT version_num FROM alembic_version").fetchone() if "alembic_version" in tables else None
-print(json.dumps({"marker": marker, "messages": messages, "revision": revision and revision[0]}))
+import asyncio, json, sys
+from sqlalchemy import inspect, text
+from sqlalchemy.ext.asyncio import create_async_engine
+from bot.storage.config import resolve_url
+from bot.storage.engine import normalise_url
+
+async def main(action, token=None):
+    engine = create_async_engine(normalise_url(resolve_url()))
+    async with engine.begin() as conn:
+        if action == "write":
+            await conn.execute(text("CREATE TABLE IF NOT EXISTS docker_smoke_marker (token VARCHAR(64) NOT NULL)"))
+            await conn.execute(text("INSERT INTO docker_smoke_marker VALUES (:t)"), {"t": token})
+        tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+        one = lambda sql: conn.execute(text(sql))
+        marker = [r[0] for r in await one("SELECT token FROM docker_smoke_marker")] if "docker_smoke_marker" in tables else []
+        messages = (await one("SELECT count(*) FROM messages")).scalar() if "messages" in tables else None
+        revision = (await one("SELECT version_num FROM alembic_version")).scalar() if "alembic_version" in tables else None
+    await engine.dispose()
+    print(json.dumps({"marker": marker, "messages": messages, "revision": revision, "dialect": engine.dialect.name}))
+
+asyncio.run(main(*sys.argv[1:]))
 """
 
 
 class Smoke:
-    def __init__(self, compose: list[str], bind: str, timeout: float):
-        self.compose = compose
+    def __init__(self, compose: list[str], bind: str, timeout: float, postgres: bool = False):
+        self.postgres = postgres
+        self.compose = [*compose, "--profile", "postgres"] if postgres else compose
         self.bind = bind
         self.timeout = timeout
         self.t0 = 0.0
@@ -175,6 +188,11 @@ class Smoke:
             f"BANTER_DISCORD_GATEWAY={self.server.gateway_url}",
             "BANTER_LOG_LEVEL=INFO",
         ]) + "\n")
+        if self.postgres:  # the "postgres" profile, set up as docker/env.example says
+            password = secrets.token_hex(12)
+            self.env["POSTGRES_PASSWORD"] = password
+            with env_file.open("a") as handle:
+                handle.write(f"BANTER_DATABASE_URL=postgresql+asyncpg://banter:{password}@postgres:5432/banter\n")
         self.env["BANTER_ENV_FILE"] = str(env_file)
         print(f"[smoke] test Discord server on {self.server.base_url}; compose: {shlex.join(self.compose)}", flush=True)
         self.t0 = time.monotonic()
@@ -189,7 +207,7 @@ class Smoke:
                 print(f"[smoke] memory at rest after {rest_s:.0f} s: {self.results['memory_at_rest']}", flush=True)
             token = secrets.token_hex(8)
             before = await self.db("write", token)
-            self.step("marker", token in before["marker"], f"schema {before['revision']}, "
+            self.step("marker", token in before["marker"], f"{before['dialect']}, schema {before['revision']}, "
                                                            f"{before['messages']} messages stored")
             sessions = self.server.identify_count
             await self.dc("down")
@@ -228,8 +246,9 @@ def main() -> int:
     parser.add_argument("--rest", type=float, default=20, help="seconds idle before measuring memory")
     parser.add_argument("--json", type=Path, help="write steps, timings and memory here")
     parser.add_argument("--keep", action="store_true", help="leave the stack and its volumes up afterwards")
+    parser.add_argument("--postgres", action="store_true", help="with the postgres profile instead of SQLite")
     args = parser.parse_args()
-    smoke = Smoke(shlex.split(args.compose), args.bind, args.timeout)
+    smoke = Smoke(shlex.split(args.compose), args.bind, args.timeout, args.postgres)
     ok = asyncio.run(smoke.run(args.rest, args.keep))
     failed = [s["step"] for s in smoke.steps if not s["ok"]]
     needs_bot = [s for s in failed if s in NEEDS_BOT]
