@@ -15,7 +15,7 @@ DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default"
 
 def add_decoding_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("decoding")
-    group.add_argument("--strategy", choices=["beam", "greedy", "sample"], default=None)
+    group.add_argument("--strategy", choices=["beam", "greedy", "sample", "sample_rank"], default=None)
     group.add_argument("--beam-size", type=int, default=None)
     group.add_argument("--max-len", type=int, default=None)
     group.add_argument("--min-len", type=int, default=None)

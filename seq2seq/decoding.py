@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-STRATEGIES = ("beam", "greedy", "sample")
+STRATEGIES = ("beam", "greedy", "sample", "sample_rank")
 
 
 @dataclass(frozen=True)
 class DecodeOptions:
     strategy: str = "beam"
-    beam_size: int = 5
+    beam_size: int = 5  # also the number of candidates sample_rank draws
     max_len: int = 20
     min_len: int = 1  # never an empty reply
     length_penalty: float = 0.6  # GNMT's alpha: 0 favours short replies, 1 divides by length

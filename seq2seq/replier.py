@@ -13,7 +13,7 @@ from seq2seq.batching import encode_source, pad_batch
 from seq2seq.decoding import DecodeOptions
 from seq2seq.inference import NumpySeq2Seq
 from seq2seq.learnfilter import build_blocklist
-from seq2seq.search import SearchSpec, beam_search, sample
+from seq2seq.search import SearchSpec, beam_search, sample, sample_and_rank
 from seq2seq.text import URL_TOKEN, USER_TOKEN, detokenize
 from seq2seq.vocab import BOS_ID, EOS_ID, PAD_ID, SEP_ID, UNK_ID
 
@@ -55,15 +55,19 @@ class Replier:
         states, item_state = self.network.encode(source)
         batch = len(conversations)
         spec = SearchSpec(bos=BOS_ID, eos=EOS_ID, banned=self.banned, max_len=options.max_len,
-                          min_len=options.min_len, beam_size=options.beam_size if options.strategy == "beam" else 1,
+                          min_len=options.min_len,
+                          beam_size=options.beam_size if options.strategy in ("beam", "sample_rank") else 1,
                           length_penalty=options.length_penalty, no_repeat_ngram=options.no_repeat_ngram)
         if options.anti_lm > 0:
             step, beams, item_state = anti_lm_step(self.network, batch, spec.beam_size, options.anti_lm,
                                                    options.anti_lm_steps, states, item_state)
         else:
             step, beams = self.network.step, self.network.initial_beams(states, spec.beam_size)
+        rng = np.random.default_rng(options.seed)
+        if options.strategy == "sample_rank":
+            return sample_and_rank(step, beams, item_state, batch, spec, samples=spec.beam_size,
+                                   temperature=options.temperature, top_k=options.top_k, top_p=options.top_p, rng=rng)
         if options.strategy == "sample":
-            rng = np.random.default_rng(options.seed)
             return sample(step, beams, item_state, batch, spec, temperature=options.temperature, top_k=options.top_k,
                           top_p=options.top_p, rng=rng)
         ids, _ = beam_search(step, beams, item_state, batch, spec)

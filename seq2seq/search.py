@@ -128,31 +128,42 @@ def beam_search(step, beam_state: tuple, item_state: tuple, batch: int, spec: Se
 
 
 def sample(step, beam_state: tuple, item_state: tuple, batch: int, spec: SearchSpec, *, temperature: float,
-           top_k: int, top_p: float, rng: np.random.Generator):
+           top_k: int, top_p: float, rng: np.random.Generator) -> list[list[int]]:
     """Ancestral sampling with temperature, top-k and nucleus (top-p) truncation; K must be 1."""
+    return _sample(step, beam_state, item_state, batch, spec, temperature, top_k, top_p, rng)[0]
+
+
+def sample_and_rank(step, beam_state: tuple, item_state: tuple, batch: int, spec: SearchSpec, *, samples: int,
+                    temperature: float, top_k: int, top_p: float, rng: np.random.Generator) -> list[list[int]]:
+    """Meena's sample-and-rank: `samples` sampled replies per item (K = samples), keep the most likely one.
+
+    Sampling gives variety; ranking by the model's own length-normalised log-probability drops the
+    incoherent draws. beam_state/item_state are laid out (B, K, ...) / (B, ...) as for beam search.
+    """
+    flat_beams = tuple(s.reshape(batch * samples, *s.shape[2:])[:, None] for s in beam_state)
+    flat_items = tuple(np.repeat(s, samples, axis=0) for s in item_state)
+    out, scores = _sample(step, flat_beams, flat_items, batch * samples, spec, temperature, top_k, top_p, rng)
+    lengths = np.array([max(len(o), 1) for o in out])
+    normalised = (scores / length_norm(lengths, spec.length_penalty)).reshape(batch, samples)
+    best = normalised.argmax(axis=1)
+    return [out[i * samples + int(best[i])] for i in range(batch)]
+
+
+def _sample(step, beam_state, item_state, batch, spec, temperature, top_k, top_p, rng):
     tokens = np.full((batch, 1), spec.bos, dtype=np.int64)
     finished = np.zeros(batch, dtype=bool)
+    scores = np.zeros(batch)  # the model's log-probability of each sampled reply, EOS included
     out: list[list[int]] = [[] for _ in range(batch)]
-    for t in range(spec.max_len):
+    for t in range(spec.max_len + 1):
         log_probs, beam_state = step(tokens[:, None, -1], beam_state, item_state)
+        if t == spec.max_len:  # out of room: end here, as beam search does
+            log_probs = np.full_like(log_probs, NEG)
+            log_probs[:, :, spec.eos] = 0.0
         masked = _mask_scores(log_probs[:, 0, :], spec, tokens[:, 1:], t) / temperature
-        if top_k and top_k < masked.shape[1]:
-            kth = np.partition(masked, -top_k, axis=1)[:, -top_k][:, None]
-            masked = np.where(masked < kth, NEG, masked)
-        probs = np.exp(masked - masked.max(axis=1, keepdims=True))
-        probs /= probs.sum(axis=1, keepdims=True)
-        if top_p < 1.0:
-            order = np.argsort(-probs, axis=1)
-            sorted_p = np.take_along_axis(probs, order, axis=1)
-            cut = np.cumsum(sorted_p, axis=1) - sorted_p >= top_p  # keep the smallest set reaching top_p
-            sorted_p[cut] = 0.0
-            probs = np.zeros_like(probs)
-            np.put_along_axis(probs, order, sorted_p, axis=1)
-            probs /= probs.sum(axis=1, keepdims=True)
-        cumulative = probs.cumsum(axis=1)
-        draws = rng.random((batch, 1)) * cumulative[:, -1:]
-        word = np.minimum((cumulative < draws).sum(axis=1), probs.shape[1] - 1)
-        for i in np.nonzero(~finished)[0]:
+        word = _draw(masked, top_k, top_p, rng)
+        live = np.nonzero(~finished)[0]
+        scores[live] += log_probs[live, 0, word[live]]
+        for i in live:
             if word[i] == spec.eos:
                 finished[i] = True
             else:
@@ -160,4 +171,27 @@ def sample(step, beam_state: tuple, item_state: tuple, batch: int, spec: SearchS
         if finished.all():
             break
         tokens = np.concatenate([tokens, word[:, None]], axis=1)
-    return out
+    return out, scores
+
+
+def _draw(scores: np.ndarray, top_k: int, top_p: float, rng: np.random.Generator) -> np.ndarray:
+    """One token per row from softmax(scores), truncated to the top k, then to the top-p nucleus."""
+    rows, vocab = scores.shape
+    if top_k and top_k < vocab:
+        # Only the k best can be drawn: sort those, not the whole vocabulary.
+        candidates = np.argpartition(scores, vocab - top_k, axis=1)[:, vocab - top_k :]
+    else:
+        candidates = np.tile(np.arange(vocab), (rows, 1))
+    cand_scores = np.take_along_axis(scores, candidates, axis=1)
+    order = np.argsort(-cand_scores, axis=1)
+    candidates, cand_scores = np.take_along_axis(candidates, order, axis=1), np.take_along_axis(cand_scores, order, axis=1)
+    probs = np.exp(cand_scores - cand_scores[:, :1])
+    probs /= probs.sum(axis=1, keepdims=True)
+    if top_p < 1.0:
+        cut = np.cumsum(probs, axis=1) - probs >= top_p  # keep the smallest set reaching top_p
+        probs[cut] = 0.0
+        probs /= probs.sum(axis=1, keepdims=True)
+    cumulative = probs.cumsum(axis=1)
+    draws = rng.random((rows, 1)) * cumulative[:, -1:]
+    picked = np.minimum((cumulative < draws).sum(axis=1), candidates.shape[1] - 1)
+    return candidates[np.arange(rows), picked]

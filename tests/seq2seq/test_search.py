@@ -113,3 +113,28 @@ def test_sampling_respects_top_k_and_temperature():
     assert all(reply == [3, 3, 3] for reply in cold)
     nucleus = sample(step, (np.zeros((100, 1, 0), dtype=np.int64),), (), 100, spec, temperature=1.0, top_k=0, top_p=0.4, rng=rng)
     assert {w for reply in nucleus for w in reply} == {3}
+
+
+def test_sample_and_rank_keeps_the_most_likely_draw():
+    from seq2seq.search import sample_and_rank
+
+    # First word: 3 (p=.5) leads to a sure EOS; 4 (p=.5) leads to a coin flip between 5 and 6.
+    def table(prefix):
+        if prefix == ():
+            return {3: np.log(0.5), 4: np.log(0.5)}
+        if prefix == (4,):
+            return {5: np.log(0.5), 6: np.log(0.5)}
+        return {EOS: 0.0}
+
+    spec = SearchSpec(bos=BOS, eos=EOS, max_len=4, beam_size=8, length_penalty=0.0, no_repeat_ngram=0)
+    rng = np.random.default_rng(1)
+    out = sample_and_rank(table_step(table), *start(20, 8), 20, spec, samples=8, temperature=1.0, top_k=0, top_p=1.0,
+                          rng=rng)
+    assert out == [[3]] * 20  # with 8 draws, "3" is (almost) always drawn and it is the most likely reply
+
+
+def test_sampling_stops_at_max_len():
+    spec = SearchSpec(bos=BOS, eos=EOS, max_len=3, beam_size=1, no_repeat_ngram=0)
+    out = sample(table_step(lambda p: {3: 0.0}), (np.zeros((4, 1, 0), dtype=np.int64),), (), 4, spec,
+                 temperature=1.0, top_k=0, top_p=1.0, rng=np.random.default_rng(0))
+    assert out == [[3, 3, 3]] * 4
