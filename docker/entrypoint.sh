@@ -62,8 +62,8 @@ migrate() {
 lock() {  # lock DIR NAME: one bot per data volume, one worker per models volume
   # fd 9 stays open in the exec'd process, so the lock lasts exactly as long as the bot or worker runs.
   exec 9>"$1/.$2.lock"
-  flock -n 9 || die "another $2 is already running on this volume ($1). Two bots would answer every" \
-    "message twice; stop the other one first (after switching profiles: docker compose --profile gpu down)."
+  flock -n 9 || die "another $2 is already running on this volume ($1); two would answer twice or overwrite" \
+    "each other's files. Stop the other one first (both pairs up? docker compose --profile gpu ps)."
 }
 
 case "$role" in
