@@ -46,12 +46,12 @@ def test_tiny_model_overfits_twenty_pairs_and_reproduces_them(tmp_path):
 
 def _train_cmd(out, run_dir, pairs_file, *extra):
     return [sys.executable, "-m", "seq2seq", "train", "--preset", "tiny", "--pairs", str(pairs_file), "--out", str(out),
-            "--run-dir", str(run_dir), "--max-steps", "100", "--quiet", *extra]
+            "--run-dir", str(run_dir), "--max-steps", "60", "--quiet", *extra]
 
 
 def _pairs_file(tmp_path):
     path = tmp_path / "pairs.tsv"
-    corpus.write_tsv(corpus.chitchat_pairs()[:800], path)
+    corpus.write_tsv(corpus.chitchat_pairs()[:500], path)
     return path
 
 
@@ -75,14 +75,14 @@ def test_resume_after_kill_9_continues_from_the_checkpoint(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     killed_at = _history(tmp_path / "rb")["step"]
-    assert 0 < killed_at < 100
+    assert 0 < killed_at < 60
     assert not (tmp_path / "b" / "weights.npz").exists()
 
     resumed = subprocess.run(_train_cmd(tmp_path / "b", tmp_path / "rb", pairs_file, "--resume"), env=env, cwd=REPO,
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     a, b = _history(tmp_path / "ra"), _history(tmp_path / "rb")
-    assert a["step"] == b["step"] == 100
+    assert a["step"] == b["step"] == 60
     # Same batches in the same order after the resume: the loss curves agree step for step.
     la = dict((s, l) for s, l in a["history"]["train"])
     lb = dict((s, l) for s, l in b["history"]["train"])
@@ -105,4 +105,4 @@ def test_ctrl_c_writes_a_checkpoint_and_says_how_to_resume(tmp_path):
     assert proc.returncode == 130
     assert "--resume" in err
     step = _history(tmp_path / "rc")["step"]
-    assert 0 < step < 100
+    assert 0 < step < 60
