@@ -36,8 +36,10 @@ seed_models() {
   [ -f "$MODELS/default/config.json" ] && return 0
   [ -f "$SHIPPED/default/config.json" ] || die "the image has no shipped model in $SHIPPED/default"
   say "first start: copying the shipped model into $MODELS/default"
-  tmp="$MODELS/.tmp-seed-default"  # .tmp- directories are ignored and cleaned up by the worker
-  rm -rf "$tmp" && cp -R "$SHIPPED/default" "$tmp" && rm -rf "$MODELS/default" && mv "$tmp" "$MODELS/default"
+  tmp="$MODELS/.tmp-seed-$(hostname)"  # .tmp- directories are ignored and cleaned up by the worker
+  rm -rf "$tmp" && cp -R "$SHIPPED/default" "$tmp"
+  [ -f "$MODELS/default/config.json" ] || rm -rf "$MODELS/default"  # a half-copied one from a crash
+  mv -T "$tmp" "$MODELS/default" 2>/dev/null || rm -rf "$tmp"       # else another worker seeded it meanwhile
 }
 
 migrate() {
@@ -59,11 +61,12 @@ migrate() {
   say "database schema is current"
 }
 
-lock() {  # lock DIR NAME: one bot per data volume, one worker per models volume
-  # fd 9 stays open in the exec'd process, so the lock lasts exactly as long as the bot or worker runs.
-  exec 9>"$1/.$2.lock"
-  flock -n 9 || die "another $2 is already running on this volume ($1); two would answer twice or overwrite" \
-    "each other's files. Stop the other one first (both pairs up? docker compose --profile gpu ps)."
+lock_data() {  # one bot per data volume: two bots on one token answer every message twice
+  # fd 9 stays open in the exec'd process, so the lock lasts exactly as long as the bot runs.
+  # (Workers may share a models volume: replicas behind a load balancer do, see README "Scaling".)
+  exec 9>"$DATA/.bot.lock"
+  flock -n 9 || die "another bot is already running on this volume ($DATA); two would answer every message" \
+    "twice. Stop the other one first (both pairs up? docker compose --profile gpu ps)."
 }
 
 case "$role" in
@@ -83,7 +86,7 @@ case "$role" in
       seed_models
     fi
     writable "$DATA" "the database and the bot's state" bot
-    lock "$DATA" bot
+    lock_data
     migrate
     ;;
   worker)
@@ -95,7 +98,6 @@ case "$role" in
       esac
     fi
     writable "$MODELS" "model versions" worker
-    lock "$MODELS" worker
     seed_models
     ;;
 esac
