@@ -58,7 +58,9 @@ def _xy(batch):
 
 def bench_decoding(replier: Replier, prompts: list[list[str]], repeats: int) -> dict:
     out: dict = {}
-    for name, options in (("greedy", DecodeOptions(strategy="greedy")), ("beam5", DecodeOptions(beam_size=5))):
+    for name, options in (("greedy", DecodeOptions(strategy="greedy", anti_lm=0.0)),
+                          ("beam5", DecodeOptions(strategy="beam", beam_size=5, anti_lm=0.0)),
+                          ("default", DecodeOptions())):  # what the bot uses: sample_rank of 5 with antiLM
         replier.reply_batch(prompts[:8], options)  # warm caches
         latencies = []
         for conversation in prompts[:repeats]:

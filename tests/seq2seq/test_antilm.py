@@ -26,6 +26,6 @@ def test_zero_weight_reproduces_plain_beam_search(tiny_model_dir):
 def test_anti_lm_makes_replies_less_alike(tiny_model_dir):
     replier = Replier.load(tiny_model_dir)
     prompts = [[p.query] for p in corpus.chitchat_pairs()[2000:2030]]
-    plain = replier.reply_batch(prompts, DecodeOptions())
-    mmi = replier.reply_batch(prompts, DecodeOptions(anti_lm=0.8, anti_lm_steps=5))
+    plain = replier.reply_batch(prompts, DecodeOptions(strategy="beam", anti_lm=0.0))
+    mmi = replier.reply_batch(prompts, DecodeOptions(strategy="beam", anti_lm=0.8, anti_lm_steps=5))
     assert len(set(mmi)) > len(set(plain))
