@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
+from pathlib import Path
 
 import discord
 from discord import app_commands
-from discord.ext import commands
+from discord.ext import commands, tasks
 
 from bot.checks import BanterTree
 from bot.config import BotConfig
@@ -20,6 +22,7 @@ from bot.worker import WorkerClient
 
 log = logging.getLogger("banter.bot")
 
+HEARTBEAT_ENV = "BANTER_HEARTBEAT_FILE"  # touched while connected: the container's health check reads it
 EXTENSIONS = ("bot.exts.chat", "bot.exts.learning", "bot.exts.admin", "bot.exts.privacy")
 
 
@@ -60,6 +63,18 @@ class Banter(commands.Bot):
         self.tree.add_command(self.banter_group)
         if self._sync:
             await sync_if_changed(self.tree, self.application_id, self.config.state_dir, force=self._force_sync)
+        if os.environ.get(HEARTBEAT_ENV):
+            self.heartbeat.start()
+
+    @tasks.loop(seconds=20)
+    async def heartbeat(self) -> None:
+        """Touch the heartbeat file only while the gateway is up, so a stuck bot turns unhealthy."""
+        if self.is_ready() and not self.is_closed() and self.ws is not None:
+            Path(os.environ[HEARTBEAT_ENV]).touch()
+
+    @heartbeat.before_loop
+    async def _first_beat_when_ready(self) -> None:
+        await self.wait_until_ready()
 
     async def on_ready(self) -> None:
         log.info("ready as %s (%d) in %d guild(s), %.1f s after start", self.user, self.user.id,
