@@ -97,6 +97,8 @@ async def run_console(config: BotConfig, args: argparse.Namespace) -> int:
     from bot import console
     from bot.core.factory import chat_service
 
+    if config.spawns_worker and sys.stdin.isatty() and sys.stderr.isatty():
+        print(f"Loading the reply model from {config.worker_models}/ (a few seconds)...", file=sys.stderr, flush=True)
     async with services(config, worker_log_level="WARNING") as (storage, worker):
         timeout = config.worker_start_timeout_seconds if config.spawns_worker else 10.0
         if not await worker.health.wait_until_up(timeout):

@@ -34,21 +34,24 @@ class _Ids:
 class ConsoleChannel:
     """Replies are printed, one line each; there is no typing indicator to show."""
 
-    def __init__(self, ids: _Ids, out: TextIO):
+    def __init__(self, ids: _Ids, out: TextIO, prefix: str = ""):
         self._ids = ids
         self._out = out
+        self._prefix = prefix  # "banter> " for a person at a terminal; nothing for scripts
 
     def typing(self):
         return contextlib.nullcontext()
 
     async def send(self, text: str, *, reply_to: int | None = None) -> ChatMessage:
-        print(" ".join(text.split()), file=self._out, flush=True)
+        print(self._prefix + " ".join(text.split()), file=self._out, flush=True)
         return ChatMessage(id=self._ids.next(), channel_id=CONSOLE_CHANNEL, author_id=CONSOLE_BOT, content=text,
                            created_at=datetime.now(timezone.utc), guild_id=CONSOLE_GUILD, is_own=True)
 
 
-async def read_lines(stream: TextIO):
+async def read_lines(stream: TextIO, prompt: str = "", out: TextIO | None = None):
     while True:
+        if prompt and out is not None:
+            print(prompt, end="", file=out, flush=True)
         line = await asyncio.to_thread(stream.readline)
         if not line:
             return
@@ -58,8 +61,12 @@ async def read_lines(stream: TextIO):
 async def run(service: ChatService, stream: TextIO | None = None, out: TextIO | None = None) -> int:
     """Feed each line through the shared conversation path, one at a time, until end of input."""
     ids = _Ids()
-    channel = ConsoleChannel(ids, out or sys.stdout)
-    async for line in read_lines(stream or sys.stdin):
+    stream, out = stream or sys.stdin, out or sys.stdout
+    person = stream.isatty() and out.isatty()  # a script gets bare lines, one reply per input line
+    channel = ConsoleChannel(ids, out, prefix="banter> " if person else "")
+    if person:
+        print("Banter is ready: say something (Ctrl-D to leave).", file=out, flush=True)
+    async for line in read_lines(stream, prompt="you> " if person else "", out=out):
         if not line.strip():
             continue  # nobody spoke (Discord has no empty messages either)
         message = ChatMessage(id=ids.next(), channel_id=CONSOLE_CHANNEL, author_id=CONSOLE_USER, content=line,

@@ -111,6 +111,7 @@ def run(job: TrainJob) -> dict:
             state = restored
             log(f"resumed at step {state['step']} of {total_steps}")
     model.optimizer.learning_rate.assign(state["lr"])
+    state.setdefault("commands", []).append(job.command)  # provenance: every command that trained it
     best_file = job.run_dir / "best.weights.npz"
     if state["step"] == 0 or not best_file.exists():
         _save_best(model, best_file)
@@ -190,7 +191,8 @@ def _final_metrics(model, enc, val_pairs, test_pairs, job, state, unk, n_train) 
         "val_perplexity": val["perplexity"], "val_token_accuracy": val["token_accuracy"],
         "steps": state["step"], "train_pairs": n_train, "train_unk_rate": unk,
         "train_seconds": state["seconds"], "tokens_per_second": state["tokens"] / max(state["seconds"], 1e-9),
-        "best_val_nll": state["best_val"], "command": job.command,
+        "best_val_nll": state["best_val"], "command": state["commands"][0] if state["commands"] else job.command,
+        "commands": state["commands"],
     }
     if test_pairs:
         test = score(model, enc(test_pairs))
