@@ -28,7 +28,7 @@ def teacher_forced(replier: Replier, pairs: list[Pair], batch_size: int = 128) -
     net = replier.network
     for start in range(0, len(pairs), batch_size):
         chunk = pairs[start : start + batch_size]
-        source = replier.encode([[p.context, p.query] if p.context else [p.query] for p in chunk])
+        source = replier.encode([[p.context, p.query] if p.context else [p.query] for p in chunk], openers=True)
         targets = [np.asarray(encode_target(replier.vocab, p.reply, replier.config.max_target_len)) for p in chunk]
         _, t_in, t_out = pad_batch([np.zeros(1, np.int32)] * len(chunk), targets)
         states, item_state = net.encode(source)
@@ -51,7 +51,7 @@ def evaluate(replier: Replier, pairs: list[Pair], options: DecodeOptions) -> dic
     conversations = [[p.context, p.query] if p.context else [p.query] for p in pairs]
     reply_ids: list[list[int]] = []
     for start in range(0, len(pairs), BATCH):
-        reply_ids += replier.reply_ids(conversations[start : start + BATCH], options)
+        reply_ids += replier.reply_ids(conversations[start : start + BATCH], options, openers=True)
     replies = [detokenize(replier.vocab.decode(ids)) for ids in reply_ids]
     hyp_tokens = [tokenize(r) for r in replies]
     ref_tokens = [tokenize(p.reply) for p in pairs]
@@ -59,7 +59,7 @@ def evaluate(replier: Replier, pairs: list[Pair], options: DecodeOptions) -> dic
     latencies = []
     for conversation in conversations[:LATENCY_PAIRS]:
         start = time.perf_counter()
-        replier.reply_batch([conversation], options)
+        replier.reply_ids([conversation], options, openers=True)
         latencies.append((time.perf_counter() - start) * 1000)
     return {
         "perplexity": perplexity,

@@ -42,16 +42,21 @@ class Replier:
     def path(self) -> Path:
         return self.bundle.path
 
-    def encode(self, conversations: list[list[str]]) -> np.ndarray:
+    def encode(self, conversations: list[list[str]], openers: bool = False) -> np.ndarray:
+        """Source ids. A message without an earlier turn is read as mid-conversation ("<sep> message"):
+        in the corpus only a conversation's first message lacks one, so the model would answer it
+        with a greeting. `openers=True` keeps the training form, for scoring held-out pairs."""
         sources = []
         for turns in conversations:
             turns = [t if isinstance(t, str) else "" for t in turns] or [""]
             ids = encode_source(self.vocab, turns[-1], turns[:-1], self.config.max_source_len, self.config.context_turns)
+            if not openers and not any(t.strip() for t in turns[:-1]):
+                ids = ([SEP_ID] + ids)[-self.config.max_source_len :]
             sources.append(np.asarray(ids or [SEP_ID], dtype=np.int32))
         return pad_batch(sources)
 
-    def reply_ids(self, conversations: list[list[str]], options: DecodeOptions) -> list[list[int]]:
-        source = self.encode(conversations)
+    def reply_ids(self, conversations: list[list[str]], options: DecodeOptions, openers: bool = False) -> list[list[int]]:
+        source = self.encode(conversations, openers)
         states, item_state = self.network.encode(source)
         batch = len(conversations)
         spec = SearchSpec(bos=BOS_ID, eos=EOS_ID, banned=self.banned, max_len=options.max_len,

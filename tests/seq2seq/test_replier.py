@@ -62,3 +62,13 @@ def test_blocklisted_words_are_never_generated(tiny_model_dir):
     from seq2seq.text import tokenize
 
     assert not any(set(tokenize(r)) & set(common) for r in replies)
+
+
+def test_a_lone_message_is_read_as_mid_conversation_unless_scoring_openers(replier):
+    from seq2seq.vocab import SEP_ID
+
+    live = replier.encode([["hi there"]])
+    as_trained = replier.encode([["hi there"]], openers=True)
+    assert live[0, 0] == SEP_ID and as_trained[0, 0] != SEP_ID
+    with_context = [["how are you?", "hi there"]]
+    assert (replier.encode(with_context) == replier.encode(with_context, openers=True)).all()
