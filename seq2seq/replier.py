@@ -13,7 +13,7 @@ from seq2seq.batching import encode_source, pad_batch
 from seq2seq.decoding import DecodeOptions
 from seq2seq.inference import NumpySeq2Seq
 from seq2seq.learnfilter import build_blocklist
-from seq2seq.search import SearchSpec, beam_search, sample, sample_and_rank
+from seq2seq.search import SearchSpec, beam_search, greedy, sample, sample_and_rank
 from seq2seq.text import URL_TOKEN, USER_TOKEN, detokenize
 from seq2seq.vocab import BOS_ID, EOS_ID, PAD_ID, SEP_ID, UNK_ID
 
@@ -72,6 +72,8 @@ class Replier:
         if options.strategy == "sample_rank":
             return sample_and_rank(step, beams, item_state, batch, spec, samples=spec.beam_size,
                                    temperature=options.temperature, top_k=options.top_k, top_p=options.top_p, rng=rng)
+        if options.strategy == "greedy":
+            return greedy(step, beams, item_state, batch, spec)
         if options.strategy == "sample":
             return sample(step, beams, item_state, batch, spec, temperature=options.temperature, top_k=options.top_k,
                           top_p=options.top_p, rng=rng)

@@ -111,8 +111,9 @@ def beam_search(step, beam_state: tuple, item_state: tuple, batch: int, spec: Se
         tokens = np.concatenate([np.take_along_axis(tokens, new_src[:, :, None], axis=1), new_word[:, :, None]], axis=2)
         beam_state = tuple(np.take_along_axis(s, new_src.reshape(b, k, *([1] * (s.ndim - 2))), axis=1) for s in beam_state)
         alive = new_scores
-        # An item is done when no live beam can still beat its best finished reply.
-        bound = alive.max(axis=1) / length_norm(spec.max_len, alpha)
+        # An item is done when its best finished reply beats every live beam as scored now (the usual
+        # heuristic, as in GNMT and Hugging Face; the exact bound at max_len runs ~2x more steps).
+        bound = alive.max(axis=1) / length_norm(t + 1, alpha)
         done = (best_fin[items] >= bound) | (t == spec.max_len) | (alive.max(axis=1) <= NEG / 2)
         if done.any():
             for row in np.nonzero(done)[0]:
@@ -125,6 +126,31 @@ def beam_search(step, beam_state: tuple, item_state: tuple, batch: int, spec: Se
             beam_state = tuple(s[live] for s in beam_state)
             item_state = tuple(s[live] for s in item_state)
     return [r if r is not None else [] for r in results], result_scores
+
+
+def greedy(step, beam_state: tuple, item_state: tuple, batch: int, spec: SearchSpec) -> list[list[int]]:
+    """The most likely next token each step (K = 1), with the same bans; finished items leave the batch."""
+    results: list[list[int]] = [[] for _ in range(batch)]
+    items = np.arange(batch)
+    history = np.zeros((batch, 0), dtype=np.int64)
+    last = np.full((batch, 1), spec.bos, dtype=np.int64)
+    for t in range(spec.max_len + 1):
+        log_probs, beam_state = step(last, beam_state, item_state)  # (b, 1, V)
+        if t == spec.max_len:  # out of room: every reply ends here
+            word = np.full(len(items), spec.eos)
+        else:
+            word = _mask_scores(log_probs[:, 0, :], spec, history, t).argmax(axis=1)
+        done = word == spec.eos
+        for row in np.nonzero(done)[0]:
+            results[items[row]] = history[row].tolist()
+        live = ~done
+        if not live.any():
+            break
+        history = np.concatenate([history[live], word[live, None]], axis=1)
+        last, items = word[live, None], items[live]
+        beam_state = tuple(s[live] for s in beam_state)
+        item_state = tuple(s[live] for s in item_state)
+    return results
 
 
 def sample(step, beam_state: tuple, item_state: tuple, batch: int, spec: SearchSpec, *, temperature: float,

@@ -138,3 +138,17 @@ def test_sampling_stops_at_max_len():
     out = sample(table_step(lambda p: {3: 0.0}), (np.zeros((4, 1, 0), dtype=np.int64),), (), 4, spec,
                  temperature=1.0, top_k=0, top_p=1.0, rng=np.random.default_rng(0))
     assert out == [[3, 3, 3]] * 4
+
+
+def test_greedy_agrees_with_a_beam_of_one_and_finishes_items_independently():
+    from seq2seq.search import greedy
+
+    def table(prefix):
+        if len(prefix) < (3 if prefix[:1] == (3,) else 1):
+            return {3: -0.1, 4: -0.5, EOS: -3.0} if not prefix else {5: -0.1, 6: -0.2, EOS: -4.0}
+        return {EOS: -0.01, 7: -2.0}
+
+    spec = SearchSpec(bos=BOS, eos=EOS, max_len=6, beam_size=1, length_penalty=0.0, no_repeat_ngram=2)
+    fast = greedy(table_step(table), *start(3, 1), 3, spec)
+    slow, _ = beam_search(table_step(table), *start(3, 1), 3, spec)
+    assert fast == slow == [[3, 5, 5]] * 3
