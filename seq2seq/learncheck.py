@@ -70,8 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m seq2seq.learncheck", description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--json", type=Path, help="write the figures here")
-    parser.add_argument("--epochs", type=float, default=3.0)
+    parser.add_argument("--epochs", type=float, default=6.0)
     parser.add_argument("--learning-rate", type=float, default=5e-4)
+    parser.add_argument("--replay-fraction", type=float, default=0.75, help="share of base-corpus pairs in the mix")
     parser.add_argument("--base-pairs", type=int, default=2000, help="base held-out pairs to score")
     args = parser.parse_args(argv)
 
@@ -83,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
                     "base_heldout_pairs": len(base_held)}
     report["new_domain_ppl_before"] = teacher_forced(active, domain_held)[0]
     report["base_ppl_before"] = teacher_forced(active, base_held)[0]
-    options = {"epochs": args.epochs, "learning_rate": args.learning_rate, "holdout_fraction": 0.1}
+    options = {"epochs": args.epochs, "learning_rate": args.learning_rate, "holdout_fraction": 0.1,
+               "replay_fraction": args.replay_fraction}
 
     with tempfile.TemporaryDirectory(prefix="learncheck-") as tmp:
         result, seconds, candidate = finetune(args.model, domain_train, Path(tmp) / "domain", options)

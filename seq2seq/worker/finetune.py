@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     batch = opts.batch_size or base_train.batch_size
     per_epoch = max(1, -(-len(mix) // batch))
     cfg = replace(base_train, max_epochs=opts.epochs, batch_size=batch, seed=opts.seed,
-                  learning_rate=opts.learning_rate or base_train.learning_rate / 10,
+                  learning_rate=opts.learning_rate or base_train.learning_rate / 2,
                   eval_every=max(1, min(base_train.eval_every, per_epoch)),
                   checkpoint_every=max(1, min(base_train.checkpoint_every, per_epoch)),
                   test_fraction=0.0, val_fraction=min(0.2, max(0.02, 20 / len(mix))), patience=2)
@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dir", type=Path, required=True, help="checkpoints")
     parser.add_argument("--options", default="{}", help="FinetuneOptions as JSON")
     parser.add_argument("--margin", type=float, default=0.05)
-    parser.add_argument("--replay-fraction", type=float, default=0.5)
+    parser.add_argument("--replay-fraction", type=float, default=0.75)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s finetune %(levelname)s %(message)s")
     die_with_parent()

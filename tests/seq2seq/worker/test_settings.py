@@ -15,9 +15,7 @@ models = "some/models"
 port = 9000
 max_batch_size = 8
 batch_timeout_ms = 5
-
-[learning]
-replay_fraction = 0.25
+base_replay_fraction = 0.25
 
 [decoding]
 strategy = "greedy"
