@@ -134,6 +134,7 @@ class FinetuneOptions:
     activate: bool = True  # activate the candidate when it passes the gate
     version: str | None = None  # the new version's name (default ft-<time>-<job>)
     seed: int = 1234
+    full: bool = False  # retrain from scratch with a vocabulary rebuilt from the base corpus plus these pairs
 
     def __post_init__(self) -> None:
         problems = []
@@ -179,7 +180,7 @@ class FinetuneOptions:
 
 _FIELD_TYPES = {"epochs": float, "max_steps": int, "learning_rate": float, "batch_size": int,
                 "replay_fraction": float, "margin": float, "holdout_fraction": float, "activate": bool,
-                "version": str, "seed": int}
+                "version": str, "seed": int, "full": bool}
 _TYPE_NAMES = {float: "a number", int: "an integer", bool: "true or false", str: "a string"}
 
 

@@ -89,14 +89,15 @@ class FineTuner:
         now = now or datetime.now(timezone.utc)
         return (when is None or when <= now) and new >= self.min_pairs
 
-    async def run(self, triggered_by: int | None = None, progress: Progress = _nothing) -> FinetuneReport:
+    async def run(self, triggered_by: int | None = None, progress: Progress = _nothing,
+                  full: bool = False) -> FinetuneReport:
         if self._lock.locked():
             raise AlreadyRunning("a fine-tune is already running")
         async with self._lock:
             report = FinetuneReport(run_id=await self.storage.start_training_run(triggered_by))
             self.current = report
             try:
-                await self._run(report, progress)
+                await self._run(report, progress, full)
             except (WorkerError, OSError) as exc:
                 report.status, report.error = RunStatus.FAILED, getattr(exc, "message", None) or str(exc)
             except asyncio.CancelledError:
@@ -110,7 +111,7 @@ class FineTuner:
             await progress(report)
             return report
 
-    async def _run(self, report: FinetuneReport, progress: Progress) -> None:
+    async def _run(self, report: FinetuneReport, progress: Progress, full: bool = False) -> None:
         with tempfile.TemporaryDirectory(prefix="banter-export-") as tmp:
             counts = await self.storage.export_training_pairs(tmp, run_id=report.run_id)
             report.pairs_new, report.pairs_sent = counts.new, counts.train + counts.validation
@@ -123,7 +124,7 @@ class FineTuner:
             upload.write_bytes(counts.train_path.read_bytes() + counts.validation_path.read_bytes())
             active, versions = await self.worker.models()
             report.before = next((v.metrics for v in versions if v.version == active), {}) or {}
-            job = await self.worker.start_finetune(upload, FinetuneOptions(max_steps=self.max_steps))
+            job = await self.worker.start_finetune(upload, FinetuneOptions(max_steps=self.max_steps, full=full))
         report.job = job
         await progress(report)
         await self._follow(report, progress)

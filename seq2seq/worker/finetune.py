@@ -85,6 +85,21 @@ def split_new(pairs: list[Pair], fraction: float) -> tuple[list[Pair], list[Pair
     return train, held
 
 
+def missing_words(pairs: list[Pair], vocab, top: int = 20) -> dict:
+    """Words of the new pairs that the active vocabulary lacks: what a full retrain would add."""
+    from collections import Counter
+
+    from seq2seq.text import tokenize
+
+    total, counts = 0, Counter()
+    for p in pairs:
+        for token in tokenize(p.query) + tokenize(p.reply):
+            total += 1
+            if vocab.id(token) == 1:  # UNK
+                counts[token] += 1
+    return {"unk_rate": sum(counts.values()) / max(total, 1), "distinct": len(counts), "top": counts.most_common(top)}
+
+
 def replay_sample(count: int, base_test_fraction: float, seed: int) -> list[Pair]:
     """Base-corpus pairs to mix in, never from the base held-out conversations."""
     if count <= 0:
@@ -149,8 +164,12 @@ def run(args: argparse.Namespace) -> int:
     if len(filtered.kept) < 2:
         raise ValueError(f"only {len(filtered.kept)} pairs passed the learning filters ({dict(filtered.dropped)})")
     new_train, new_held = split_new(filtered.kept, opts.holdout_fraction)
+    missing = missing_words(new_train, bundle.vocab)
     share = opts.replay_fraction if opts.replay_fraction is not None else args.replay_fraction
-    replay = replay_sample(round(len(new_train) * share / (1 - share)), base_train.test_fraction, opts.seed)
+    if opts.full:  # a new vocabulary from the whole base corpus plus the log, trained from scratch
+        replay = replay_sample(10**9, base_train.test_fraction, opts.seed)
+    else:
+        replay = replay_sample(round(len(new_train) * share / (1 - share)), base_train.test_fraction, opts.seed)
     mix = new_train + replay
     batch = opts.batch_size or base_train.batch_size
     per_epoch = max(1, -(-len(mix) // batch))
@@ -162,7 +181,10 @@ def run(args: argparse.Namespace) -> int:
     log.info("mix: %d new pairs + %d replay pairs; %d new pairs held out; lr %.2e", len(new_train), len(replay),
              len(new_held), cfg.learning_rate)
     install_progress()
-    metrics = train_run(TrainJob(mix, args.out, args.run_dir, bundle.config, cfg, init=bundle, quiet=True,
+    if opts.full:
+        cfg = replace(cfg, learning_rate=opts.learning_rate or base_train.learning_rate, patience=base_train.patience)
+    metrics = train_run(TrainJob(mix, args.out, args.run_dir, bundle.config, cfg, init=None if opts.full else bundle,
+                                 quiet=True,
                                  max_steps=opts.max_steps, command=f"finetune from {args.base.name}",
                                  extra_eval={"new_heldout": new_held}))
 
@@ -176,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
     if (args.base / "heldout.tsv").exists():
         shutil.copyfile(args.base / "heldout.tsv", args.out / "heldout.tsv")
     corpus.write_tsv(new_held, args.out / "heldout_new.tsv")
-    metrics = {**metrics, "filtered": filtered.to_json(), "new_pairs": len(new_train), "replay_pairs": len(replay), "new_heldout_pairs": len(new_held),
+    metrics = {**metrics, "full_retrain": opts.full, "missing_words": missing, "filtered": filtered.to_json(), "new_pairs": len(new_train), "replay_pairs": len(replay), "new_heldout_pairs": len(new_held),
                "device": device, "gate": gate.to_json()}
     tmp = args.out / (model_dir.METRICS_FILE + ".tmp")
     tmp.write_text(json.dumps(_finite(metrics), indent=2) + "\n", encoding="utf-8")

@@ -84,8 +84,9 @@ class LearningCog(BanterCog):
 
     # -- fine-tuning ----------------------------------------------------------------------------
     @app_commands.command(name="retrain", description="Fine-tune the shared model on the new pairs now (bot admins)")
+    @app_commands.describe(full="Retrain from scratch with a vocabulary rebuilt from the base corpus and the log (hours)")
     @bot_admin()
-    async def retrain(self, interaction: discord.Interaction) -> None:
+    async def retrain(self, interaction: discord.Interaction, full: bool = False) -> None:
         if self.bot.finetuner.running:
             raise Refusal("A fine-tune is already running; `/banter status` shows it.")
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -95,7 +96,7 @@ class LearningCog(BanterCog):
             await message.update(progress_text(report))
 
         try:
-            report = await self.bot.finetuner.run(interaction.user.id, progress)
+            report = await self.bot.finetuner.run(interaction.user.id, progress, full=full)
         except AlreadyRunning:
             raise Refusal("A fine-tune is already running; `/banter status` shows it.") from None
         text, chart = result_text(report), chart_file(report)

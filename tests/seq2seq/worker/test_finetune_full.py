@@ -1,0 +1,53 @@
+"""The fine-tune process: words the model lacks are reported, and a full retrain rebuilds the vocabulary."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from seq2seq import model_dir
+
+REPO = Path(__file__).resolve().parents[3]
+NEW_WORD = "zorbleflux"
+
+
+def new_pairs(path: Path) -> Path:
+    with path.open("w") as handle:
+        for i in range(40):
+            text = " ".join([NEW_WORD] * 24)
+            handle.write(json.dumps({"query": f"{text} {i}", "reply": f"{text} number {i}", "group": f"z{i}"}) + "\n")
+    return path
+
+
+def finetune(tmp_path: Path, base: Path, options: dict) -> tuple[dict, Path]:
+    out = tmp_path / "candidate"
+    cmd = [sys.executable, "-m", "seq2seq.worker.finetune", "--base", str(base), "--pairs",
+           str(new_pairs(tmp_path / "new.jsonl")), "--out", str(out), "--run-dir", str(tmp_path / "run"),
+           "--options", json.dumps(options)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = [json.loads(line) for line in proc.stdout.splitlines() if '"event": "result"' in line][-1]
+    return result["metrics"], out
+
+
+@pytest.mark.slow
+def test_fine_tune_reports_missing_words_and_keeps_the_vocabulary(tmp_path, tiny_model_dir):
+    metrics, out = finetune(tmp_path, tiny_model_dir, {"max_steps": 2})
+    assert metrics["full_retrain"] is False
+    assert metrics["missing_words"]["top"][0][0] == NEW_WORD
+    assert model_dir.load(out).vocab == model_dir.load(tiny_model_dir).vocab
+
+
+@pytest.mark.slow
+def test_full_retrain_rebuilds_the_vocabulary_from_base_corpus_and_log(tmp_path, tiny_model_dir):
+    metrics, out = finetune(tmp_path, tiny_model_dir, {"max_steps": 2, "full": True})
+    assert metrics["full_retrain"] is True
+    vocab = model_dir.load(out).vocab
+    assert vocab.id(NEW_WORD) != 1  # learned, not UNK
+    assert len(vocab) == len(model_dir.load(tiny_model_dir).vocab)
