@@ -80,11 +80,12 @@ class Replier:
         ids, _ = beam_search(step, beams, item_state, batch, spec)
         return ids
 
-    def reply_batch(self, conversations: list[list[str]], options: DecodeOptions | None = None) -> list[str]:
+    def reply_batch(self, conversations: list[list[str]], options: DecodeOptions | None = None,
+                    openers: bool = False) -> list[str]:
         """Each conversation is its turns, oldest first, ending with the message to answer."""
         options = options or DecodeOptions()
         replies = []
-        for ids in self.reply_ids(conversations, options):
+        for ids in self.reply_ids(conversations, options, openers):
             text = detokenize(self.vocab.decode(ids))
             replies.append(text if text.strip() else FALLBACK_REPLY)
         return replies
