@@ -62,7 +62,7 @@ class Learner:
         """Old messages of a channel, oldest first, through the same rules as live ones."""
         wanted = [m for m in messages if self.wanted(m)]
         counts: Counter[str] = Counter(opted_out=len(messages) - len(wanted))
-        for result in await self.storage.log_messages(m.to_incoming() for m in wanted):
+        for result in await self.storage.log_messages((m.to_incoming() for m in wanted), backfill=True):
             counts["stored" if result.stored else str(result.reason)] += 1
             if result.pair_kind is not None:
                 counts["pairs"] += 1

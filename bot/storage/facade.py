@@ -111,22 +111,28 @@ class Storage:
         return await messages.log_batch(conn, items, hooks, caches=self._caches, rules=self._rules)
 
     async def _log_chunk_handler(self, conn, chunks, hooks):
-        # A log_messages job: its one item is a whole chunk of messages.
-        return [await self._log_handler(conn, chunks[0], hooks)]
+        # A log_messages job: its one item is a whole chunk of messages (and a backfill's own tails).
+        chunk, tails = chunks[0]
+        return [await messages.log_batch(conn, chunk, hooks, caches=self._caches, rules=self._rules, tails=tails)]
 
     async def log_message(self, message: IncomingMessage) -> LogResult:
         """Store a message seen in a learning channel and the pair it completes. Idempotent."""
         return await self._writer.submit(self._log_handler, _check_message(message), batchable=True)
 
-    async def log_messages(self, batch: Iterable[IncomingMessage]) -> list[LogResult]:
-        """Many messages (a history backfill) in stream order; same rules as log_message."""
+    async def log_messages(self, batch: Iterable[IncomingMessage], *, backfill: bool = False) -> list[LogResult]:
+        """Many messages in stream order; same rules as log_message.
+
+        backfill=True: a channel's history, oldest first. It is paired within itself, apart from the
+        live stream: live tails are newer, so each old message would otherwise look late and unpaired.
+        """
         items = [_check_message(m) for m in batch]
         results: list[LogResult] = []
+        tails: dict | None = {} if backfill else None  # this backfill's own channel tails, across chunks
         # One job per _BATCH messages, not one per message: a third faster for a backfill, and
         # the transactions stay bounded (SQLite caps a statement's parameters).
         for start in range(0, len(items), _BATCH):
             chunk = items[start : start + _BATCH]
-            results += await self._writer.submit(self._log_chunk_handler, chunk)
+            results += await self._writer.submit(self._log_chunk_handler, (chunk, tails))
         return results
 
     async def apply_edit(self, message_id: int, content: str, edited_at: datetime | None = None) -> bool:

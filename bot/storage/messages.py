@@ -92,13 +92,18 @@ def _pair_row(guild_id: int, pair: PairCandidate) -> dict:
 
 
 async def log_batch(
-    conn: AsyncConnection, items: list[IncomingMessage], hooks: Hooks, *, caches: Caches, rules: MessageRules
+    conn: AsyncConnection, items: list[IncomingMessage], hooks: Hooks, *, caches: Caches, rules: MessageRules,
+    tails: dict | None = None,
 ) -> list[LogResult]:
-    """Store a burst of messages in one transaction, extracting pairs as the stream goes."""
+    """Store a burst of messages in one transaction, extracting pairs as the stream goes.
+
+    `tails`: a backfill's own channel tails instead of the live ones (see Storage.log_messages).
+    """
     unknown = {m.guild_id for m in items} - caches.settings.keys()
     loaded = await load_settings(conn, unknown)
     settings = ChainMap(loaded, caches.settings)
-    tails = ChainMap({}, caches.tails)
+    committed_tails = caches.tails if tails is None else tails
+    tails = ChainMap({}, committed_tails)
     stream = PairStream(rules.window_seconds, tails)
     results: list[LogResult | None] = [None] * len(items)
     texts: dict[int, str] = {}  # index -> prepared text, for the messages worth storing
@@ -145,7 +150,7 @@ async def log_batch(
 
     def commit_caches() -> None:
         caches.settings.update(loaded)
-        caches.tails.update(tails.maps[0])
+        committed_tails.update(tails.maps[0])
 
     hooks.append(commit_caches)
     return results

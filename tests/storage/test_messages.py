@@ -178,3 +178,19 @@ async def test_editing_or_deleting_the_context_message_reaches_the_snapshot(stor
     # The channel's last message no longer carries the deleted context either.
     await storage.log_message(msg(4, 102, "later", 3))
     assert (await context_of(db_url))[-1] == (M(2), "reply")
+
+
+async def test_a_history_backfill_pairs_within_itself_after_live_messages(storage, msg, db_url):
+    # Live logging has already seen a newer message in the channel...
+    await storage.log_message(msg(50, 100, "live and newest", 500))
+    # ...so older history, imported oldest first, would look late and stay unpaired without backfill.
+    old = [msg(1, 100, "anyone around?", 0), msg(2, 101, "yes, what's up", 10), msg(3, 100, "nothing much", 20)]
+    late = await storage.log_messages(old[:2])
+    assert [r.pair_kind for r in late] == [None, None]
+    await storage.apply_bulk_delete([M(1), M(2)])
+    results = await storage.log_messages(old, backfill=True)
+    assert [r.pair_kind for r in results] == [None, PairKind.ADJACENT, PairKind.ADJACENT]
+    assert [(q, r) for q, r, *_ in await pairs_in(db_url)] == [(1, 2), (2, 3)]
+    # The live stream's tail is untouched: the next live message still pairs with the newest one.
+    live = await storage.log_message(msg(51, 101, "reply to the live one", 510))
+    assert live.pair_kind == PairKind.ADJACENT
