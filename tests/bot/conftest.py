@@ -6,11 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import subprocess
-import sys
 import time
-import urllib.request
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,6 +21,7 @@ from bot.worker import WorkerClient
 from bot.worker.process import free_port
 from tests.discord_server import DiscordTestServer
 from tests.discord_server.state import MANAGE_MESSAGES
+from tests.worker_process import WorkerProc
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,45 +36,27 @@ def make_models_dir(tiny_model_dir: Path, where: Path) -> Path:
 
 
 class WorkerProcess:
-    """`python -m seq2seq serve` as a real subprocess on a loopback port."""
+    """A real worker the bot tests start, kill and replace on the same port when they choose."""
 
     def __init__(self, models: Path, log_path: Path, port: int | None = None):
         self.models, self.log_path = models, log_path
         self.port = port or free_port()
-        self.proc: subprocess.Popen | None = None
+        self.worker: WorkerProc | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, wait: bool = True) -> "WorkerProcess":
-        env = {**os.environ, "BANTER_LOG_LEVEL": "WARNING"}
-        env.pop("BANTER_WORKER_TOKEN", None)
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "seq2seq", "serve", "--models", str(self.models), "--host", "127.0.0.1",
-                 "--port", str(self.port)], cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        self.worker = WorkerProc(self.models, self.log_path, port=self.port, env={"BANTER_LOG_LEVEL": "WARNING"})
         if wait:
-            self.wait_ready()
+            self.worker.wait_ready(timeout=90.0)
         return self
 
-    def wait_ready(self, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc is not None and self.proc.poll() is None, self.log_path.read_text()[-2000:]
-            try:
-                with urllib.request.urlopen(self.url + "/readyz", timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"worker not ready after {timeout}s: {self.log_path.read_text()[-2000:]}")
-
     def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
+        if self.worker is not None and self.worker.proc.poll() is None:
+            self.worker.proc.kill()
+            self.worker.proc.wait(10)
 
 
 @pytest.fixture(scope="session")
