@@ -60,6 +60,11 @@ def pad_batch(sources: list[np.ndarray], targets: list[np.ndarray] | None = None
         src[i, : len(s)] = s
     if targets is None:
         return src
+    return (src, *pad_targets(targets))
+
+
+def pad_targets(targets: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Teacher forcing: (target_in (B, T) starting with BOS, target_out (B, T) ending with EOS)."""
     t_len = _round_up(max(len(t) for t in targets))
     t_in = np.full((len(targets), t_len), PAD_ID, dtype=np.int32)
     t_out = np.full((len(targets), t_len), PAD_ID, dtype=np.int32)
@@ -67,7 +72,7 @@ def pad_batch(sources: list[np.ndarray], targets: list[np.ndarray] | None = None
         t_in[i, 0] = BOS_ID
         t_in[i, 1 : len(t)] = t[:-1]
         t_out[i, : len(t)] = t
-    return src, t_in, t_out
+    return t_in, t_out
 
 
 def _round_up(n: int) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from seq2seq import metrics
-from seq2seq.batching import encode_target, pad_batch
+from seq2seq.batching import encode_target, pad_targets
 from seq2seq.corpus import Pair, read_pairs
 from seq2seq.decoding import DecodeOptions
 from seq2seq.replier import Replier
@@ -30,7 +30,7 @@ def teacher_forced(replier: Replier, pairs: list[Pair], batch_size: int = 128) -
         chunk = pairs[start : start + batch_size]
         source = replier.encode([[p.context, p.query] if p.context else [p.query] for p in chunk], openers=True)
         targets = [np.asarray(encode_target(replier.vocab, p.reply, replier.config.max_target_len)) for p in chunk]
-        _, t_in, t_out = pad_batch([np.zeros(1, np.int32)] * len(chunk), targets)
+        t_in, t_out = pad_targets(targets)
         states, item_state = net.encode(source)
         beams = net.initial_beams(states, 1)
         for t in range(t_in.shape[1]):

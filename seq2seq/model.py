@@ -36,10 +36,8 @@ class Seq2Seq(keras.Model):
                 rnn = layers.Bidirectional(rnn, name=f"encoder_{i}_bi")
             self.encoders.append(rnn)
         self.decoders = [_rnn(config, config.units, f"decoder_{i}") for i in range(config.decoder_layers)]
-        if config.attention == "luong":
-            self.attn_w = layers.Dense(config.units, use_bias=False, name="attn_w")
-        else:
-            self.attn_w = layers.Dense(config.units, use_bias=False, name="attn_w")
+        self.attn_w = layers.Dense(config.units, use_bias=False, name="attn_w")  # Luong's W, Bahdanau's W_q
+        if config.attention == "bahdanau":
             self.attn_u = layers.Dense(config.units, use_bias=True, name="attn_u")
             self.attn_v = layers.Dense(1, use_bias=False, name="attn_v")
         self.combine = layers.Dense(config.embed_dim, activation="tanh", name="combine")

@@ -173,13 +173,10 @@ class Gateway:
 
     def invalid_session(self, resumable: bool = False) -> int:
         """op 9: with ``resumable=False`` the session is gone and the client must IDENTIFY again."""
-        conns = []
-        for session in self.live_sessions():
-            if session.conn is not None:
-                conns.append(session.conn)
-                session.conn.session = None
-                session.conn = None
-            if not resumable:
+        sessions = self.live_sessions()
+        conns = self._detach_all()
+        if not resumable:
+            for session in sessions:
                 session.invalid = True
         for conn in conns:
             conn.send({"op": INVALID_SESSION, "d": resumable})
