@@ -19,7 +19,6 @@ import os
 import platform
 import random
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,8 +35,10 @@ from bot.storage import Storage, StorageConfig  # noqa: E402
 from bot.worker.process import free_port  # noqa: E402
 from tests.discord_server import DiscordTestServer  # noqa: E402
 
-WORDS = ("hello how are you doing today what about that game last night lol yes no maybe i think so "
-         "really nice cool thanks see you later good morning evening friend").split()
+WORDS = (
+    "hello how are you doing today what about that game last night lol yes no maybe i think so "
+    "really nice cool thanks see you later good morning evening friend"
+).split()
 LATENCY_CHANNELS = 25  # one reply in flight per channel: spread the load like a busy server does
 TOKEN = "banter-bench-token"
 
@@ -61,17 +62,22 @@ def sentence(rng: random.Random, i: int) -> str:
 def start_worker(models: Path, log: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "BANTER_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen([sys.executable, "-m", "seq2seq", "serve", "--models", str(models), "--port", str(port)],
-                            cwd=REPO, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "seq2seq", "serve", "--models", str(models), "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(url + "/readyz", timeout=2):
                 return proc, url
-        except OSError:
+        except OSError as exc:
             if proc.poll() is not None:
-                raise SystemExit(f"the worker exited: {log.read_text()[-2000:]}")
+                raise SystemExit(f"the worker exited: {log.read_text()[-2000:]}") from exc
             time.sleep(0.2)
     raise SystemExit("the worker was not ready within 120 s")
 
@@ -108,14 +114,29 @@ class Bench:
 
     def start_bot(self) -> None:
         config = self.tmp / "config.toml"
-        config.write_text(f'[bot]\nstate_dir = "{self.tmp / "state"}"\nuser_cooldown_seconds = 0\n'
-                          'channel_per_seconds = 0\nfinetune_interval_hours = 0\n')
-        env = {**os.environ, "DISCORD_TOKEN": TOKEN, "BANTER_DISCORD_API": self.server.api_base,
-               "BANTER_DISCORD_GATEWAY": self.server.gateway_url, "BANTER_WORKER_URL": self.worker_url,
-               "BANTER_DATABASE_URL": self.db_url, "BANTER_CONFIG": str(config), "BANTER_LOG_LEVEL": "WARNING"}
+        config.write_text(
+            f'[bot]\nstate_dir = "{self.tmp / "state"}"\nuser_cooldown_seconds = 0\n'
+            "channel_per_seconds = 0\nfinetune_interval_hours = 0\n"
+        )
+        env = {
+            **os.environ,
+            "DISCORD_TOKEN": TOKEN,
+            "BANTER_DISCORD_API": self.server.api_base,
+            "BANTER_DISCORD_GATEWAY": self.server.gateway_url,
+            "BANTER_WORKER_URL": self.worker_url,
+            "BANTER_DATABASE_URL": self.db_url,
+            "BANTER_CONFIG": str(config),
+            "BANTER_LOG_LEVEL": "WARNING",
+        }
         self.started = time.monotonic()
-        self.bot = subprocess.Popen([sys.executable, "-m", "bot"], cwd=REPO, env=env, stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=(self.tmp / "bot.log").open("wb"))
+        self.bot = subprocess.Popen(
+            [sys.executable, "-m", "bot"],
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=(self.tmp / "bot.log").open("wb"),
+        )
 
     def alive(self) -> bool:
         return self.bot.poll() is None
@@ -153,15 +174,22 @@ class Bench:
             if ref in sent_at:
                 e2e.append((sent.time - sent_at[ref]) * 1000)
         direct = await self.direct(contexts, rate)
-        return {"rate": rate, "messages": count, "replies": len(e2e),
-                "e2e_ms_p50": round(pct(e2e, 0.5), 2), "e2e_ms_p95": round(pct(e2e, 0.95), 2),
-                "worker_ms_p50": round(pct(direct, 0.5), 2), "worker_ms_p95": round(pct(direct, 0.95), 2),
-                "added_ms_p50": round(pct(e2e, 0.5) - pct(direct, 0.5), 2)}
+        return {
+            "rate": rate,
+            "messages": count,
+            "replies": len(e2e),
+            "e2e_ms_p50": round(pct(e2e, 0.5), 2),
+            "e2e_ms_p95": round(pct(e2e, 0.95), 2),
+            "worker_ms_p50": round(pct(direct, 0.5), 2),
+            "worker_ms_p95": round(pct(direct, 0.95), 2),
+            "added_ms_p50": round(pct(e2e, 0.5) - pct(direct, 0.5), 2),
+        }
 
     async def direct(self, contexts: list[list[str]], rate: float) -> list[float]:
         """The worker's own latency for the same conversations at the same pace (client round trip)."""
         out: list[float] = []
         async with aiohttp.ClientSession() as session:
+
             async def one(context: list[str]) -> None:
                 t = time.monotonic()
                 async with session.post(self.worker_url + "/v1/reply", json={"context": context}) as resp:
@@ -190,18 +218,27 @@ class Bench:
             await asyncio.sleep(tick)
         took = time.monotonic() - start
         logged = await self.wait_logged(sent)
-        return {"target_rate": rate, "seconds": round(took, 2), "sent": sent, "achieved_rate": round(sent / took),
-                "logged": logged, "missing": sent - logged, "bot_alive": self.alive(),
-                "rss_mb_during_max": round(max(rss, default=float("nan")), 1),
-                "rss_mb_after": round(rss_mb(self.bot.pid), 1) if self.alive() else None,
-                "rss_mb_peak_hwm": round(rss_mb(self.bot.pid, "VmHWM"), 1) if self.alive() else None}
+        return {
+            "target_rate": rate,
+            "seconds": round(took, 2),
+            "sent": sent,
+            "achieved_rate": round(sent / took),
+            "logged": logged,
+            "missing": sent - logged,
+            "bot_alive": self.alive(),
+            "rss_mb_during_max": round(max(rss, default=float("nan")), 1),
+            "rss_mb_after": round(rss_mb(self.bot.pid), 1) if self.alive() else None,
+            "rss_mb_peak_hwm": round(rss_mb(self.bot.pid, "VmHWM"), 1) if self.alive() else None,
+        }
 
     async def wait_logged(self, expected: int, timeout: float = 120) -> int:
         path = self.db_url.split("///", 1)[1]
         deadline, count = time.monotonic() + timeout, -1
         while time.monotonic() < deadline:
             with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as conn:
-                count = conn.execute("SELECT count(*) FROM messages WHERE channel_id = ?", (self.learning.id,)).fetchone()[0]
+                count = conn.execute(
+                    "SELECT count(*) FROM messages WHERE channel_id = ?", (self.learning.id,)
+                ).fetchone()[0]
             if count >= expected:
                 break
             await asyncio.sleep(0.5)
@@ -243,14 +280,19 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="banter-bot-bench-") as tmp:
         if args.models is None:
             if not (args.model / "config.json").exists():
-                raise SystemExit(f"no model at {args.model}; pass --model DIR (e.g. a tiny one: "
-                                 "python -m seq2seq train --preset tiny --out /tmp/tiny)")
+                raise SystemExit(
+                    f"no model at {args.model}; pass --model DIR (e.g. a tiny one: "
+                    "python -m seq2seq train --preset tiny --out /tmp/tiny)"
+                )
             args.models = Path(tmp) / "models"
             args.models.mkdir()
             (args.models / "bench").symlink_to(args.model.resolve(), target_is_directory=True)
         results = asyncio.run(Bench(args, Path(tmp)).run())
-    results["machine"] = {"cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()],
-                          "python": platform.python_version()}
+    results["machine"] = {
+        "cpus": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+    }
     results["targets"] = {"rss_mb": 150, "ready_s": 2.0, "added_ms_p50": 10.0}
     text = json.dumps(results, indent=2)
     print(text)

@@ -28,8 +28,18 @@ REPO = Path(__file__).resolve().parents[1]
 IMAGE = "banter:bench"
 PROJECT = "banterbench"
 # What .dockerignore lets into the build context, copied for the "source changed" build.
-CONTEXT = ["Dockerfile", ".dockerignore", "pyproject.toml", "config.toml", "alembic.ini",
-           "bot", "seq2seq", "migrations", "docker", "models/default"]
+CONTEXT = [
+    "Dockerfile",
+    ".dockerignore",
+    "pyproject.toml",
+    "config.toml",
+    "alembic.ini",
+    "bot",
+    "seq2seq",
+    "migrations",
+    "docker",
+    "models/default",
+]
 TARGETS = {"image_gb": 2.0, "bot_memory_mb": 200.0}
 
 
@@ -84,8 +94,9 @@ def main() -> int:
         raise SystemExit("no Docker engine: start one (here: ../shared/tools/docker-up)")
 
     shipped = (REPO / "models" / "default" / "config.json").exists()
-    build_args = [] if shipped else ["--build-arg", "PRESET=tiny", "--build-arg",
-                                     "TRAIN_ARGS=--limit 1500 --max-steps 60"]
+    build_args = (
+        [] if shipped else ["--build-arg", "PRESET=tiny", "--build-arg", "TRAIN_ARGS=--limit 1500 --max-steps 60"]
+    )
     figures: dict = {"model": "models/default" if shipped else "tiny, trained in the build (no models/default)"}
 
     # Builds. Cold: nothing cached but the base image. Warm: everything cached. Source change: a copy
@@ -113,9 +124,21 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="banter-docker-bench-") as tmp:
         out = Path(tmp) / "smoke.json"
         env = {**os.environ, "BANTER_IMAGE": IMAGE}
-        proc = subprocess.run([sys.executable, str(REPO / "scripts" / "docker_smoke_driver.py"),
-                               "--compose", " ".join(compose), "--bind", bridge_address(),
-                               "--rest", str(args.rest), "--json", str(out)], env=env)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                str(REPO / "scripts" / "docker_smoke_driver.py"),
+                "--compose",
+                " ".join(compose),
+                "--bind",
+                bridge_address(),
+                "--rest",
+                str(args.rest),
+                "--json",
+                str(out),
+            ],
+            env=env,
+        )
         smoke = json.loads(out.read_text()) if out.exists() else {"ok": False, "steps": []}
     figures["stack_ok"] = smoke["ok"] and proc.returncode == 0
     figures["up_to_worker_ready_s"] = next((s["at_s"] for s in smoke["steps"] if s["step"] == "worker ready"), None)
@@ -126,12 +149,17 @@ def main() -> int:
         figures[f"{service}_memory_mb"] = mebibytes(usage)
     figures["memory_rest_s"] = args.rest
     figures["targets"] = TARGETS
-    figures["meets_targets"] = (figures["image_gb"] < TARGETS["image_gb"]
-                                and figures.get("bot_memory_mb", float("inf")) < TARGETS["bot_memory_mb"])
-    figures["machine"] = {"cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()],
-                          "python": platform.python_version(),
-                          "docker": run("docker", "version", "-f", "{{.Server.Version}}").stdout.strip(),
-                          "compose": " ".join(compose[:2]) if compose[0] == "docker" else compose[0]}
+    figures["meets_targets"] = (
+        figures["image_gb"] < TARGETS["image_gb"]
+        and figures.get("bot_memory_mb", float("inf")) < TARGETS["bot_memory_mb"]
+    )
+    figures["machine"] = {
+        "cpus": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        "docker": run("docker", "version", "-f", "{{.Server.Version}}").stdout.strip(),
+        "compose": " ".join(compose[:2]) if compose[0] == "docker" else compose[0],
+    }
     text = json.dumps(figures, indent=2)
     print(text)
     if args.json:

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,9 +38,11 @@ from bot.storage.pairs import conversation_key, pair_hash  # noqa: E402
 
 GUILD = 900_000_000_000_000_001
 CHANNELS = [800_000_000_000_000_000 + i for i in range(20)]
-T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
-WORDS = ("hello how are you doing today what about that game last night lol yes no maybe "
-         "i think so really nice cool thanks see you later good morning evening friend").split()
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+WORDS = (
+    "hello how are you doing today what about that game last night lol yes no maybe "
+    "i think so really nice cool thanks see you later good morning evening friend"
+).split()
 
 
 def messages(n: int, seed: int = 1, start_id: int = 10**17) -> list[IncomingMessage]:
@@ -54,8 +56,11 @@ def messages(n: int, seed: int = 1, start_id: int = 10**17) -> list[IncomingMess
         if rng.random() < 0.03:
             text = "!cmd " + text
         mid = start_id + i
-        out.append(IncomingMessage(mid, GUILD, channel, 1000 + rng.randrange(300), text,
-                                   T0 + timedelta(seconds=i * 0.25), reply_to))
+        out.append(
+            IncomingMessage(
+                mid, GUILD, channel, 1000 + rng.randrange(300), text, T0 + timedelta(seconds=i * 0.25), reply_to
+            )
+        )
         last_in[channel] = mid
     return out
 
@@ -84,8 +89,14 @@ async def ingest(url: str, n: int, mode: str, seed: int) -> dict:
     counts = await store.pair_counts()
     await store.close()
     stored = sum(r.stored for r in results)
-    return {"mode": mode, "messages": n, "stored": stored, "pairs_total": counts.total,
-            "seconds": round(seconds, 3), "messages_per_s": round(n / seconds)}
+    return {
+        "mode": mode,
+        "messages": n,
+        "stored": stored,
+        "pairs_total": counts.total,
+        "seconds": round(seconds, 3),
+        "messages_per_s": round(n / seconds),
+    }
 
 
 def sqlite_bytes(path: Path) -> int:
@@ -124,8 +135,12 @@ async def bench_backend(name: str, url: str, n: int, n_sequential: int) -> dict:
         out["disk"] = {"messages": stored, "database_bytes": size, "bytes_per_message": round(size / stored)}
     else:
         msg_bytes, pair_bytes = await postgres_bytes(url)
-        out["disk"] = {"messages": stored, "messages_table_bytes": msg_bytes, "pairs_table_bytes": pair_bytes,
-                       "bytes_per_message": round((msg_bytes + pair_bytes) / stored)}
+        out["disk"] = {
+            "messages": stored,
+            "messages_table_bytes": msg_bytes,
+            "pairs_table_bytes": pair_bytes,
+            "bytes_per_message": round((msg_bytes + pair_bytes) / stored),
+        }
     out["disk"]["includes"] = "message row, its pair (text snapshots), all indexes"
     return out
 
@@ -155,8 +170,22 @@ async def build_pairs_db(path: Path, n_pairs: int) -> None:
             if i == 0:
                 continue
             q, r = texts[i - 1], texts[i]
-            rows.append((GUILD, CHANNELS[0], conversation_key(base + (i - 1) // 8 * 8), base + i - 1, base + i,
-                         1000 + (i - 1) % 300, 1000 + i % 300, q, r, "adjacent", pair_hash(q, r), ts))
+            rows.append(
+                (
+                    GUILD,
+                    CHANNELS[0],
+                    conversation_key(base + (i - 1) // 8 * 8),
+                    base + i - 1,
+                    base + i,
+                    1000 + (i - 1) % 300,
+                    1000 + i % 300,
+                    q,
+                    r,
+                    "adjacent",
+                    pair_hash(q, r),
+                    ts,
+                )
+            )
         conn.executemany(
             "INSERT INTO pairs (guild_id, channel_id, conversation_id, query_message_id, reply_message_id, "
             "query_author_id, reply_author_id, query_text, reply_text, kind, text_hash, created_at) "
@@ -187,11 +216,15 @@ async def export_child(url: str, out_dir: str) -> dict:
     counts = await store.export_training_pairs(out_dir, filters=LearningFilters(max_share_per_user=0.10))
     seconds = time.perf_counter() - started
     await store.close()
-    return {"seconds": round(seconds, 2), "pairs_written": counts.train + counts.validation,
-            "train": counts.train, "validation": counts.validation,
-            "rss_before_mib": round(rss_before / 1024, 1),
-            "peak_rss_mib": round(rss_kib("VmHWM") / 1024, 1),
-            "output_bytes": counts.train_path.stat().st_size + counts.validation_path.stat().st_size}
+    return {
+        "seconds": round(seconds, 2),
+        "pairs_written": counts.train + counts.validation,
+        "train": counts.train,
+        "validation": counts.validation,
+        "rss_before_mib": round(rss_before / 1024, 1),
+        "peak_rss_mib": round(rss_kib("VmHWM") / 1024, 1),
+        "output_bytes": counts.train_path.stat().st_size + counts.validation_path.stat().st_size,
+    }
 
 
 def bench_export(work: Path, sizes: list[int]) -> list[dict]:
@@ -203,7 +236,9 @@ def bench_export(work: Path, sizes: list[int]) -> list[dict]:
         setup = time.perf_counter() - started
         out = subprocess.run(
             [sys.executable, __file__, "--export-child", f"sqlite+aiosqlite:///{db}", str(work / f"out-{n}")],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         row = {"pairs": n, "setup_seconds": round(setup, 1), **json.loads(out.stdout)}
         results.append(row)
@@ -243,17 +278,26 @@ def main() -> None:
         print(json.dumps(asyncio.run(export_child(*args.export_child))))
         return
 
-    report = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                          "sqlite": sqlite3.sqlite_version, "load_average_at_start": os.getloadavg(),
-                          "when": datetime.now(timezone.utc).isoformat()}}
+    report = {
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "sqlite": sqlite3.sqlite_version,
+            "load_average_at_start": os.getloadavg(),
+            "when": datetime.now(UTC).isoformat(),
+        }
+    }
     with tempfile.TemporaryDirectory(prefix="banter-bench-") as tmp:
         work = Path(tmp)
-        report["sqlite"] = asyncio.run(bench_backend(
-            "sqlite", f"sqlite+aiosqlite:///{work / 'ingest.db'}", args.messages, args.sequential))
+        report["sqlite"] = asyncio.run(
+            bench_backend("sqlite", f"sqlite+aiosqlite:///{work / 'ingest.db'}", args.messages, args.sequential)
+        )
         if args.postgres_url:
             bench_url, admin = asyncio.run(with_bench_database(args.postgres_url))
             try:
-                report["postgresql"] = asyncio.run(bench_backend("postgresql", bench_url, args.messages, args.sequential))
+                report["postgresql"] = asyncio.run(
+                    bench_backend("postgresql", bench_url, args.messages, args.sequential)
+                )
             finally:
                 asyncio.run(drop_bench_database(admin))
         report["export_sqlite"] = bench_export(work, args.export_pairs)
@@ -261,12 +305,16 @@ def main() -> None:
     for backend in ("sqlite", "postgresql"):
         if backend in report:
             for row in report[backend]["ingest"]:
-                print(f"{backend:10s} ingest {row['mode']:10s} {row['messages']:7d} msgs  "
-                      f"{row['messages_per_s']:7d} msg/s  ({row['pairs_total']} pairs in db)")
+                print(
+                    f"{backend:10s} ingest {row['mode']:10s} {row['messages']:7d} msgs  "
+                    f"{row['messages_per_s']:7d} msg/s  ({row['pairs_total']} pairs in db)"
+                )
             print(f"{backend:10s} disk   {report[backend]['disk']['bytes_per_message']} bytes/message")
     for row in report["export_sqlite"]:
-        print(f"sqlite     export {row['pairs']:8d} pairs  {row['seconds']:6.2f} s  "
-              f"peak RSS {row['peak_rss_mib']} MiB (before export {row['rss_before_mib']} MiB)")
+        print(
+            f"sqlite     export {row['pairs']:8d} pairs  {row['seconds']:6.2f} s  "
+            f"peak RSS {row['peak_rss_mib']} MiB (before export {row['rss_before_mib']} MiB)"
+        )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n")

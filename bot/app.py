@@ -16,15 +16,19 @@ from bot.config import BotConfig, ConfigError
 
 log = logging.getLogger("banter")
 
-NO_TOKEN_NOTICE = (f"{cfg.TOKEN_ENV} is not set: chatting in the terminal instead (console mode); "
-                   f"set {cfg.TOKEN_ENV} to run on Discord.")
+NO_TOKEN_NOTICE = (
+    f"{cfg.TOKEN_ENV} is not set: chatting in the terminal instead (console mode); "
+    f"set {cfg.TOKEN_ENV} to run on Discord."
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Banter, the Discord chat bot.")
     parser.add_argument("--console", action="store_true", help="chat in the terminal: one reply per input line")
     parser.add_argument("--config", help=f"config file (default: ${cfg.CONFIG_ENV} or ./config.toml)")
-    parser.add_argument("--learn", action="store_true", help="console: learn from what is typed, like a learning channel")
+    parser.add_argument(
+        "--learn", action="store_true", help="console: learn from what is typed, like a learning channel"
+    )
     parser.add_argument("--sync", action="store_true", help="sync slash commands even if they did not change")
     parser.add_argument("--log-level", default=os.environ.get("BANTER_LOG_LEVEL"), help="DEBUG, INFO, WARNING...")
     return parser.parse_args(argv)
@@ -43,18 +47,25 @@ async def services(config: BotConfig, *, worker_log_level: str) -> AsyncIterator
         stack.push_async_callback(storage.close)
         url = config.worker_url
         if config.spawns_worker:
-            local = LocalWorker(config.worker_models, host=config.worker_host, config=config.config_path,
-                                log_level=worker_log_level)
+            local = LocalWorker(
+                config.worker_models, host=config.worker_host, config=config.config_path, log_level=worker_log_level
+            )
             await local.start()
             stack.push_async_callback(local.stop)
             url = local.url
-        worker = WorkerClient(url, config.worker_token, reply_timeout=config.reply_timeout_seconds,
-                              probe_max=config.worker_probe_max_seconds)
+        worker = WorkerClient(
+            url,
+            config.worker_token,
+            reply_timeout=config.reply_timeout_seconds,
+            probe_max=config.worker_probe_max_seconds,
+        )
         await stack.enter_async_context(worker)
         if not config.spawns_worker:
             await worker.check()
         else:
-            worker.health.failed("starting", expected=True)  # a fresh worker loads its model first; the probe notices when ready
+            worker.health.failed(
+                "starting", expected=True
+            )  # a fresh worker loads its model first; the probe notices when ready
         yield storage, worker
 
 
@@ -87,8 +98,11 @@ async def run_discord(config: BotConfig, token: str, args: argparse.Namespace) -
                 print(f"error: Discord refused the token in {cfg.TOKEN_ENV}", file=sys.stderr)
                 return 2
             except discord.PrivilegedIntentsRequired:
-                print("error: enable the Message Content intent for this bot in the Discord developer portal "
-                      "(Bot → Privileged Gateway Intents)", file=sys.stderr)
+                print(
+                    "error: enable the Message Content intent for this bot in the Discord developer portal "
+                    "(Bot → Privileged Gateway Intents)",
+                    file=sys.stderr,
+                )
                 return 2
     return 0
 
@@ -102,8 +116,11 @@ async def run_console(config: BotConfig, args: argparse.Namespace) -> int:
     async with services(config, worker_log_level="WARNING") as (storage, worker):
         timeout = config.worker_start_timeout_seconds if config.spawns_worker else 10.0
         if not await worker.health.wait_until_up(timeout):
-            print(f"warning: the worker at {worker.base_url} is not ready ({worker.health.last_error}); "
-                  "answers will say so", file=sys.stderr)
+            print(
+                f"warning: the worker at {worker.base_url} is not ready ({worker.health.last_error}); "
+                "answers will say so",
+                file=sys.stderr,
+            )
         if args.learn:
             await storage.update_guild_settings(console.CONSOLE_GUILD, learning_channels=[console.CONSOLE_CHANNEL])
         service = chat_service(config, storage, worker, console.CONSOLE_BOT, interactive=True)

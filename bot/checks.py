@@ -33,8 +33,10 @@ def bot_admin():
     async def predicate(interaction: discord.Interaction) -> bool:
         if await interaction.client.is_bot_admin(interaction.user):
             return True
-        raise Refusal("Only the bot's owner and the admins named in its configuration can do that, "
-                      "because the model is shared by every server.")
+        raise Refusal(
+            "Only the bot's owner and the admins named in its configuration can do that, "
+            "because the model is shared by every server."
+        )
 
     return app_commands.check(predicate)
 

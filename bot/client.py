@@ -37,20 +37,39 @@ def intents() -> discord.Intents:
 
 
 class Banter(commands.Bot):
-    def __init__(self, *, config: BotConfig, storage: Storage, worker: WorkerClient,
-                 extensions: tuple[str, ...] = EXTENSIONS, sync_commands: bool = True,
-                 force_sync: bool = False, **options) -> None:
+    def __init__(
+        self,
+        *,
+        config: BotConfig,
+        storage: Storage,
+        worker: WorkerClient,
+        extensions: tuple[str, ...] = EXTENSIONS,
+        sync_commands: bool = True,
+        force_sync: bool = False,
+        **options,
+    ) -> None:
         options.setdefault("max_messages", None)  # raw events carry what edits and deletes need
-        super().__init__(command_prefix=commands.when_mentioned, intents=intents(), help_command=None,
-                         allowed_mentions=discord.AllowedMentions.none(), tree_cls=BanterTree, **options)
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents(),
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=BanterTree,
+            **options,
+        )
         self.config = config
         self.storage = storage
         self.worker = worker
         self.started = time.time()
         self.chat: ChatService | None = None  # needs the bot's own id: built in setup_hook
-        self.finetuner = FineTuner(storage, worker, interval_hours=config.finetune_interval_hours,
-                                   min_pairs=config.finetune_min_pairs, poll_seconds=config.finetune_poll_seconds,
-                                   max_steps=config.finetune_max_steps)
+        self.finetuner = FineTuner(
+            storage,
+            worker,
+            interval_hours=config.finetune_interval_hours,
+            min_pairs=config.finetune_min_pairs,
+            poll_seconds=config.finetune_poll_seconds,
+            max_steps=config.finetune_max_steps,
+        )
         self.banter_group = app_commands.Group(name="banter", description="Banter, the chat bot that learns here")
         self._extensions = extensions
         self._sync = sync_commands
@@ -77,8 +96,13 @@ class Banter(commands.Bot):
         await self.wait_until_ready()
 
     async def on_ready(self) -> None:
-        log.info("ready as %s (%d) in %d guild(s), %.1f s after start", self.user, self.user.id,
-                 len(self.guilds), time.time() - self.started)
+        log.info(
+            "ready as %s (%d) in %d guild(s), %.1f s after start",
+            self.user,
+            self.user.id,
+            len(self.guilds),
+            time.time() - self.started,
+        )
 
     async def on_message(self, message: discord.Message) -> None:
         """No prefix commands: the chat cog's listener is the only reader of messages."""

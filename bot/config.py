@@ -67,12 +67,23 @@ class BotConfig:
         for name in ("context_turns", "channel_rate"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"[bot] {name} must be at least 1")
-        for name in ("user_cooldown_seconds", "channel_per_seconds", "resting_notice_seconds",
-                     "finetune_interval_hours", "finetune_min_pairs", "finetune_max_steps"):
+        for name in (
+            "user_cooldown_seconds",
+            "channel_per_seconds",
+            "resting_notice_seconds",
+            "finetune_interval_hours",
+            "finetune_min_pairs",
+            "finetune_max_steps",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"[bot] {name} must not be negative")
-        for name in ("reply_timeout_seconds", "worker_probe_max_seconds", "worker_start_timeout_seconds",
-                     "finetune_check_minutes", "finetune_poll_seconds"):
+        for name in (
+            "reply_timeout_seconds",
+            "worker_probe_max_seconds",
+            "worker_start_timeout_seconds",
+            "finetune_check_minutes",
+            "finetune_poll_seconds",
+        ):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"[bot] {name} must be positive")
         if self.worker_url and not self.worker_url.startswith(("http://", "https://")):
@@ -142,8 +153,9 @@ def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | No
         values["worker_url"] = env[WORKER_URL_ENV]
     if env.get(MODELS_ENV):
         values["worker_models"] = Path(env[MODELS_ENV])
-    config = replace(defaults, **values, worker_token=env.get(WORKER_TOKEN_ENV, ""),
-                     config_path=file if file.exists() else None)
+    config = replace(
+        defaults, **values, worker_token=env.get(WORKER_TOKEN_ENV, ""), config_path=file if file.exists() else None
+    )
     config = replace(config, worker_url=config.worker_url.rstrip("/"))
     config.check()
     return config

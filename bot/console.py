@@ -7,7 +7,7 @@ import contextlib
 import itertools
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TextIO
 
 from bot.core.chat import ChatService
@@ -44,8 +44,15 @@ class ConsoleChannel:
 
     async def send(self, text: str, *, reply_to: int | None = None) -> ChatMessage:
         print(self._prefix + " ".join(text.split()), file=self._out, flush=True)
-        return ChatMessage(id=self._ids.next(), channel_id=CONSOLE_CHANNEL, author_id=CONSOLE_BOT, content=text,
-                           created_at=datetime.now(timezone.utc), guild_id=CONSOLE_GUILD, is_own=True)
+        return ChatMessage(
+            id=self._ids.next(),
+            channel_id=CONSOLE_CHANNEL,
+            author_id=CONSOLE_BOT,
+            content=text,
+            created_at=datetime.now(UTC),
+            guild_id=CONSOLE_GUILD,
+            is_own=True,
+        )
 
 
 async def read_lines(stream: TextIO, prompt: str = "", out: TextIO | None = None):
@@ -69,7 +76,14 @@ async def run(service: ChatService, stream: TextIO | None = None, out: TextIO | 
     async for line in read_lines(stream, prompt="you> " if person else "", out=out):
         if not line.strip():
             continue  # nobody spoke (Discord has no empty messages either)
-        message = ChatMessage(id=ids.next(), channel_id=CONSOLE_CHANNEL, author_id=CONSOLE_USER, content=line,
-                              created_at=datetime.now(timezone.utc), guild_id=CONSOLE_GUILD, mentions_bot=True)
+        message = ChatMessage(
+            id=ids.next(),
+            channel_id=CONSOLE_CHANNEL,
+            author_id=CONSOLE_USER,
+            content=line,
+            created_at=datetime.now(UTC),
+            guild_id=CONSOLE_GUILD,
+            mentions_bot=True,
+        )
         await service.handle(message, channel)
     return 0

@@ -28,8 +28,9 @@ def _read(path: Path) -> dict:
         return {}
 
 
-async def sync_if_changed(tree: app_commands.CommandTree, application_id: int, state_dir: Path,
-                          *, force: bool = False) -> bool:
+async def sync_if_changed(
+    tree: app_commands.CommandTree, application_id: int, state_dir: Path, *, force: bool = False
+) -> bool:
     """PUT the global commands unless this application already has exactly these. True if it synced.
 
     Discord allows 200 command creations a day: a restart must not spend any.

@@ -22,13 +22,13 @@ def command() -> list[str]:
     args = Path("/proc/1/cmdline").read_bytes().decode(errors="replace").split("\0")
     args = [a for a in args if a]
     if args and os.path.basename(args[0]) in ("docker-init", "tini", "tini-static", "dumb-init"):
-        args = args[args.index("--") + 1:] if "--" in args else args[1:]
+        args = args[args.index("--") + 1 :] if "--" in args else args[1:]
     return args
 
 
 def role(args: list[str]) -> str:
     if "-m" in args:
-        module = args[args.index("-m") + 1: args.index("-m") + 3]
+        module = args[args.index("-m") + 1 : args.index("-m") + 3]
         if module[:1] == ["bot"]:
             return "bot"
         if module == ["seq2seq", "serve"]:

@@ -54,9 +54,14 @@ async def main(action, token=None):
             await conn.execute(text("INSERT INTO docker_smoke_marker VALUES (:t)"), {"t": token})
         tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
         one = lambda sql: conn.execute(text(sql))
-        marker = [r[0] for r in await one("SELECT token FROM docker_smoke_marker")] if "docker_smoke_marker" in tables else []
+        marker = (
+            [r[0] for r in await one("SELECT token FROM docker_smoke_marker")]
+            if "docker_smoke_marker" in tables
+            else []
+        )
         messages = (await one("SELECT count(*) FROM messages")).scalar() if "messages" in tables else None
-        revision = (await one("SELECT version_num FROM alembic_version")).scalar() if "alembic_version" in tables else None
+        has_alembic = "alembic_version" in tables
+        revision = (await one("SELECT version_num FROM alembic_version")).scalar() if has_alembic else None
     await engine.dispose()
     print(json.dumps({"marker": marker, "messages": messages, "revision": revision, "dialect": engine.dialect.name}))
 
@@ -88,12 +93,16 @@ class Smoke:
         return ok
 
     async def sh(self, *args: str, check: bool = True, timeout: float | None = None) -> str:
-        proc = await asyncio.create_subprocess_exec(*args, stdin=asyncio.subprocess.DEVNULL,
-                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-                                                    env=self.env)
+        proc = await asyncio.create_subprocess_exec(
+            *args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=self.env,
+        )
         try:
             out, _ = await asyncio.wait_for(proc.communicate(), timeout or self.timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             proc.kill()
             raise RuntimeError(f"timed out after {timeout or self.timeout:.0f} s: {shlex.join(args)}") from None
         text = out.decode(errors="replace")
@@ -111,8 +120,16 @@ class Smoke:
         cid = await self.container(service)
         if not cid:
             return "no container"
-        return (await self.sh("docker", "inspect", "-f", "{{if .State.Health}}{{.State.Health.Status}}{{else}}"
-                              "{{.State.Status}}{{end}}", cid, check=False)).strip()
+        return (
+            await self.sh(
+                "docker",
+                "inspect",
+                "-f",
+                "{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}",
+                cid,
+                check=False,
+            )
+        ).strip()
 
     async def logs(self, service: str, lines: int = 40) -> str:
         return await self.dc("logs", "--no-color", "--tail", str(lines), service, check=False)
@@ -148,8 +165,12 @@ class Smoke:
             await self.server.wait_until(lambda: self.server.identify_count >= count, timeout=self.timeout)
         except TimeoutError:
             logs = await self.logs("bot")
-            self.step(label, False, f"no IDENTIFY on the test gateway within {self.timeout:.0f} s; "
-                                    f"bot is {await self.health('bot')!r}; its log ends:\n{logs}")
+            self.step(
+                label,
+                False,
+                f"no IDENTIFY on the test gateway within {self.timeout:.0f} s; "
+                f"bot is {await self.health('bot')!r}; its log ends:\n{logs}",
+            )
             return False
         return self.step(label, True, f"identified (session {count})")
 
@@ -181,13 +202,18 @@ class Smoke:
         guild = self.server.add_guild("Smoke HQ", alice)
         self.results.update(channel=self.server.add_channel(guild, "general"), user=alice)
         env_file = Path(tempfile.mkdtemp(prefix="banter-smoke-")) / "env"
-        env_file.write_text("\n".join([
-            f"DISCORD_TOKEN={self.server.token}",
-            f"BANTER_WORKER_TOKEN={secrets.token_hex(24)}",
-            f"BANTER_DISCORD_API={self.server.api_base}",
-            f"BANTER_DISCORD_GATEWAY={self.server.gateway_url}",
-            "BANTER_LOG_LEVEL=INFO",
-        ]) + "\n")
+        env_file.write_text(
+            "\n".join(
+                [
+                    f"DISCORD_TOKEN={self.server.token}",
+                    f"BANTER_WORKER_TOKEN={secrets.token_hex(24)}",
+                    f"BANTER_DISCORD_API={self.server.api_base}",
+                    f"BANTER_DISCORD_GATEWAY={self.server.gateway_url}",
+                    "BANTER_LOG_LEVEL=INFO",
+                ]
+            )
+            + "\n"
+        )
         if self.postgres:  # the "postgres" profile, set up as docker/env.example says
             password = secrets.token_hex(12)
             self.env["POSTGRES_PASSWORD"] = password
@@ -207,8 +233,11 @@ class Smoke:
                 print(f"[smoke] memory at rest after {rest_s:.0f} s: {self.results['memory_at_rest']}", flush=True)
             token = secrets.token_hex(8)
             before = await self.db("write", token)
-            self.step("marker", token in before["marker"], f"{before['dialect']}, schema {before['revision']}, "
-                                                           f"{before['messages']} messages stored")
+            self.step(
+                "marker",
+                token in before["marker"],
+                f"{before['dialect']}, schema {before['revision']}, {before['messages']} messages stored",
+            )
             sessions = self.server.identify_count
             await self.dc("down")
             volumes = await self.sh("docker", "volume", "ls", "-q")
@@ -219,8 +248,12 @@ class Smoke:
                 return False
             after = await self.db("read")
             kept = token in after["marker"] and (after["messages"] or 0) >= (before["messages"] or 0)
-            self.step("persisted", kept, f"marker {'found' if token in after['marker'] else 'MISSING'}, "
-                                         f"{after['messages']} messages (before: {before['messages']})")
+            self.step(
+                "persisted",
+                kept,
+                f"marker {'found' if token in after['marker'] else 'MISSING'}, "
+                f"{after['messages']} messages (before: {before['messages']})",
+            )
             if bot_ok:
                 await self.worker_ready()
                 if await self.bot_connects(sessions + 1, "bot reconnects"):
@@ -258,9 +291,15 @@ def main() -> int:
     if ok:
         print("[smoke] all steps passed")
     else:
-        print(f"[smoke] FAILED: {', '.join(failed) or 'see above'}"
-              + (f" ({', '.join(needs_bot)} need a bot that connects through BANTER_DISCORD_API/"
-                 "BANTER_DISCORD_GATEWAY and answers mentions)" if needs_bot else ""))
+        print(
+            f"[smoke] FAILED: {', '.join(failed) or 'see above'}"
+            + (
+                f" ({', '.join(needs_bot)} need a bot that connects through BANTER_DISCORD_API/"
+                "BANTER_DISCORD_GATEWAY and answers mentions)"
+                if needs_bot
+                else ""
+            )
+        )
     return 0 if ok else 1
 
 

@@ -17,8 +17,11 @@ def anti_lm_step(network, batch: int, k: int, weight: float, steps: int, main_st
     lm_states, lm_item = network.encode(np.full((batch, 1), SEP_ID, dtype=np.int32))
     n_main = len(main_states)
     n_item = len(main_item)
-    beam_state = (*network.initial_beams(main_states, k), *network.initial_beams(lm_states, k),
-                  np.zeros((batch, k, 1), dtype=np.int32))  # the step counter travels with each beam
+    beam_state = (
+        *network.initial_beams(main_states, k),
+        *network.initial_beams(lm_states, k),
+        np.zeros((batch, k, 1), dtype=np.int32),
+    )  # the step counter travels with each beam
     item_state = (*main_item, *lm_item)
 
     def step(tokens, state, items):

@@ -13,7 +13,9 @@ from seq2seq.vocab import BOS_ID, EOS_ID, PAD_ID, SEP_ID, Vocabulary
 BUCKET = 4  # pad lengths to multiples of this, so the compiled train step sees few shapes
 
 
-def encode_source(vocab: Vocabulary, query: str, context: list[str] | str, max_len: int, context_turns: int) -> list[int]:
+def encode_source(
+    vocab: Vocabulary, query: str, context: list[str] | str, max_len: int, context_turns: int
+) -> list[int]:
     """Previous turn(s), a separator, then the query; the oldest tokens are dropped first."""
     turns = [context] if isinstance(context, str) else list(context)
     turns = [t for t in turns if t][-context_turns:] if context_turns else []
@@ -40,8 +42,9 @@ class EncodedPairs:
         return sum(len(t) for t in self.targets)
 
 
-def encode_pairs(pairs: list[Pair], vocab: Vocabulary, max_source_len: int, max_target_len: int,
-                 context_turns: int) -> EncodedPairs:
+def encode_pairs(
+    pairs: list[Pair], vocab: Vocabulary, max_source_len: int, max_target_len: int, context_turns: int
+) -> EncodedPairs:
     sources, targets = [], []
     for p in pairs:
         src = encode_source(vocab, p.query, p.context, max_source_len, context_turns)
@@ -106,7 +109,9 @@ class BatchSchedule:
         batches = []
         for start in range(0, len(order), chunk):
             part = order[start : start + chunk]
-            part = part[np.argsort([len(self.data.targets[i]) + 0.01 * len(self.data.sources[i]) for i in part], kind="stable")]
+            part = part[
+                np.argsort([len(self.data.targets[i]) + 0.01 * len(self.data.sources[i]) for i in part], kind="stable")
+            ]
             batches += [part[i : i + self.batch_size] for i in range(0, len(part), self.batch_size)]
         rng.shuffle(batches)
         return batches

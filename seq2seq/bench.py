@@ -11,7 +11,6 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np
 
 from seq2seq import corpus, metrics
 from seq2seq.cli import DEFAULT_MODEL
@@ -36,8 +35,10 @@ def bench_training(steps: int, pairs_limit: int) -> dict:
     data = encode_pairs(pairs, vocab, model_cfg.max_source_len, model_cfg.max_target_len, model_cfg.context_turns)
     schedule = BatchSchedule(data, train_cfg.batch_size, seed=0)
     model = build(model_cfg)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3, global_clipnorm=5.0),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0))
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3, global_clipnorm=5.0),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0),
+    )
     warm = min(40, schedule.steps_per_epoch)  # every bucket shape gets traced before timing
     for step in range(warm):
         model.train_on_batch(*_xy(schedule.batch(step)))
@@ -47,8 +48,12 @@ def bench_training(steps: int, pairs_limit: int) -> dict:
         model.train_on_batch((src, t_in), t_out)
         tokens += int((t_out != 0).sum())
     seconds = time.perf_counter() - start
-    return {"train_tokens_per_s": tokens / seconds, "train_steps": steps, "batch_size": train_cfg.batch_size,
-            "params": int(model.count_params())}
+    return {
+        "train_tokens_per_s": tokens / seconds,
+        "train_steps": steps,
+        "batch_size": train_cfg.batch_size,
+        "params": int(model.count_params()),
+    }
 
 
 def _xy(batch):
@@ -58,9 +63,11 @@ def _xy(batch):
 
 def bench_decoding(replier: Replier, prompts: list[list[str]], repeats: int) -> dict:
     out: dict = {}
-    for name, options in (("greedy", DecodeOptions(strategy="greedy", anti_lm=0.0)),
-                          ("beam5", DecodeOptions(strategy="beam", beam_size=5, anti_lm=0.0)),
-                          ("default", DecodeOptions())):  # what the bot uses: sample_rank of 5 with antiLM
+    for name, options in (
+        ("greedy", DecodeOptions(strategy="greedy", anti_lm=0.0)),
+        ("beam5", DecodeOptions(strategy="beam", beam_size=5, anti_lm=0.0)),
+        ("default", DecodeOptions()),
+    ):  # what the bot uses: sample_rank of 5 with antiLM
         replier.reply_batch(prompts[:8], options)  # warm caches
         latencies = []
         for conversation in prompts[:repeats]:

@@ -22,8 +22,10 @@ def interactive(replier: Replier, options: DecodeOptions, stdin=None, stdout=Non
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
     prompt = stdin.isatty() and stdout.isatty()
     if prompt:
-        print(f"Chatting with {replier.path} ({options.strategy}). Ctrl-D or /quit to leave, /reset to forget.",
-              file=stdout)
+        print(
+            f"Chatting with {replier.path} ({options.strategy}). Ctrl-D or /quit to leave, /reset to forget.",
+            file=stdout,
+        )
     history: list[str] = []
     while True:
         if prompt:

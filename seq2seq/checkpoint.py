@@ -20,7 +20,9 @@ def save(run_dir: Path, model, state: dict) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     np.savez(tmp / "weights.npz", **weights_of(model))
-    np.savez(tmp / "optimizer.npz", *[np.asarray(v.numpy() if hasattr(v, "numpy") else v) for v in model.optimizer.variables])
+    np.savez(
+        tmp / "optimizer.npz", *[np.asarray(v.numpy() if hasattr(v, "numpy") else v) for v in model.optimizer.variables]
+    )
     (tmp / "state.json").write_text(json.dumps(state))
     shutil.rmtree(target, ignore_errors=True)
     os.replace(tmp, target)
@@ -45,6 +47,6 @@ def load(run_dir: Path, model) -> dict | None:
         arrays = [data[f"arr_{i}"] for i in range(len(data.files))]
     if len(arrays) != len(optimizer.variables):
         raise ValueError(f"{ckpt}: optimizer state does not match this model (different settings?)")
-    for variable, array in zip(optimizer.variables, arrays):
+    for variable, array in zip(optimizer.variables, arrays, strict=False):
         variable.assign(array)
     return json.loads((ckpt / "state.json").read_text())

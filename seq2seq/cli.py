@@ -32,8 +32,20 @@ def add_decoding_options(parser: argparse.ArgumentParser) -> None:
 def decoding_options(args: argparse.Namespace):
     from seq2seq.decoding import DecodeOptions
 
-    names = ("strategy", "beam_size", "max_len", "min_len", "length_penalty", "no_repeat_ngram",
-             "temperature", "top_k", "top_p", "anti_lm", "anti_lm_steps", "seed")
+    names = (
+        "strategy",
+        "beam_size",
+        "max_len",
+        "min_len",
+        "length_penalty",
+        "no_repeat_ngram",
+        "temperature",
+        "top_k",
+        "top_p",
+        "anti_lm",
+        "anti_lm_steps",
+        "seed",
+    )
     return DecodeOptions.from_dict({n: getattr(args, n) for n in names if getattr(args, n) is not None})
 
 
@@ -124,7 +136,18 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
         pairs = pairs[: args.limit]
     run_dir = args.run_dir or Path("runs") / args.out.name
     command = "python -m seq2seq " + " ".join(shlex.quote(a) for a in argv)
-    run(TrainJob(pairs, args.out, run_dir, model_cfg, train_cfg, resume=args.resume, quiet=args.quiet,
-                 max_steps=args.max_steps, command=command))
+    run(
+        TrainJob(
+            pairs,
+            args.out,
+            run_dir,
+            model_cfg,
+            train_cfg,
+            resume=args.resume,
+            quiet=args.quiet,
+            max_steps=args.max_steps,
+            command=command,
+        )
+    )
     print(f"model written to {args.out}")
     return 0

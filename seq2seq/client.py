@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from seq2seq.protocol import (JobInfo, ModelInfo, ReplyRequest, ReplyResult, pair_from_json, validate_version)
+from seq2seq.protocol import JobInfo, ModelInfo, ReplyRequest, ReplyResult, pair_from_json, validate_version
 
 JSONL = "application/x-ndjson"
 
@@ -46,8 +46,14 @@ class WorkerAuthError(WorkerRequestError):
 class WorkerClient:
     """One aiohttp session to one worker; use `async with WorkerClient(url, token) as worker:`."""
 
-    def __init__(self, url: str = "http://127.0.0.1:8500", token: str | None = None, timeout: float = 10.0,
-                 connect_timeout: float = 2.0, session: aiohttp.ClientSession | None = None):
+    def __init__(
+        self,
+        url: str = "http://127.0.0.1:8500",
+        token: str | None = None,
+        timeout: float = 10.0,
+        connect_timeout: float = 2.0,
+        session: aiohttp.ClientSession | None = None,
+    ):
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -58,7 +64,7 @@ class WorkerClient:
     def __repr__(self) -> str:  # never shows the token
         return f"WorkerClient({self.url!r})"
 
-    async def __aenter__(self) -> "WorkerClient":
+    async def __aenter__(self) -> WorkerClient:
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -76,8 +82,9 @@ class WorkerClient:
         data = await self._call("POST", "/v1/reply", json_body=request.to_json(), timeout=timeout)
         return ReplyResult.from_json(data)
 
-    async def reply_batch(self, contexts: list[list[str]], options: dict | None = None,
-                          timeout: float | None = None) -> list[ReplyResult]:
+    async def reply_batch(
+        self, contexts: list[list[str]], options: dict | None = None, timeout: float | None = None
+    ) -> list[ReplyResult]:
         server_timeout = self._server_timeout(timeout)
         body = [ReplyRequest(list(c), options, server_timeout).to_json() for c in contexts]
         data = await self._call("POST", "/v1/reply", json_body=body, timeout=timeout)
@@ -109,8 +116,9 @@ class WorkerClient:
         return ModelInfo.from_json(data["version"])
 
     # ----- fine-tuning
-    async def start_finetune(self, pairs: str | Path | Iterable[Any], options: dict | None = None, *,
-                             server_path: bool = False) -> str:
+    async def start_finetune(
+        self, pairs: str | Path | Iterable[Any], options: dict | None = None, *, server_path: bool = False
+    ) -> str:
         """Start a job; returns its id. `pairs`: a JSONL/TSV path (uploaded, or read by the worker when
         `server_path` is true), or pairs as dicts {query, reply, context?}, (query, reply[, context]) tuples
         or objects with .query/.reply/.context. Raises WorkerRequestError (409) if a job is running."""
@@ -122,8 +130,13 @@ class WorkerClient:
                 raw = await asyncio.to_thread(Path(pairs).read_bytes)
                 if Path(pairs).suffix.lower() not in (".jsonl", ".json"):
                     raw = _tsv_to_jsonl(raw.decode("utf-8", errors="replace"))
-                data = await self._call("POST", "/v1/jobs/finetune", data=raw, content_type=JSONL,
-                                        params={k: _query_value(v) for k, v in (options or {}).items() if v is not None})
+                data = await self._call(
+                    "POST",
+                    "/v1/jobs/finetune",
+                    data=raw,
+                    content_type=JSONL,
+                    params={k: _query_value(v) for k, v in (options or {}).items() if v is not None},
+                )
         else:
             items = [pair_from_json(_as_pair(p), f"pair {i}") for i, p in enumerate(pairs)]
             data = await self._call("POST", "/v1/jobs/finetune", json_body={"pairs": items, "options": options or {}})
@@ -161,8 +174,17 @@ class WorkerClient:
             self._own_session = True
         return self._session
 
-    async def _call(self, method: str, path: str, *, json_body: Any = None, data: bytes | None = None,
-                    content_type: str | None = None, params: dict | None = None, timeout: float | None = None):
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        data: bytes | None = None,
+        content_type: str | None = None,
+        params: dict | None = None,
+        timeout: float | None = None,
+    ):
         total = timeout or self.timeout
         client_timeout = aiohttp.ClientTimeout(total=total, connect=min(self.connect_timeout, total))
         headers = dict(self._headers)
@@ -171,11 +193,12 @@ class WorkerClient:
         if content_type:
             headers["Content-Type"] = content_type
         try:
-            async with self._session_for().request(method, self.url + path, data=data, params=params,
-                                                   headers=headers, timeout=client_timeout) as response:
+            async with self._session_for().request(
+                method, self.url + path, data=data, params=params, headers=headers, timeout=client_timeout
+            ) as response:
                 raw = await response.read()
                 status, retry_after = response.status, response.headers.get("Retry-After")
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             kind = "timed out" if isinstance(exc, asyncio.TimeoutError) else f"{type(exc).__name__}: {exc}"
             raise WorkerUnavailable(f"worker at {self.url} unavailable ({method} {path}: {kind})") from exc
         try:

@@ -53,7 +53,7 @@ class DecodeOptions:
             raise ValueError("invalid decoding options: " + "; ".join(problems))
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> "DecodeOptions":
+    def from_dict(cls, data: dict | None) -> DecodeOptions:
         """Validated options from JSON-like input; unknown keys and wrong types are errors."""
         if not data:
             return cls()
@@ -82,5 +82,5 @@ class DecodeOptions:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def with_(self, **changes) -> "DecodeOptions":
+    def with_(self, **changes) -> DecodeOptions:
         return replace(self, **changes)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -66,7 +65,7 @@ def evaluate(replier: Replier, pairs: list[Pair], options: DecodeOptions) -> dic
         "token_accuracy": accuracy,
         "bleu1": bleu1,
         "bleu2": bleu2,
-        "f1": float(np.mean([metrics.unigram_f1(r, h) for r, h in zip(ref_tokens, hyp_tokens)])),
+        "f1": float(np.mean([metrics.unigram_f1(r, h) for r, h in zip(ref_tokens, hyp_tokens, strict=False)])),
         "distinct1": metrics.distinct(hyp_tokens, 1),
         "distinct2": metrics.distinct(hyp_tokens, 2),
         "generic_rate": metrics.generic_rate(replies),

@@ -66,8 +66,12 @@ class NumpySeq2Seq:
         for i in range(config.encoder_layers):
             if config.bidirectional:
                 base = f"encoder_{i}_bi"
-                self.encoders.append((Cell(w, f"{base}/forward_encoder_{i}", config.cell),
-                                      Cell(w, f"{base}/backward_encoder_{i}", config.cell)))
+                self.encoders.append(
+                    (
+                        Cell(w, f"{base}/forward_encoder_{i}", config.cell),
+                        Cell(w, f"{base}/backward_encoder_{i}", config.cell),
+                    )
+                )
             else:
                 self.encoders.append((Cell(w, f"encoder_{i}", config.cell), None))
         self.decoders = [Cell(w, f"decoder_{i}", config.cell) for i in range(config.decoder_layers)]
@@ -89,7 +93,7 @@ class NumpySeq2Seq:
                 continue
             out_b, st_b = _run(backward, x, mask, reverse=True)
             x = np.concatenate([out_f, out_b], axis=-1)
-            final = tuple(np.concatenate([a, b], axis=-1) for a, b in zip(st_f, st_b))
+            final = tuple(np.concatenate([a, b], axis=-1) for a, b in zip(st_f, st_b, strict=False))
         states = tuple(s for _ in self.decoders for s in final)  # every decoder layer starts there
         if self.config.attention == "luong":
             keys = _mm(x, self.attn_w.T)  # score(q, m) = (q W) · m = q · (m Wᵀ): precompute m Wᵀ
@@ -137,6 +141,6 @@ def _run(cell: Cell, x: np.ndarray, mask: np.ndarray, reverse: bool):
     for t in steps:
         new = cell.step(x_part[:, t], state)
         keep = mask[:, t, None]
-        state = tuple(np.where(keep, n, o) for n, o in zip(new, state))
+        state = tuple(np.where(keep, n, o) for n, o in zip(new, state, strict=False))
         outputs[:, t] = state[0]
     return outputs, state

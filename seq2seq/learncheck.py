@@ -36,8 +36,12 @@ DOMAIN_HELDOUT = 0.15  # of chatterbot conversations, never trained on
 def write_jsonl(pairs: list[Pair], path: Path) -> None:
     with path.open("w", encoding="utf-8") as handle:
         for p in pairs:
-            handle.write(json.dumps({"query": p.query, "reply": p.reply, "context": p.context, "group": p.group,
-                                     "author": p.author}) + "\n")
+            handle.write(
+                json.dumps(
+                    {"query": p.query, "reply": p.reply, "context": p.context, "group": p.group, "author": p.author}
+                )
+                + "\n"
+            )
 
 
 def finetune(base: Path, pairs: list[Pair], work: Path, options: dict) -> tuple[dict, float, Path]:
@@ -45,8 +49,21 @@ def finetune(base: Path, pairs: list[Pair], work: Path, options: dict) -> tuple[
     work.mkdir(parents=True, exist_ok=True)
     write_jsonl(pairs, work / "pairs.jsonl")
     out = work / "candidate"
-    cmd = [sys.executable, "-m", "seq2seq.worker.finetune", "--base", str(base), "--pairs", str(work / "pairs.jsonl"),
-           "--out", str(out), "--run-dir", str(work / "run"), "--options", json.dumps(options)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "seq2seq.worker.finetune",
+        "--base",
+        str(base),
+        "--pairs",
+        str(work / "pairs.jsonl"),
+        "--out",
+        str(out),
+        "--run-dir",
+        str(work / "run"),
+        "--options",
+        json.dumps(options),
+    ]
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     seconds = time.perf_counter() - start
@@ -80,12 +97,20 @@ def main(argv: list[str] | None = None) -> int:
     domain_train, domain_held = corpus.split(domain, DOMAIN_HELDOUT)
     base_held = corpus.read_pairs(args.model / "heldout.tsv")[: args.base_pairs]
     active = Replier.load(args.model)
-    report: dict = {"model": str(args.model), "finetune_pairs": len(domain_train), "new_domain_heldout_pairs": len(domain_held),
-                    "base_heldout_pairs": len(base_held)}
+    report: dict = {
+        "model": str(args.model),
+        "finetune_pairs": len(domain_train),
+        "new_domain_heldout_pairs": len(domain_held),
+        "base_heldout_pairs": len(base_held),
+    }
     report["new_domain_ppl_before"] = teacher_forced(active, domain_held)[0]
     report["base_ppl_before"] = teacher_forced(active, base_held)[0]
-    options = {"epochs": args.epochs, "learning_rate": args.learning_rate, "holdout_fraction": 0.1,
-               "replay_fraction": args.replay_fraction}
+    options = {
+        "epochs": args.epochs,
+        "learning_rate": args.learning_rate,
+        "holdout_fraction": 0.1,
+        "replay_fraction": args.replay_fraction,
+    }
 
     with tempfile.TemporaryDirectory(prefix="learncheck-") as tmp:
         result, seconds, candidate = finetune(args.model, domain_train, Path(tmp) / "domain", options)
@@ -98,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         report["filtered"] = result.get("metrics", {}).get("filtered")
 
         prompts = base_held[:ORDINARY_PROMPTS]
-        poison_source = [p for p in corpus.chitchat_pairs()[:5000]][: POISON_PAIRS]
+        poison_source = [p for p in corpus.chitchat_pairs()[:5000]][:POISON_PAIRS]
         mixed = poisoned_pairs(domain_train, poison_source)
         result2, seconds2, candidate2 = finetune(args.model, mixed, Path(tmp) / "poison", options)
         poisoned = Replier.load(candidate2)

@@ -12,9 +12,46 @@ from seq2seq.corpus import Pair
 from seq2seq.text import tokenize
 
 # better-profanity's list also holds everyday words; blocking these would silence ordinary chat.
-MILD = frozenset({"hell", "damn", "crap", "kill", "killing", "stupid", "sexy", "drunk", "god", "weed", "ugly", "fat",
-                  "dumb", "suck", "sucks", "butt", "bloody", "piss", "pissed", "screw", "hate", "sex", "naked", "nude",
-                  "breasts", "beer", "wine", "vodka", "kinky", "xxx", "lust", "seduce", "strip", "hump", "fart", "poop"})
+MILD = frozenset(
+    {
+        "hell",
+        "damn",
+        "crap",
+        "kill",
+        "killing",
+        "stupid",
+        "sexy",
+        "drunk",
+        "god",
+        "weed",
+        "ugly",
+        "fat",
+        "dumb",
+        "suck",
+        "sucks",
+        "butt",
+        "bloody",
+        "piss",
+        "pissed",
+        "screw",
+        "hate",
+        "sex",
+        "naked",
+        "nude",
+        "breasts",
+        "beer",
+        "wine",
+        "vodka",
+        "kinky",
+        "xxx",
+        "lust",
+        "seduce",
+        "strip",
+        "hump",
+        "fart",
+        "poop",
+    }
+)
 _LINK = re.compile(r"https?://|www\.", re.IGNORECASE)
 _CODE = re.compile(r"```|`[^`]+`")
 _MENTION = re.compile(r"<@[!&]?\d+>|@everyone|@here")

@@ -27,9 +27,20 @@ import aiohttp
 
 from seq2seq.cli import DEFAULT_MODEL
 
-PROMPTS = [["hi there"], ["how are you doing today?"], ["what do you do for fun?"], ["i just got back from work", "how was it?"],
-           ["do you like music?"], ["what's your favourite movie?"], ["i'm so tired"], ["good morning everyone"],
-           ["anyone want to play tonight?"], ["that was a great game", "which one?"], ["where are you from?"], ["lol"]]
+PROMPTS = [
+    ["hi there"],
+    ["how are you doing today?"],
+    ["what do you do for fun?"],
+    ["i just got back from work", "how was it?"],
+    ["do you like music?"],
+    ["what's your favourite movie?"],
+    ["i'm so tired"],
+    ["good morning everyone"],
+    ["anyone want to play tonight?"],
+    ["that was a great game", "which one?"],
+    ["where are you from?"],
+    ["lol"],
+]
 TARGETS = {"speedup_64_over_1": 5.0, "p99_16_over_p50_1": 3.0, "overhead_ms_1": 2.0}
 
 
@@ -61,8 +72,23 @@ def worker_process(models: Path | None, log_path: Path, extra_env: dict | None =
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(extra_env or {})}
     env.pop("BANTER_WORKER_TOKEN", None)
     with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "seq2seq", "serve", "--models", str(models), "--host", "127.0.0.1",
-                                 "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "seq2seq",
+                "serve",
+                "--models",
+                str(models),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     try:
         yield f"http://127.0.0.1:{port}", proc
     finally:
@@ -89,7 +115,7 @@ async def wait_ready(url: str, proc: subprocess.Popen | None, timeout: float = 1
                     health = await r.json()
                 if r.status == 200 and not health.get("loading", True) and health.get("model_version") is None:
                     raise RuntimeError("the worker found no usable model version (see its log)")
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 pass
             await asyncio.sleep(0.2)
     raise TimeoutError(f"the worker at {url} was not ready after {timeout} s")
@@ -110,13 +136,17 @@ async def phase(url: str, clients: int, duration: float, requests: int | None, o
             rng = random.Random(seed)
             while time.perf_counter() < stop_at and (requests is None or done < requests):
                 done += 1
-                body = {"context": rng.choice(PROMPTS), "options": options} if options else {"context": rng.choice(PROMPTS)}
+                body = (
+                    {"context": rng.choice(PROMPTS), "options": options}
+                    if options
+                    else {"context": rng.choice(PROMPTS)}
+                )
                 t0 = time.perf_counter()
                 try:
                     async with session.post(url + "/v1/reply", json=body) as r:
                         data = await r.json()
                         status = r.status
-                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, aiohttp.ClientError) as exc:
                     errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
                     continue
                 ms = (time.perf_counter() - t0) * 1000
@@ -133,9 +163,12 @@ async def phase(url: str, clients: int, duration: float, requests: int | None, o
         await asyncio.gather(*(client(i) for i in range(clients)))
         seconds = time.perf_counter() - started
     return {
-        "clients": clients, "replies": len(latencies), "seconds": round(seconds, 3),
+        "clients": clients,
+        "replies": len(latencies),
+        "seconds": round(seconds, 3),
         "replies_per_s": round(len(latencies) / seconds, 2),
-        "p50_ms": round(percentile(latencies, 50), 3), "p95_ms": round(percentile(latencies, 95), 3),
+        "p50_ms": round(percentile(latencies, 50), 3),
+        "p95_ms": round(percentile(latencies, 95), 3),
         "p99_ms": round(percentile(latencies, 99), 3),
         "decode_ms_mean": round(sum(decodes) / max(len(decodes), 1), 3),
         "overhead_ms_p50": round(percentile(overheads, 50), 3),
@@ -150,10 +183,18 @@ def check_targets(phases: dict[int, dict]) -> dict:
     one, sixteen, sixty_four = phases.get(1), phases.get(16), phases.get(64)
     if one and sixty_four and one["replies_per_s"]:
         value = sixty_four["replies_per_s"] / one["replies_per_s"]
-        out["speedup_64_over_1"] = {"value": round(value, 2), "target": ">= 5", "met": value >= TARGETS["speedup_64_over_1"]}
+        out["speedup_64_over_1"] = {
+            "value": round(value, 2),
+            "target": ">= 5",
+            "met": value >= TARGETS["speedup_64_over_1"],
+        }
     if one and sixteen and one["p50_ms"]:
         value = sixteen["p99_ms"] / one["p50_ms"]
-        out["p99_16_over_p50_1"] = {"value": round(value, 2), "target": "<= 3", "met": value <= TARGETS["p99_16_over_p50_1"]}
+        out["p99_16_over_p50_1"] = {
+            "value": round(value, 2),
+            "target": "<= 3",
+            "met": value <= TARGETS["p99_16_over_p50_1"],
+        }
     if one:
         value = one["overhead_ms_p50"]
         out["overhead_ms_1"] = {"value": value, "target": "< 2 ms", "met": value < TARGETS["overhead_ms_1"]}
@@ -170,19 +211,32 @@ async def run(args: argparse.Namespace, url: str, proc) -> dict:
     for clients in args.clients:
         result = await phase(url, clients, args.duration, args.requests, options, headers)
         phases[clients] = result
-        print(f"{clients:>4} clients: {result['replies_per_s']:>8.1f} replies/s  p50 {result['p50_ms']:7.2f} ms  "
-              f"p95 {result['p95_ms']:7.2f}  p99 {result['p99_ms']:7.2f}  decode {result['decode_ms_mean']:6.2f}  "
-              f"overhead p50 {result['overhead_ms_p50']:5.2f} ms  batch {result['batch_size_mean']:5.1f}  "
-              f"errors {result['errors'] or 0}", flush=True)
-    return {"model_version": version, "url": url if args.url else "(own worker)", "options": options,
-            "duration_s": args.duration, "requests": args.requests, "machine": platform.machine(),
-            "cpus": os.cpu_count(), "python": platform.python_version(),
-            "phases": list(phases.values()), "targets": check_targets(phases)}
+        print(
+            f"{clients:>4} clients: {result['replies_per_s']:>8.1f} replies/s  p50 {result['p50_ms']:7.2f} ms  "
+            f"p95 {result['p95_ms']:7.2f}  p99 {result['p99_ms']:7.2f}  decode {result['decode_ms_mean']:6.2f}  "
+            f"overhead p50 {result['overhead_ms_p50']:5.2f} ms  batch {result['batch_size_mean']:5.1f}  "
+            f"errors {result['errors'] or 0}",
+            flush=True,
+        )
+    return {
+        "model_version": version,
+        "url": url if args.url else "(own worker)",
+        "options": options,
+        "duration_s": args.duration,
+        "requests": args.requests,
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "phases": list(phases.values()),
+        "targets": check_targets(phases),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m seq2seq.loadtest", description=__doc__.splitlines()[0])
-    parser.add_argument("--models", type=Path, help="models directory for the worker (default: a temp dir linking models/default)")
+    parser.add_argument(
+        "--models", type=Path, help="models directory for the worker (default: a temp dir linking models/default)"
+    )
     parser.add_argument("--url", help="drive an already running worker instead (BANTER_WORKER_TOKEN is sent)")
     parser.add_argument("--clients", default="1,16,64,256", help="comma-separated concurrency levels")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per level")
@@ -193,13 +247,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.clients = [int(c) for c in args.clients.split(",") if c.strip()]
     if args.models is None and not args.url and not (DEFAULT_MODEL / "weights.npz").exists():
-        print(f"error: no model at {DEFAULT_MODEL}; pass --models DIR (a directory holding <version>/ dirs)", file=sys.stderr)
+        print(
+            f"error: no model at {DEFAULT_MODEL}; pass --models DIR (a directory holding <version>/ dirs)",
+            file=sys.stderr,
+        )
         return 2
     if args.url:
         result = asyncio.run(run(args, args.url.rstrip("/"), None))
     else:
-        log_path = args.worker_log or (args.json.with_suffix(".worker.log") if args.json else
-                                       Path(tempfile.gettempdir()) / "banter-loadtest-worker.log")
+        log_path = args.worker_log or (
+            args.json.with_suffix(".worker.log")
+            if args.json
+            else Path(tempfile.gettempdir()) / "banter-loadtest-worker.log"
+        )
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with worker_process(args.models, log_path) as (url, proc):
             result = asyncio.run(run(args, url, proc))

@@ -24,7 +24,8 @@ class Seq2Seq(keras.Model):
         self.config = config
         # Normal embeddings learn much faster than Keras' uniform default on this task.
         self.embedding = layers.Embedding(
-            config.vocab_size, config.embed_dim,
+            config.vocab_size,
+            config.embed_dim,
             embeddings_initializer=keras.initializers.RandomNormal(0.0, config.embed_init_std),
             name="embedding",
         )
@@ -89,7 +90,7 @@ def _merge_directions(states, config: ModelConfig):
     if not config.bidirectional:
         return states
     half = len(states) // 2  # Bidirectional returns forward states then backward states
-    return [ops.concatenate([f, b], axis=-1) for f, b in zip(states[:half], states[half:])]
+    return [ops.concatenate([f, b], axis=-1) for f, b in zip(states[:half], states[half:], strict=False)]
 
 
 def build(config: ModelConfig) -> Seq2Seq:

@@ -54,8 +54,14 @@ def assign_weights(model, weights: dict[str, np.ndarray], source: str = "weights
         variable.assign(array.astype(np.float32))
 
 
-def save(path: Path, config: ModelConfig, vocab: Vocabulary, weights: dict[str, np.ndarray],
-         extra: dict | None = None, metrics: dict | None = None) -> None:
+def save(
+    path: Path,
+    config: ModelConfig,
+    vocab: Vocabulary,
+    weights: dict[str, np.ndarray],
+    extra: dict | None = None,
+    metrics: dict | None = None,
+) -> None:
     """Write every file to a temporary name first, so a crash never leaves a half-written file."""
     path.mkdir(parents=True, exist_ok=True)
     _atomic_json(path / CONFIG_FILE, {"format": FORMAT, "model": config.to_dict(), **(extra or {})})
@@ -85,7 +91,9 @@ def load(path: Path | str) -> ModelBundle:
     except ValueError as exc:
         raise ModelDirError(str(exc)) from exc
     if len(vocab) != config.vocab_size:
-        raise ModelDirError(f"{path / VOCAB_FILE} has {len(vocab)} tokens, {path / CONFIG_FILE} says {config.vocab_size}")
+        raise ModelDirError(
+            f"{path / VOCAB_FILE} has {len(vocab)} tokens, {path / CONFIG_FILE} says {config.vocab_size}"
+        )
     weights = _read_weights(path / WEIGHTS_FILE)
     extra = {k: v for k, v in raw.items() if k != "model"}
     return ModelBundle(config, vocab, weights, path, extra)

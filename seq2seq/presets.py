@@ -26,7 +26,7 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
+    def from_dict(cls, data: dict) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -34,16 +34,32 @@ class TrainConfig:
 PRESETS: dict[str, tuple[ModelConfig, TrainConfig]] = {
     "tiny": (
         ModelConfig(embed_dim=32, units=32, dropout=0.0, max_source_len=16, max_target_len=12),
-        TrainConfig(vocab_size=400, batch_size=16, learning_rate=1e-2, max_epochs=30, eval_every=40,
-                    checkpoint_every=20, patience=3, test_fraction=0.1, val_fraction=0.1),
+        TrainConfig(
+            vocab_size=400,
+            batch_size=16,
+            learning_rate=1e-2,
+            max_epochs=30,
+            eval_every=40,
+            checkpoint_every=20,
+            patience=3,
+            test_fraction=0.1,
+            val_fraction=0.1,
+        ),
     ),
     "default": (
         ModelConfig(embed_dim=256, units=256, dropout=0.2, max_source_len=32, max_target_len=20),
         TrainConfig(),
     ),
     "large": (
-        ModelConfig(embed_dim=512, units=1024, encoder_layers=2, decoder_layers=2, dropout=0.3,
-                    max_source_len=48, max_target_len=30),
+        ModelConfig(
+            embed_dim=512,
+            units=1024,
+            encoder_layers=2,
+            decoder_layers=2,
+            dropout=0.3,
+            max_source_len=48,
+            max_target_len=30,
+        ),
         TrainConfig(vocab_size=16000, batch_size=256, eval_every=250),
     ),
 }

@@ -39,7 +39,7 @@ class ReplyRequest:
     timeout_s: float | None = None  # the worker gives up (504) after this; capped by its own limit
 
     @classmethod
-    def from_json(cls, data: Any, where: str = "request") -> "ReplyRequest":
+    def from_json(cls, data: Any, where: str = "request") -> ReplyRequest:
         if not isinstance(data, dict):
             raise ValueError(f"{where}: expected an object with a 'context' list")
         unknown = sorted(set(data) - {"context", "options", "timeout_s"})
@@ -59,7 +59,9 @@ class ReplyRequest:
         if options is not None and not isinstance(options, dict):
             raise ValueError(f"{where}: 'options' must be an object")
         timeout = data.get("timeout_s")
-        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0):
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
+        ):
             raise ValueError(f"{where}: 'timeout_s' must be a positive number")
         return cls(list(context), options, None if timeout is None else float(timeout))
 
@@ -96,7 +98,7 @@ class ReplyResult:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "ReplyResult":
+    def from_json(cls, data: dict) -> ReplyResult:
         return _from_known(cls, data)
 
 
@@ -116,7 +118,7 @@ class ModelInfo:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "ModelInfo":
+    def from_json(cls, data: dict) -> ModelInfo:
         return _from_known(cls, data)
 
 
@@ -161,7 +163,7 @@ class FinetuneOptions:
             raise ValueError("invalid fine-tune options: " + "; ".join(problems))
 
     @classmethod
-    def from_json(cls, data: Any) -> "FinetuneOptions":
+    def from_json(cls, data: Any) -> FinetuneOptions:
         """Strict: unknown keys and wrong types are errors (no silent coercion)."""
         if data is None:
             return cls()
@@ -170,7 +172,7 @@ class FinetuneOptions:
         return cls(**_typed(cls, data, coerce=False))
 
     @classmethod
-    def from_query(cls, query: dict[str, str]) -> "FinetuneOptions":
+    def from_query(cls, query: dict[str, str]) -> FinetuneOptions:
         """From URL query parameters (used with a JSONL body): strings converted by field type."""
         return cls(**_typed(cls, dict(query), coerce=True))
 
@@ -178,9 +180,19 @@ class FinetuneOptions:
         return asdict(self)
 
 
-_FIELD_TYPES = {"epochs": float, "max_steps": int, "learning_rate": float, "batch_size": int,
-                "replay_fraction": float, "margin": float, "holdout_fraction": float, "activate": bool,
-                "version": str, "seed": int, "full": bool}
+_FIELD_TYPES = {
+    "epochs": float,
+    "max_steps": int,
+    "learning_rate": float,
+    "batch_size": int,
+    "replay_fraction": float,
+    "margin": float,
+    "holdout_fraction": float,
+    "activate": bool,
+    "version": str,
+    "seed": int,
+    "full": bool,
+}
 _TYPE_NAMES = {float: "a number", int: "an integer", bool: "true or false", str: "a string"}
 
 
@@ -235,7 +247,7 @@ class JobInfo:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "JobInfo":
+    def from_json(cls, data: dict) -> JobInfo:
         return _from_known(cls, data)
 
 

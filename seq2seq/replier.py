@@ -35,7 +35,7 @@ class Replier:
         self.banned = tuple(sorted({PAD_ID, UNK_ID, BOS_ID, SEP_ID, *[w for w in words if w != UNK_ID]}))
 
     @classmethod
-    def load(cls, path: Path | str, blocklist: frozenset[str] | None = None) -> "Replier":
+    def load(cls, path: Path | str, blocklist: frozenset[str] | None = None) -> Replier:
         return cls(model_dir.load(Path(path)), blocklist)
 
     @property
@@ -49,39 +49,70 @@ class Replier:
         sources = []
         for turns in conversations:
             turns = [t if isinstance(t, str) else "" for t in turns] or [""]
-            ids = encode_source(self.vocab, turns[-1], turns[:-1], self.config.max_source_len, self.config.context_turns)
+            ids = encode_source(
+                self.vocab, turns[-1], turns[:-1], self.config.max_source_len, self.config.context_turns
+            )
             if not openers and not any(t.strip() for t in turns[:-1]):
                 ids = ([SEP_ID] + ids)[-self.config.max_source_len :]
             sources.append(np.asarray(ids or [SEP_ID], dtype=np.int32))
         return pad_batch(sources)
 
-    def reply_ids(self, conversations: list[list[str]], options: DecodeOptions, openers: bool = False) -> list[list[int]]:
+    def reply_ids(
+        self, conversations: list[list[str]], options: DecodeOptions, openers: bool = False
+    ) -> list[list[int]]:
         source = self.encode(conversations, openers)
         states, item_state = self.network.encode(source)
         batch = len(conversations)
-        spec = SearchSpec(bos=BOS_ID, eos=EOS_ID, banned=self.banned, max_len=options.max_len,
-                          min_len=options.min_len,
-                          beam_size=options.beam_size if options.strategy in ("beam", "sample_rank") else 1,
-                          length_penalty=options.length_penalty, no_repeat_ngram=options.no_repeat_ngram)
+        spec = SearchSpec(
+            bos=BOS_ID,
+            eos=EOS_ID,
+            banned=self.banned,
+            max_len=options.max_len,
+            min_len=options.min_len,
+            beam_size=options.beam_size if options.strategy in ("beam", "sample_rank") else 1,
+            length_penalty=options.length_penalty,
+            no_repeat_ngram=options.no_repeat_ngram,
+        )
         if options.anti_lm > 0:
-            step, beams, item_state = anti_lm_step(self.network, batch, spec.beam_size, options.anti_lm,
-                                                   options.anti_lm_steps, states, item_state)
+            step, beams, item_state = anti_lm_step(
+                self.network, batch, spec.beam_size, options.anti_lm, options.anti_lm_steps, states, item_state
+            )
         else:
             step, beams = self.network.step, self.network.initial_beams(states, spec.beam_size)
         rng = np.random.default_rng(options.seed)
         if options.strategy == "sample_rank":
-            return sample_and_rank(step, beams, item_state, batch, spec, samples=spec.beam_size,
-                                   temperature=options.temperature, top_k=options.top_k, top_p=options.top_p, rng=rng)
+            return sample_and_rank(
+                step,
+                beams,
+                item_state,
+                batch,
+                spec,
+                samples=spec.beam_size,
+                temperature=options.temperature,
+                top_k=options.top_k,
+                top_p=options.top_p,
+                rng=rng,
+            )
         if options.strategy == "greedy":
             return greedy(step, beams, item_state, batch, spec)
         if options.strategy == "sample":
-            return sample(step, beams, item_state, batch, spec, temperature=options.temperature, top_k=options.top_k,
-                          top_p=options.top_p, rng=rng)
+            return sample(
+                step,
+                beams,
+                item_state,
+                batch,
+                spec,
+                temperature=options.temperature,
+                top_k=options.top_k,
+                top_p=options.top_p,
+                rng=rng,
+            )
         ids, _ = beam_search(step, beams, item_state, batch, spec)
         return ids
 
-    def reply_batch(self, conversations: list[list[str]], options: DecodeOptions | None = None,
-                    openers: bool = False) -> list[str]:
+    def reply_batch(
+        self, conversations: list[list[str]], options: DecodeOptions | None = None, openers: bool = False
+    ) -> list[str]:
         """Each conversation is its turns, oldest first, ending with the message to answer."""
         options = options or DecodeOptions()
         replies = []

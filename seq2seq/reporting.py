@@ -12,8 +12,7 @@ class Progress:
     """tqdm bar over steps showing loss and target tokens per second."""
 
     def __init__(self, total: int, initial: int, quiet: bool = False):
-        self.bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, disable=quiet,
-                        mininterval=1.0)
+        self.bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, disable=quiet, mininterval=1.0)
         self.window_tokens = 0
         self.window_start = time.perf_counter()
         self.tokens_per_s = 0.0
@@ -63,12 +62,12 @@ def plot_losses(history: dict, path: Path, title: str = "Banter reply model") ->
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     train = history.get("train", [])
     if train:
-        steps, losses = zip(*train)
+        steps, losses = zip(*train, strict=False)
         ax.plot(steps, losses, label="training loss", alpha=0.8)
     for key, label in (("val", "validation loss"), ("new_val", "new pairs validation loss")):
         points = history.get(key, [])
         if points:
-            steps, losses = zip(*points)
+            steps, losses = zip(*points, strict=False)
             ax.plot(steps, losses, marker="o", label=label)
     ax.set_xlabel("step")
     ax.set_ylabel("cross-entropy per token")

@@ -24,4 +24,9 @@ def score(model, data: EncodedPairs, batch_size: int = 256) -> dict:
         correct += int(((logits.argmax(axis=-1) == t_out) & mask).sum())
         tokens += int(mask.sum())
     nll = total_nll / max(tokens, 1)
-    return {"nll": nll, "perplexity": math.exp(min(nll, 50.0)), "token_accuracy": correct / max(tokens, 1), "tokens": tokens}
+    return {
+        "nll": nll,
+        "perplexity": math.exp(min(nll, 50.0)),
+        "token_accuracy": correct / max(tokens, 1),
+        "tokens": tokens,
+    }

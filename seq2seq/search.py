@@ -109,7 +109,9 @@ def beam_search(step, beam_state: tuple, item_state: tuple, batch: int, spec: Se
         new_word = np.take_along_axis(word, keep, axis=1)
         new_scores = np.where(np.take_along_axis(is_eos, keep, axis=1), NEG, new_scores)
         tokens = np.concatenate([np.take_along_axis(tokens, new_src[:, :, None], axis=1), new_word[:, :, None]], axis=2)
-        beam_state = tuple(np.take_along_axis(s, new_src.reshape(b, k, *([1] * (s.ndim - 2))), axis=1) for s in beam_state)
+        beam_state = tuple(
+            np.take_along_axis(s, new_src.reshape(b, k, *([1] * (s.ndim - 2))), axis=1) for s in beam_state
+        )
         alive = new_scores
         # An item is done when its best finished reply beats every live beam as scored now (the usual
         # heuristic, as in GNMT and Hugging Face; the exact bound at max_len runs ~2x more steps).
@@ -153,14 +155,35 @@ def greedy(step, beam_state: tuple, item_state: tuple, batch: int, spec: SearchS
     return results
 
 
-def sample(step, beam_state: tuple, item_state: tuple, batch: int, spec: SearchSpec, *, temperature: float,
-           top_k: int, top_p: float, rng: np.random.Generator) -> list[list[int]]:
+def sample(
+    step,
+    beam_state: tuple,
+    item_state: tuple,
+    batch: int,
+    spec: SearchSpec,
+    *,
+    temperature: float,
+    top_k: int,
+    top_p: float,
+    rng: np.random.Generator,
+) -> list[list[int]]:
     """Ancestral sampling with temperature, top-k and nucleus (top-p) truncation; K must be 1."""
     return _sample(step, beam_state, item_state, batch, spec, temperature, top_k, top_p, rng)[0]
 
 
-def sample_and_rank(step, beam_state: tuple, item_state: tuple, batch: int, spec: SearchSpec, *, samples: int,
-                    temperature: float, top_k: int, top_p: float, rng: np.random.Generator) -> list[list[int]]:
+def sample_and_rank(
+    step,
+    beam_state: tuple,
+    item_state: tuple,
+    batch: int,
+    spec: SearchSpec,
+    *,
+    samples: int,
+    temperature: float,
+    top_k: int,
+    top_p: float,
+    rng: np.random.Generator,
+) -> list[list[int]]:
     """Meena's sample-and-rank: `samples` sampled replies per item (K = samples), keep the most likely one.
 
     Sampling gives variety; ranking by the model's own length-normalised log-probability drops the
@@ -210,7 +233,10 @@ def _draw(scores: np.ndarray, top_k: int, top_p: float, rng: np.random.Generator
         candidates = np.tile(np.arange(vocab), (rows, 1))
     cand_scores = np.take_along_axis(scores, candidates, axis=1)
     order = np.argsort(-cand_scores, axis=1)
-    candidates, cand_scores = np.take_along_axis(candidates, order, axis=1), np.take_along_axis(cand_scores, order, axis=1)
+    candidates, cand_scores = (
+        np.take_along_axis(candidates, order, axis=1),
+        np.take_along_axis(cand_scores, order, axis=1),
+    )
     probs = np.exp(cand_scores - cand_scores[:, :1])
     probs /= probs.sum(axis=1, keepdims=True)
     if top_p < 1.0:

@@ -88,10 +88,14 @@ def run(job: TrainJob) -> dict:
 
         mcfg = replace(job.model_config, vocab_size=len(vocab))
     unk = vocab.unk_rate(tokenize(p.reply) for p in train_pairs)
-    log(f"pairs: {len(train_pairs)} train, {len(val_pairs)} validation, {len(test_pairs)} test; "
-        f"vocabulary {len(vocab)}; training UNK rate {unk:.2%}")
+    log(
+        f"pairs: {len(train_pairs)} train, {len(val_pairs)} validation, {len(test_pairs)} test; "
+        f"vocabulary {len(vocab)}; training UNK rate {unk:.2%}"
+    )
 
-    enc = lambda ps: encode_pairs(ps, vocab, mcfg.max_source_len, mcfg.max_target_len, mcfg.context_turns)
+    def enc(ps):
+        return encode_pairs(ps, vocab, mcfg.max_source_len, mcfg.max_target_len, mcfg.context_turns)
+
     train_data, val_data = enc(train_pairs), enc(val_pairs)
     schedule = BatchSchedule(train_data, cfg.batch_size, cfg.seed)
     total_steps = max(1, int(cfg.max_epochs * schedule.steps_per_epoch))
@@ -101,10 +105,19 @@ def run(job: TrainJob) -> dict:
     model = build(mcfg)
     if job.init is not None:
         model_dir.assign_weights(model, job.init.weights, str(job.init.path / model_dir.WEIGHTS_FILE))
-    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, global_clipnorm=cfg.clipnorm),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0))
-    state = {"step": 0, "best_val": math.inf, "bad_evals": 0, "lr": cfg.learning_rate,
-             "history": {"train": [], "val": []}, "seconds": 0.0, "tokens": 0}
+    model.compile(
+        optimizer=keras.optimizers.Adam(cfg.learning_rate, global_clipnorm=cfg.clipnorm),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0),
+    )
+    state = {
+        "step": 0,
+        "best_val": math.inf,
+        "bad_evals": 0,
+        "lr": cfg.learning_rate,
+        "history": {"train": [], "val": []},
+        "seconds": 0.0,
+        "tokens": 0,
+    }
     if job.resume:
         restored = checkpoint.load(job.run_dir, model)
         if restored:
@@ -153,8 +166,14 @@ def run(job: TrainJob) -> dict:
         model_dir.assign_weights(model, {k: data[k] for k in data.files}, str(best_file))
     metrics = _final_metrics(model, enc, val_pairs, test_pairs, job, state, unk, len(train_pairs))
     job.out_dir.mkdir(parents=True, exist_ok=True)
-    model_dir.save(job.out_dir, mcfg, vocab, model_dir.weights_of(model),
-                   extra={"train": cfg.to_dict(), "command": job.command}, metrics=metrics)
+    model_dir.save(
+        job.out_dir,
+        mcfg,
+        vocab,
+        model_dir.weights_of(model),
+        extra={"train": cfg.to_dict(), "command": job.command},
+        metrics=metrics,
+    )
     if test_pairs:
         write_tsv(test_pairs, job.out_dir / "heldout.tsv")
     plot_losses(state["history"], job.out_dir / "loss.png")
@@ -175,8 +194,10 @@ def _validate(model, val_data, state, cfg, best_file, scalars, progress) -> None
         state["bad_evals"] += 1
         state["lr"] *= cfg.lr_decay  # halve on a plateau, as Luong et al. did
         model.optimizer.learning_rate.assign(state["lr"])
-    progress.write(f"step {state['step']}: validation perplexity {result['perplexity']:.2f} "
-                   f"(best {math.exp(min(state['best_val'], 50)):.2f}, lr {state['lr']:.2e})")
+    progress.write(
+        f"step {state['step']}: validation perplexity {result['perplexity']:.2f} "
+        f"(best {math.exp(min(state['best_val'], 50)):.2f}, lr {state['lr']:.2e})"
+    )
 
 
 def _save_best(model, best_file: Path) -> None:
@@ -188,15 +209,22 @@ def _save_best(model, best_file: Path) -> None:
 def _final_metrics(model, enc, val_pairs, test_pairs, job, state, unk, n_train) -> dict:
     val = score(model, enc(val_pairs))
     metrics = {
-        "val_perplexity": val["perplexity"], "val_token_accuracy": val["token_accuracy"],
-        "steps": state["step"], "train_pairs": n_train, "train_unk_rate": unk,
-        "train_seconds": state["seconds"], "tokens_per_second": state["tokens"] / max(state["seconds"], 1e-9),
-        "best_val_nll": state["best_val"], "command": state["commands"][0] if state["commands"] else job.command,
+        "val_perplexity": val["perplexity"],
+        "val_token_accuracy": val["token_accuracy"],
+        "steps": state["step"],
+        "train_pairs": n_train,
+        "train_unk_rate": unk,
+        "train_seconds": state["seconds"],
+        "tokens_per_second": state["tokens"] / max(state["seconds"], 1e-9),
+        "best_val_nll": state["best_val"],
+        "command": state["commands"][0] if state["commands"] else job.command,
         "commands": state["commands"],
     }
     if test_pairs:
         test = score(model, enc(test_pairs))
-        metrics.update(test_perplexity=test["perplexity"], test_token_accuracy=test["token_accuracy"], test_pairs=len(test_pairs))
+        metrics.update(
+            test_perplexity=test["perplexity"], test_token_accuracy=test["token_accuracy"], test_pairs=len(test_pairs)
+        )
     for name, pairs in job.extra_eval.items():
         if pairs:
             metrics[f"{name}_perplexity"] = score(model, enc(pairs))["perplexity"]

@@ -25,7 +25,7 @@ class Vocabulary:
         object.__setattr__(self, "_index", {t: i for i, t in enumerate(self.tokens)})
 
     @classmethod
-    def build(cls, token_lists: Iterable[list[str]], size: int) -> "Vocabulary":
+    def build(cls, token_lists: Iterable[list[str]], size: int) -> Vocabulary:
         """The `size` most frequent tokens (ties broken alphabetically, so builds repeat)."""
         counts: Counter[str] = Counter()
         for tokens in token_lists:
@@ -66,7 +66,7 @@ class Vocabulary:
         path.write_text(json.dumps({"tokens": list(self.tokens)}, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: Path) -> "Vocabulary":
+    def load(cls, path: Path) -> Vocabulary:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             return cls(tuple(data["tokens"]))

@@ -30,7 +30,9 @@ def top(name: str) -> str:
 
 
 def test_seq2seq_never_imports_the_bot_discord_or_a_database():
-    offenders = {str(f.relative_to(REPO)): sorted(n for n in imports_of(f) if top(n) in BOT_SIDE) for f in files("seq2seq")}
+    offenders = {
+        str(f.relative_to(REPO)): sorted(n for n in imports_of(f) if top(n) in BOT_SIDE) for f in files("seq2seq")
+    }
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
@@ -45,15 +47,20 @@ def test_protocol_is_standard_library_only():
 def test_bot_never_imports_the_model_stack():
     offenders = {}
     for f in files("bot"):
-        bad = sorted(n for n in imports_of(f)
-                     if top(n) in HEAVY or (top(n) == "seq2seq" and n not in ("seq2seq", "seq2seq.protocol")))
+        bad = sorted(
+            n
+            for n in imports_of(f)
+            if top(n) in HEAVY or (top(n) == "seq2seq" and n not in ("seq2seq", "seq2seq.protocol"))
+        )
         if bad:
             offenders[str(f.relative_to(REPO))] = bad
     assert offenders == {}
 
 
 def test_storage_never_imports_discord():
-    offenders = {str(f.relative_to(REPO)): sorted(n for n in imports_of(f) if top(n) == "discord") for f in files("bot/storage")}
+    offenders = {
+        str(f.relative_to(REPO)): sorted(n for n in imports_of(f) if top(n) == "discord") for f in files("bot/storage")
+    }
     assert {k: v for k, v in offenders.items() if v} == {}
 
 

@@ -54,7 +54,11 @@ class WorkerProc:
         with log.open("ab") as handle:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "seq2seq", "serve", "--models", str(models), "--port", str(self.port), *args],
-                cwd=REPO, env=full_env, stdout=handle, stderr=subprocess.STDOUT)
+                cwd=REPO,
+                env=full_env,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+            )
 
     def wait_ready(self, timeout: float = 60.0, headers: dict | None = None) -> None:
         deadline = time.monotonic() + timeout

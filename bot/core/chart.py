@@ -11,9 +11,18 @@ WHITE, GREY, BLACK = (255, 255, 255), (220, 220, 220), (60, 60, 60)
 COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44)]  # train, validation, more
 # 3x5 digits for the axis labels.
 _FONT = {
-    "0": "111101101101111", "1": "010110010010111", "2": "111001111100111", "3": "111001111001111",
-    "4": "101101111001001", "5": "111100111001111", "6": "111100111101111", "7": "111001010010010",
-    "8": "111101111101111", "9": "111101111001111", ".": "000000000000010", "-": "000000111000000",
+    "0": "111101101101111",
+    "1": "010110010010111",
+    "2": "111001111100111",
+    "3": "111001111001111",
+    "4": "101101111001001",
+    "5": "111100111001111",
+    "6": "111100111101111",
+    "7": "111001010010010",
+    "8": "111101111101111",
+    "9": "111101111001111",
+    ".": "000000000000010",
+    "-": "000000111000000",
 }
 
 Point = tuple[float, float]
@@ -30,7 +39,7 @@ class _Canvas:
                 px, py = x + dx, y + dy
                 if 0 <= px < self.width and 0 <= py < self.height:
                     i = 3 * (py * self.width + px)
-                    self.pixels[i:i + 3] = bytes(colour)
+                    self.pixels[i : i + 3] = bytes(colour)
 
     def line(self, x0: int, y0: int, x1: int, y1: int, colour: tuple[int, int, int], size: int = 1) -> None:
         steps = max(abs(x1 - x0), abs(y1 - y0), 1)
@@ -47,14 +56,17 @@ class _Canvas:
                     self.dot(x + n * 4 * scale + (i % 3) * scale, y + (i // 3) * scale, colour, scale)
 
     def png(self) -> bytes:
-        rows = b"".join(b"\x00" + bytes(self.pixels[3 * self.width * y: 3 * self.width * (y + 1)])
-                        for y in range(self.height))
+        rows = b"".join(
+            b"\x00" + bytes(self.pixels[3 * self.width * y : 3 * self.width * (y + 1)]) for y in range(self.height)
+        )
 
         def chunk(kind: bytes, data: bytes) -> bytes:
             return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
         header = struct.pack(">IIBBBBB", self.width, self.height, 8, 2, 0, 0, 0)
-        return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b"")
+        return (
+            b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b"")
+        )
 
 
 def _label(value: float) -> str:
@@ -77,8 +89,10 @@ def loss_chart(series: Sequence[Sequence[Point]]) -> bytes | None:
     left, right, top, bottom = MARGIN + 20, WIDTH - MARGIN // 2, MARGIN // 2, HEIGHT - MARGIN
 
     def at(p: Point) -> tuple[int, int]:
-        return (round(left + (p[0] - x0) / (x1 - x0) * (right - left)),
-                round(bottom - (p[1] - y0) / (y1 - y0) * (bottom - top)))
+        return (
+            round(left + (p[0] - x0) / (x1 - x0) * (right - left)),
+            round(bottom - (p[1] - y0) / (y1 - y0) * (bottom - top)),
+        )
 
     for i in range(5):  # horizontal grid
         y = round(top + i * (bottom - top) / 4)
@@ -89,9 +103,9 @@ def loss_chart(series: Sequence[Sequence[Point]]) -> bytes | None:
     canvas.text(4, bottom - 10, _label(y0))
     canvas.text(left, bottom + 8, str(int(x0)))
     canvas.text(right - 4 * 2 * len(str(int(x1))), bottom + 8, str(int(x1)))
-    for colour, line in zip(COLOURS, series):
+    for colour, line in zip(COLOURS, series, strict=False):
         ordered = sorted(line)
-        for a, b in zip(ordered, ordered[1:]):
+        for a, b in zip(ordered, ordered[1:], strict=False):
             canvas.line(*at(a), *at(b), colour, 2)
         for p in ordered:
             canvas.dot(at(p)[0] - 1, at(p)[1] - 1, colour, 3)

@@ -51,9 +51,18 @@ class ChatService:
     per channel, with a typing indicator, never pinging anyone, silent (or briefly 'resting') when the worker is down.
     """
 
-    def __init__(self, *, learner: Learner, worker: WorkerClient, bot_id: int, limits: ReplyLimits,
-                 context_turns: int, blocklist: tuple[str, ...] = (),
-                 roll: Callable[[], float] = random.random, resting_text: str = RESTING_TEXT):
+    def __init__(
+        self,
+        *,
+        learner: Learner,
+        worker: WorkerClient,
+        bot_id: int,
+        limits: ReplyLimits,
+        context_turns: int,
+        blocklist: tuple[str, ...] = (),
+        roll: Callable[[], float] = random.random,
+        resting_text: str = RESTING_TEXT,
+    ):
         self.learner = learner
         self.worker = worker
         self.bot_id = bot_id
@@ -82,7 +91,11 @@ class ChatService:
         try:
             if not self.learner.storage.is_opted_out(message.author_id):
                 self.turns.add(message)
-            if message.reply_to_id is not None and message.reply_to_author_id is None and message.reply_to_id in self._own:
+            if (
+                message.reply_to_id is not None
+                and message.reply_to_author_id is None
+                and message.reply_to_id in self._own
+            ):
                 message = replace(message, reply_to_author_id=self.bot_id)
             settings = await self.learner.settings(message.guild_id)
             trigger = decide(message, settings, bot_id=self.bot_id, roll=self.roll())

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from collections import OrderedDict, deque
 
-from seq2seq.protocol import MAX_TURN_CHARS, MAX_TURNS
-
 from bot.storage.text import prepare_text
+from seq2seq.protocol import MAX_TURN_CHARS, MAX_TURNS
 
 from .messages import ChatMessage
 
@@ -67,4 +66,4 @@ class RecentTurns:
                 break
             if mid < message.id:
                 earlier.append(turn)
-        return (earlier + [text])[-self.turns:]
+        return (earlier + [text])[-self.turns :]

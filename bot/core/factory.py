@@ -11,8 +11,9 @@ from .learning import Learner
 from .limits import ReplyLimits
 
 
-def chat_service(config: BotConfig, storage: Storage, worker: WorkerClient, bot_id: int, *,
-                 interactive: bool = False) -> ChatService:
+def chat_service(
+    config: BotConfig, storage: Storage, worker: WorkerClient, bot_id: int, *, interactive: bool = False
+) -> ChatService:
     """`interactive`: one person at a terminal, who must get an answer (or 'resting') to every line."""
     limits = ReplyLimits(
         user_seconds=0 if interactive else config.user_cooldown_seconds,
@@ -20,5 +21,11 @@ def chat_service(config: BotConfig, storage: Storage, worker: WorkerClient, bot_
         channel_per_seconds=0 if interactive else config.channel_per_seconds,
         resting_seconds=0 if interactive else config.resting_notice_seconds,
     )
-    return ChatService(learner=Learner(storage), worker=worker, bot_id=bot_id, limits=limits,
-                       context_turns=config.context_turns, blocklist=config.blocklist)
+    return ChatService(
+        learner=Learner(storage),
+        worker=worker,
+        bot_id=bot_id,
+        limits=limits,
+        context_turns=config.context_turns,
+        blocklist=config.blocklist,
+    )

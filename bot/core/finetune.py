@@ -8,13 +8,12 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-from seq2seq.protocol import MIN_FINETUNE_PAIRS, FinetuneOptions, JobInfo
 
 from bot.storage import RunStatus, Storage
 from bot.worker import WorkerClient, WorkerError, WorkerUnavailable
+from seq2seq.protocol import MIN_FINETUNE_PAIRS, FinetuneOptions, JobInfo
 
 from .chart import loss_chart
 
@@ -56,8 +55,16 @@ async def _nothing(_: FinetuneReport) -> None:
 class FineTuner:
     """One fine-tune at a time; `due()` says whether the schedule (interval and enough new pairs) calls for one."""
 
-    def __init__(self, storage: Storage, worker: WorkerClient, *, interval_hours: float, min_pairs: int,
-                 poll_seconds: float = 2.0, max_steps: int = 0):
+    def __init__(
+        self,
+        storage: Storage,
+        worker: WorkerClient,
+        *,
+        interval_hours: float,
+        min_pairs: int,
+        poll_seconds: float = 2.0,
+        max_steps: int = 0,
+    ):
         self.storage = storage
         self.worker = worker
         self.interval = timedelta(hours=interval_hours)
@@ -75,7 +82,7 @@ class FineTuner:
         for run in await self.storage.training_runs(limit=50):
             if run.status == RunStatus.SUCCEEDED and run.finished_at is not None:
                 at = run.finished_at
-                return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+                return at if at.tzinfo else at.replace(tzinfo=UTC)
         return None
 
     async def next_due(self) -> tuple[datetime | None, int]:
@@ -86,11 +93,12 @@ class FineTuner:
 
     async def due(self, now: datetime | None = None) -> bool:
         when, new = await self.next_due()
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         return (when is None or when <= now) and new >= self.min_pairs
 
-    async def run(self, triggered_by: int | None = None, progress: Progress = _nothing,
-                  full: bool = False) -> FinetuneReport:
+    async def run(
+        self, triggered_by: int | None = None, progress: Progress = _nothing, full: bool = False
+    ) -> FinetuneReport:
         if self._lock.locked():
             raise AlreadyRunning("a fine-tune is already running")
         async with self._lock:
@@ -139,7 +147,9 @@ class FineTuner:
             except WorkerUnavailable as exc:
                 outage_since = outage_since or time.monotonic()
                 if time.monotonic() - outage_since > OUTAGE_LIMIT_S:
-                    raise WorkerUnavailable(0, f"lost the worker while following job {report.job.id}: {exc.message}")
+                    raise WorkerUnavailable(
+                        0, f"lost the worker while following job {report.job.id}: {exc.message}"
+                    ) from exc
                 continue
             outage_since = None
             step, loss = job.progress.get("step"), job.progress.get("loss")
@@ -157,15 +167,28 @@ class FineTuner:
             report.error = job.error or job.state
 
     async def _finish(self, report: FinetuneReport) -> None:
-        metrics = {"outcome": report.outcome, "version": report.version, "before": report.before,
-                   "after": report.after, "job": report.job.id if report.job else None}
+        metrics = {
+            "outcome": report.outcome,
+            "version": report.version,
+            "before": report.before,
+            "after": report.after,
+            "job": report.job.id if report.job else None,
+        }
         try:
             await self.storage.finish_training_run(report.run_id, report.status, metrics=metrics, error=report.error)
             if report.outcome == "activated" and report.version:
-                await self.storage.record_model_version(report.version, f"worker:{report.version}",
-                                                        training_run_id=report.run_id, metrics=report.after,
-                                                        activate=True)
+                await self.storage.record_model_version(
+                    report.version,
+                    f"worker:{report.version}",
+                    training_run_id=report.run_id,
+                    metrics=report.after,
+                    activate=True,
+                )
         except Exception:
             log.exception("could not record the end of training run %d", report.run_id)
-        log.info("training run %d: %s%s", report.run_id, report.status.value,
-                 f" ({report.error})" if report.error else f", {report.outcome} {report.version}")
+        log.info(
+            "training run %d: %s%s",
+            report.run_id,
+            report.status.value,
+            f" ({report.error})" if report.error else f", {report.outcome} {report.version}",
+        )

@@ -27,7 +27,8 @@ class ReplyLimits:
         self._user = _mapping(1, user_seconds, lambda m: m.author_id)
         self._channel = _mapping(channel_rate, channel_per_seconds, lambda m: m.channel_id)
         self._chance = DynamicCooldownMapping(
-            lambda k: Cooldown(1, k.cooldown_seconds) if k.cooldown_seconds > 0 else None, lambda k: k.channel_id)
+            lambda k: Cooldown(1, k.cooldown_seconds) if k.cooldown_seconds > 0 else None, lambda k: k.channel_id
+        )
         self._resting = _mapping(1, resting_seconds, lambda m: m.channel_id)
 
     def allow(self, message: ChatMessage, trigger: Trigger, cooldown_seconds: float = 0.0) -> bool:

@@ -49,9 +49,15 @@ class ChatMessage:
         """The storage layer's view (guild messages only)."""
         assert self.guild_id is not None, "direct messages are never stored"
         return IncomingMessage(
-            id=self.id, guild_id=self.guild_id, channel_id=self.channel_id, author_id=self.author_id,
-            content=self.content, created_at=self.created_at, reply_to_id=self.reply_to_id,
-            author_is_bot=self.author_is_bot, is_own=self.is_own,
+            id=self.id,
+            guild_id=self.guild_id,
+            channel_id=self.channel_id,
+            author_id=self.author_id,
+            content=self.content,
+            created_at=self.created_at,
+            reply_to_id=self.reply_to_id,
+            author_is_bot=self.author_is_bot,
+            is_own=self.is_own,
         )
 
 

@@ -25,8 +25,9 @@ def blocklist_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
     words = [w.strip().lower() for w in words if w and w.strip()]
     if not words:
         return None
-    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")(?!\w)",
-                      re.IGNORECASE)
+    return re.compile(
+        r"(?<!\w)(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")(?!\w)", re.IGNORECASE
+    )
 
 
 def clean_reply(text: str, blocked: re.Pattern[str] | None = None) -> str | None:

@@ -34,8 +34,11 @@ class ProgressMessage:
         try:
             await self.interaction.edit_original_response(**kwargs)
         except discord.HTTPException as exc:
-            log.info("could not update the response of /%s: %s", self.interaction.command and
-                     self.interaction.command.qualified_name, exc)
+            log.info(
+                "could not update the response of /%s: %s",
+                self.interaction.command and self.interaction.command.qualified_name,
+                exc,
+            )
             self.alive = False
             return False
         self._last, self._text = time.monotonic(), kwargs.get("content", self._text)

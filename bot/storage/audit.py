@@ -50,6 +50,4 @@ async def read(conn: AsyncConnection, *, guild_id: int | None = None, limit: int
     if guild_id is not None:
         query = query.where(AuditEntry.guild_id == guild_id)
     rows = await conn.execute(query)
-    return [
-        AuditRecord(r.id, r.created_at, r.action, r.guild_id, r.actor_id, r.target_id, r.details) for r in rows
-    ]
+    return [AuditRecord(r.id, r.created_at, r.action, r.guild_id, r.actor_id, r.target_id, r.details) for r in rows]

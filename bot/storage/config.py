@@ -63,9 +63,7 @@ def _pick(table: Mapping[str, Any], cls: type) -> dict:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in table.items() if k in names}
 
 
-def load_config(
-    path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
-) -> StorageConfig:
+def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> StorageConfig:
     """Read config.toml (missing file: defaults); BANTER_DATABASE_URL wins over `[storage] url`."""
     env = os.environ if env is None else env
     path = Path(path) if path is not None else DEFAULT_CONFIG_PATH

@@ -105,9 +105,18 @@ async def export_pairs(
             keep_share = {user: cap / n for user, n in per_user.items() if n > cap}
 
         query = (
-            select(Pair.id, Pair.conversation_id, Pair.context_text, Pair.query_text, Pair.reply_text,
-                   Pair.reply_author_id, Pair.text_hash)
-            .where(chosen).order_by(Pair.id).execution_options(yield_per=CHUNK)
+            select(
+                Pair.id,
+                Pair.conversation_id,
+                Pair.context_text,
+                Pair.query_text,
+                Pair.reply_text,
+                Pair.reply_author_id,
+                Pair.text_hash,
+            )
+            .where(chosen)
+            .order_by(Pair.id)
+            .execution_options(yield_per=CHUNK)
         )
         counts = {"new": 0, "replay": 0, "train": 0, "validation": 0, "dropped": 0}
         tmp_train, tmp_valid = out / f".{TRAIN_FILE}.tmp", out / f".{VALIDATION_FILE}.tmp"
@@ -117,8 +126,15 @@ async def export_pairs(
                 async for rows in result.partitions(CHUNK):
                     # Formatting and writing off the event loop: the bot keeps answering meanwhile.
                     await asyncio.to_thread(
-                        _write_chunk, rows, lower, filters.validation_fraction, keep_share, blocked,
-                        train, valid, counts,
+                        _write_chunk,
+                        rows,
+                        lower,
+                        filters.validation_fraction,
+                        keep_share,
+                        blocked,
+                        train,
+                        valid,
+                        counts,
                     )
         except BaseException:
             tmp_train.unlink(missing_ok=True)
@@ -127,8 +143,7 @@ async def export_pairs(
         # Renamed into place only when complete: a reader never sees half an export.
         tmp_train.replace(out / TRAIN_FILE)
         tmp_valid.replace(out / VALIDATION_FILE)
-    return ExportCounts(**counts, watermark=upper, train_path=out / TRAIN_FILE,
-                        validation_path=out / VALIDATION_FILE)
+    return ExportCounts(**counts, watermark=upper, train_path=out / TRAIN_FILE, validation_path=out / VALIDATION_FILE)
 
 
 def _write_chunk(rows, lower, validation_fraction, keep_share, blocked, train, valid, counts) -> None:

@@ -57,7 +57,9 @@ class Storage:
         self._writer = Writer(engines.writer, lock_retries=config.lock_retries, max_batch=_BATCH)
 
     @classmethod
-    async def open(cls, url: str | None = None, *, config: StorageConfig | None = None, migrate: bool = True) -> Storage:
+    async def open(
+        cls, url: str | None = None, *, config: StorageConfig | None = None, migrate: bool = True
+    ) -> Storage:
         """Open (and by default `alembic upgrade head`) the database from `url`, or config.toml / env."""
         config = (config or load_config()).with_url(url)
         engines = create_engines(config.url, busy_timeout_ms=config.busy_timeout_ms)
@@ -149,7 +151,9 @@ class Storage:
         ids = {_check_id("message_id", i) for i in message_ids}
 
         async def delete(conn, hooks, caches):
-            hooks.append(lambda: caches.forget_tails(lambda t: t.id in ids, forget_context=lambda t: t.answered_id in ids))
+            hooks.append(
+                lambda: caches.forget_tails(lambda t: t.id in ids, forget_context=lambda t: t.answered_id in ids)
+            )
             return await messages.delete_messages(conn, ids)
 
         return await self._write(delete)
@@ -192,7 +196,9 @@ class Storage:
             return cached
         return (await self._read(settings.load_settings, [_check_id("guild_id", guild_id)]))[guild_id]
 
-    async def update_guild_settings(self, guild_id: int, *, actor_id: int | None = None, **changes) -> settings.GuildSettings:
+    async def update_guild_settings(
+        self, guild_id: int, *, actor_id: int | None = None, **changes
+    ) -> settings.GuildSettings:
         """Change some of enabled, reply_chance, cooldown_seconds, learning_channels, reply_channels."""
         _check_id("guild_id", guild_id)
 
@@ -200,18 +206,29 @@ class Storage:
             current = (await settings.load_settings(conn, [guild_id]))[guild_id]
             new = current.changed(**changes)
             await settings.save_settings(conn, new)
-            details = {k: sorted(map(str, v)) if isinstance(v, frozenset | set | list | tuple) else v
-                       for k, v in changes.items() if v is not None}
+            details = {
+                k: sorted(map(str, v)) if isinstance(v, frozenset | set | list | tuple) else v
+                for k, v in changes.items()
+                if v is not None
+            }
             await audit.record(conn, "settings.update", guild_id=guild_id, actor_id=actor_id, details=details)
             hooks.append(lambda: caches.settings.__setitem__(guild_id, new))
             return new
 
         return await self._write(update)
 
-    async def record_audit(self, action: str, *, guild_id: int | None = None, actor_id: int | None = None,
-                           target_id: int | None = None, details: dict[str, Any] | None = None) -> None:
-        await self._plain_write(audit.record, action, guild_id=guild_id, actor_id=actor_id,
-                                target_id=target_id, details=details)
+    async def record_audit(
+        self,
+        action: str,
+        *,
+        guild_id: int | None = None,
+        actor_id: int | None = None,
+        target_id: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        await self._plain_write(
+            audit.record, action, guild_id=guild_id, actor_id=actor_id, target_id=target_id, details=details
+        )
 
     async def audit_log(self, guild_id: int | None = None, limit: int = 50) -> list[audit.AuditRecord]:
         return await self._read(audit.read, guild_id=guild_id, limit=limit)
@@ -226,8 +243,9 @@ class Storage:
         await self.record_audit("training.start", actor_id=triggered_by, details={"run": run_id})
         return run_id
 
-    async def finish_training_run(self, run_id: int, status: RunStatus | str, *,
-                                  metrics: dict[str, Any] | None = None, error: str | None = None) -> None:
+    async def finish_training_run(
+        self, run_id: int, status: RunStatus | str, *, metrics: dict[str, Any] | None = None, error: str | None = None
+    ) -> None:
         await self._plain_write(training.finish_run, run_id, RunStatus(status), metrics, error)
 
     async def get_training_run(self, run_id: int) -> training.TrainingRunInfo | None:
@@ -236,8 +254,15 @@ class Storage:
     async def training_runs(self, limit: int = 20) -> list[training.TrainingRunInfo]:
         return await self._read(training.list_runs, limit)
 
-    async def record_model_version(self, name: str, path: str, *, training_run_id: int | None = None,
-                                   metrics: dict[str, Any] | None = None, activate: bool = False) -> int:
+    async def record_model_version(
+        self,
+        name: str,
+        path: str,
+        *,
+        training_run_id: int | None = None,
+        metrics: dict[str, Any] | None = None,
+        activate: bool = False,
+    ) -> int:
         return await self._plain_write(training.add_model_version, name, path, training_run_id, metrics, activate)
 
     async def activate_model_version(self, version_id: int, *, actor_id: int | None = None) -> None:
@@ -250,16 +275,23 @@ class Storage:
     async def model_versions(self, limit: int = 20) -> list[training.ModelVersionInfo]:
         return await self._read(training.list_model_versions, limit)
 
-    async def export_training_pairs(self, out_dir: str | os.PathLike[str], *, run_id: int | None = None,
-                                    seed: int | None = None,
-                                    filters: LearningFilters | None = None) -> export.ExportCounts:
+    async def export_training_pairs(
+        self,
+        out_dir: str | os.PathLike[str],
+        *,
+        run_id: int | None = None,
+        seed: int | None = None,
+        filters: LearningFilters | None = None,
+    ) -> export.ExportCounts:
         """New pairs since the last successful run plus a replay sample, as train/validation JSONL.
 
         With run_id, the run records the export's watermark: once it succeeds, those pairs are old.
         `filters` defaults to config.toml's [learning]; the replay sample's seed to the run id.
         """
         counts = await export.export_pairs(
-            self._engines.reader, out_dir, filters or self.config.learning,
+            self._engines.reader,
+            out_dir,
+            filters or self.config.learning,
             seed=seed if seed is not None else (run_id or 0),
         )
         if run_id is not None:

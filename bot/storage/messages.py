@@ -62,8 +62,15 @@ async def _load_turns(conn: AsyncConnection, ids: set[int]) -> dict[int, Turn]:
         return {}
     query = (
         select(
-            Message.id, Message.channel_id, Message.author_id, Message.created_at,
-            Message.content, Message.is_own, Pair.conversation_id, Pair.query_message_id, Pair.query_text,
+            Message.id,
+            Message.channel_id,
+            Message.author_id,
+            Message.created_at,
+            Message.content,
+            Message.is_own,
+            Pair.conversation_id,
+            Pair.query_message_id,
+            Pair.query_text,
         )
         .outerjoin(Pair, Pair.reply_message_id == Message.id)
         .where(Message.id.in_(ids))
@@ -73,26 +80,45 @@ async def _load_turns(conn: AsyncConnection, ids: set[int]) -> dict[int, Turn]:
 
 def _message_row(msg: IncomingMessage, text: str) -> dict:
     return {
-        "id": msg.id, "guild_id": msg.guild_id, "channel_id": msg.channel_id, "author_id": msg.author_id,
-        "content": text, "created_at": msg.created_at, "edited_at": None,
-        "reply_to_id": msg.reply_to_id, "is_own": msg.is_own,
+        "id": msg.id,
+        "guild_id": msg.guild_id,
+        "channel_id": msg.channel_id,
+        "author_id": msg.author_id,
+        "content": text,
+        "created_at": msg.created_at,
+        "edited_at": None,
+        "reply_to_id": msg.reply_to_id,
+        "is_own": msg.is_own,
     }
 
 
 def _pair_row(guild_id: int, pair: PairCandidate) -> dict:
     q, r = pair.query, pair.reply
     return {
-        "guild_id": guild_id, "channel_id": r.channel_id, "conversation_id": pair.conversation_id,
-        "query_message_id": q.id, "reply_message_id": r.id,
-        "context_message_id": q.answered_id, "context_text": q.answered_text,
-        "query_author_id": q.author_id, "reply_author_id": r.author_id,
-        "query_text": q.text, "reply_text": r.text, "kind": pair.kind.value,
-        "text_hash": pair.text_hash, "created_at": r.created_at,
+        "guild_id": guild_id,
+        "channel_id": r.channel_id,
+        "conversation_id": pair.conversation_id,
+        "query_message_id": q.id,
+        "reply_message_id": r.id,
+        "context_message_id": q.answered_id,
+        "context_text": q.answered_text,
+        "query_author_id": q.author_id,
+        "reply_author_id": r.author_id,
+        "query_text": q.text,
+        "reply_text": r.text,
+        "kind": pair.kind.value,
+        "text_hash": pair.text_hash,
+        "created_at": r.created_at,
     }
 
 
 async def log_batch(
-    conn: AsyncConnection, items: list[IncomingMessage], hooks: Hooks, *, caches: Caches, rules: MessageRules,
+    conn: AsyncConnection,
+    items: list[IncomingMessage],
+    hooks: Hooks,
+    *,
+    caches: Caches,
+    rules: MessageRules,
     tails: dict | None = None,
 ) -> list[LogResult]:
     """Store a burst of messages in one transaction, extracting pairs as the stream goes.
@@ -113,9 +139,11 @@ async def log_batch(
             continue
         text = prepare_text(msg.content)
         reason = (
-            NotLogged.OPTED_OUT if msg.author_id in caches.opted_out
-            else skip_reason(text, author_is_bot=msg.author_is_bot, is_own=msg.is_own,
-                             command_prefixes=rules.command_prefixes)
+            NotLogged.OPTED_OUT
+            if msg.author_id in caches.opted_out
+            else skip_reason(
+                text, author_is_bot=msg.author_is_bot, is_own=msg.is_own, command_prefixes=rules.command_prefixes
+            )
         )
         if reason is not None:
             results[i] = LogResult(False, reason)
@@ -163,9 +191,7 @@ async def delete_messages(conn: AsyncConnection, ids: Iterable[int] | Select) ->
         return 0
     # Explicit deletes rather than trusting ON DELETE CASCADE alone: the pairs must go even
     # on a connection where SQLite's foreign_keys pragma was somehow off.
-    await conn.execute(
-        delete(Pair).where(or_(Pair.query_message_id.in_(ids), Pair.reply_message_id.in_(ids)))
-    )
+    await conn.execute(delete(Pair).where(or_(Pair.query_message_id.in_(ids), Pair.reply_message_id.in_(ids))))
     await conn.execute(
         update(Pair).where(Pair.context_message_id.in_(ids)).values(context_message_id=None, context_text=None)
     )
@@ -175,8 +201,14 @@ async def delete_messages(conn: AsyncConnection, ids: Iterable[int] | Select) ->
 
 
 async def apply_edit(
-    conn: AsyncConnection, message_id: int, content: str, edited_at: datetime | None, *,
-    caches: Caches, rules: MessageRules, hooks: Hooks,
+    conn: AsyncConnection,
+    message_id: int,
+    content: str,
+    edited_at: datetime | None,
+    *,
+    caches: Caches,
+    rules: MessageRules,
+    hooks: Hooks,
 ) -> bool:
     """An edited message: new text in the message and its pairs. False if it was never stored."""
     row = (await conn.execute(select(Message.is_own).where(Message.id == message_id))).first()
@@ -186,8 +218,11 @@ async def apply_edit(
     if skip_reason(text, author_is_bot=False, is_own=row.is_own, command_prefixes=rules.command_prefixes):
         # Edited into something not worth learning (a bare link, nothing): forget it.
         await delete_messages(conn, [message_id])
-        hooks.append(lambda: caches.forget_tails(
-            lambda t: t.id == message_id, forget_context=lambda t: t.answered_id == message_id))
+        hooks.append(
+            lambda: caches.forget_tails(
+                lambda t: t.id == message_id, forget_context=lambda t: t.answered_id == message_id
+            )
+        )
         return True
     await conn.execute(
         update(Message).where(Message.id == message_id).values(content=text, edited_at=edited_at or utcnow())
@@ -209,7 +244,8 @@ async def apply_edit(
             await conn.execute(delete(Pair).where(Pair.id == pair_id))
         else:
             await conn.execute(
-                update(Pair).where(Pair.id == pair_id)
+                update(Pair)
+                .where(Pair.id == pair_id)
                 .values(query_text=query_text, reply_text=reply_text, text_hash=new_hash)
             )
 

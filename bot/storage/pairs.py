@@ -140,8 +140,9 @@ class PairStream:
             new, reply_to_id=reply_to_id, replied=replied, previous=previous, window_seconds=self.window_seconds
         )
         if pair is not None:
-            new = replace(new, conversation_id=pair.conversation_id, answered_id=pair.query.id,
-                          answered_text=pair.query.text)
+            new = replace(
+                new, conversation_id=pair.conversation_id, answered_id=pair.query.id, answered_text=pair.query.text
+            )
         if newest:
             self.tails[new.channel_id] = new
         return new, pair

@@ -25,16 +25,19 @@ async def forget_user(conn: AsyncConnection, user_id: int, hooks: Hooks, caches:
     await conn.execute(update(AuditEntry).where(AuditEntry.actor_id == user_id).values(actor_id=None))
     await conn.execute(update(AuditEntry).where(AuditEntry.target_id == user_id).values(target_id=None))
     # A tail's context may be one of the user's messages; which, the cache cannot tell: drop them all.
-    hooks.append(lambda: caches.forget_tails(
-        lambda t: isinstance(t, Turn) and t.author_id == user_id, forget_context=lambda t: True))
+    hooks.append(
+        lambda: caches.forget_tails(
+            lambda t: isinstance(t, Turn) and t.author_id == user_id, forget_context=lambda t: True
+        )
+    )
     return deleted
 
 
 async def opt_out(conn: AsyncConnection, user_id: int, hooks: Hooks, caches: Caches) -> int:
     """Record the opt-out, then forget the user. Returns messages deleted."""
-    await conn.execute(insert_ignoring_duplicates(conn.dialect.name, OptOut.__table__).values(
-        user_id=user_id, created_at=utcnow()
-    ))
+    await conn.execute(
+        insert_ignoring_duplicates(conn.dialect.name, OptOut.__table__).values(user_id=user_id, created_at=utcnow())
+    )
     deleted = await forget_user(conn, user_id, hooks, caches)
     hooks.append(lambda: caches.opted_out.add(user_id))
     return deleted
@@ -84,27 +87,57 @@ async def export_user_data(conn: AsyncConnection, user_id: int) -> dict[str, Any
     own_ids = select(Message.id).where(Message.author_id == user_id)
     messages = await conn.execute(
         select(
-            Message.id, Message.guild_id, Message.channel_id, Message.content,
-            Message.created_at, Message.edited_at, Message.reply_to_id,
-        ).where(Message.author_id == user_id).order_by(Message.id)
+            Message.id,
+            Message.guild_id,
+            Message.channel_id,
+            Message.content,
+            Message.created_at,
+            Message.edited_at,
+            Message.reply_to_id,
+        )
+        .where(Message.author_id == user_id)
+        .order_by(Message.id)
     )
     pairs = await conn.execute(
         select(
-            Pair.id, Pair.guild_id, Pair.channel_id, Pair.kind, Pair.query_message_id, Pair.reply_message_id,
-            Pair.context_message_id, Pair.context_text, Pair.query_text, Pair.reply_text, Pair.created_at,
-        ).where(or_(
-            Pair.query_message_id.in_(own_ids), Pair.reply_message_id.in_(own_ids), Pair.context_message_id.in_(own_ids)
-        )).order_by(Pair.id)
+            Pair.id,
+            Pair.guild_id,
+            Pair.channel_id,
+            Pair.kind,
+            Pair.query_message_id,
+            Pair.reply_message_id,
+            Pair.context_message_id,
+            Pair.context_text,
+            Pair.query_text,
+            Pair.reply_text,
+            Pair.created_at,
+        )
+        .where(
+            or_(
+                Pair.query_message_id.in_(own_ids),
+                Pair.reply_message_id.in_(own_ids),
+                Pair.context_message_id.in_(own_ids),
+            )
+        )
+        .order_by(Pair.id)
     )
     runs = await conn.execute(
         select(TrainingRun.id, TrainingRun.status, TrainingRun.started_at, TrainingRun.finished_at)
-        .where(TrainingRun.triggered_by == user_id).order_by(TrainingRun.id)
+        .where(TrainingRun.triggered_by == user_id)
+        .order_by(TrainingRun.id)
     )
     audit_rows = await conn.execute(
         select(
-            AuditEntry.id, AuditEntry.created_at, AuditEntry.action, AuditEntry.guild_id,
-            AuditEntry.actor_id, AuditEntry.target_id, AuditEntry.details,
-        ).where(or_(AuditEntry.actor_id == user_id, AuditEntry.target_id == user_id)).order_by(AuditEntry.id)
+            AuditEntry.id,
+            AuditEntry.created_at,
+            AuditEntry.action,
+            AuditEntry.guild_id,
+            AuditEntry.actor_id,
+            AuditEntry.target_id,
+            AuditEntry.details,
+        )
+        .where(or_(AuditEntry.actor_id == user_id, AuditEntry.target_id == user_id))
+        .order_by(AuditEntry.id)
     )
     opted_out_at = await conn.scalar(select(OptOut.created_at).where(OptOut.user_id == user_id))
     return {

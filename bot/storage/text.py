@@ -60,9 +60,7 @@ def is_command(text: str, prefixes: Sequence[str]) -> bool:
     return False
 
 
-def skip_reason(
-    text: str, *, author_is_bot: bool, is_own: bool, command_prefixes: Sequence[str]
-) -> SkipReason | None:
+def skip_reason(text: str, *, author_is_bot: bool, is_own: bool, command_prefixes: Sequence[str]) -> SkipReason | None:
     """Why a (prepared) message must not be learned, or None if it may be."""
     if author_is_bot and not is_own:
         return SkipReason.BOT

@@ -45,15 +45,21 @@ class PairCounts:
 
 def _run_info(row) -> TrainingRunInfo:
     return TrainingRunInfo(
-        row.id, RunStatus(row.status), row.triggered_by, row.started_at, row.finished_at,
-        row.pair_watermark, row.pairs_new, row.pairs_replay, row.metrics, row.error,
+        row.id,
+        RunStatus(row.status),
+        row.triggered_by,
+        row.started_at,
+        row.finished_at,
+        row.pair_watermark,
+        row.pairs_new,
+        row.pairs_replay,
+        row.metrics,
+        row.error,
     )
 
 
 def _version_info(row) -> ModelVersionInfo:
-    return ModelVersionInfo(
-        row.id, row.name, row.path, row.training_run_id, row.metrics, row.is_active, row.created_at
-    )
+    return ModelVersionInfo(row.id, row.name, row.path, row.training_run_id, row.metrics, row.is_active, row.created_at)
 
 
 async def last_watermark(conn: AsyncConnection) -> int:
@@ -83,7 +89,8 @@ async def start_run(conn: AsyncConnection, triggered_by: int | None) -> int:
 
 async def record_export(conn: AsyncConnection, run_id: int, watermark: int, new: int, replay: int) -> None:
     await conn.execute(
-        update(TrainingRun).where(TrainingRun.id == run_id)
+        update(TrainingRun)
+        .where(TrainingRun.id == run_id)
         .values(pair_watermark=watermark, pairs_new=new, pairs_replay=replay)
     )
 
@@ -94,7 +101,8 @@ async def finish_run(
     if status == RunStatus.RUNNING:
         raise ValueError("a finished run needs a final status")
     result = await conn.execute(
-        update(TrainingRun).where(TrainingRun.id == run_id)
+        update(TrainingRun)
+        .where(TrainingRun.id == run_id)
         .values(status=RunStatus(status).value, metrics=metrics, error=error, finished_at=utcnow())
     )
     if result.rowcount == 0:
@@ -112,13 +120,18 @@ async def list_runs(conn: AsyncConnection, limit: int = 20) -> list[TrainingRunI
 
 
 async def add_model_version(
-    conn: AsyncConnection, name: str, path: str, training_run_id: int | None,
-    metrics: dict[str, Any] | None, activate: bool,
+    conn: AsyncConnection,
+    name: str,
+    path: str,
+    training_run_id: int | None,
+    metrics: dict[str, Any] | None,
+    activate: bool,
 ) -> int:
     version_id = await conn.scalar(
         insert(ModelVersion)
-        .values(name=name, path=path, training_run_id=training_run_id, metrics=metrics,
-                is_active=False, created_at=utcnow())
+        .values(
+            name=name, path=path, training_run_id=training_run_id, metrics=metrics, is_active=False, created_at=utcnow()
+        )
         .returning(ModelVersion.id)
     )
     if activate:

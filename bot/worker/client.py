@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+
 from seq2seq.protocol import FinetuneOptions, JobInfo, ModelInfo, ReplyRequest, ReplyResult
 
 from .health import WorkerHealth
@@ -43,8 +44,10 @@ class WorkerClient:
         if self._session is None:
             headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
             self._session = aiohttp.ClientSession(
-                headers=headers, timeout=aiohttp.ClientTimeout(total=60, sock_connect=5),
-                connector=aiohttp.TCPConnector(limit=64, enable_cleanup_closed=True))
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=60, sock_connect=5),
+                connector=aiohttp.TCPConnector(limit=64, enable_cleanup_closed=True),
+            )
 
     async def close(self) -> None:
         await self.health.close()
@@ -74,7 +77,7 @@ class WorkerClient:
                     cls = WorkerUnavailable if resp.status >= 500 or resp.status == 429 else WorkerError
                     raise cls(resp.status, message)
                 return data
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise WorkerUnavailable(0, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from None
 
     async def _probe(self) -> dict:
@@ -118,11 +121,18 @@ class WorkerClient:
     # -- fine-tuning ----------------------------------------------------------------------------
     async def start_finetune(self, pairs_jsonl: Path, options: FinetuneOptions) -> JobInfo:
         """Upload the exported pairs (JSONL) with the options as query parameters; the job runs on the worker."""
-        query = {k: str(v).lower() if isinstance(v, bool) else str(v)
-                 for k, v in options.to_json().items() if v is not None}
+        query = {
+            k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in options.to_json().items() if v is not None
+        }
         data = await asyncio.to_thread(pairs_jsonl.read_bytes)
-        result = await self._request("POST", "/v1/jobs/finetune", params=query, data=data, timeout=120,
-                                     headers={"Content-Type": "application/x-ndjson"})
+        result = await self._request(
+            "POST",
+            "/v1/jobs/finetune",
+            params=query,
+            data=data,
+            timeout=120,
+            headers={"Content-Type": "application/x-ndjson"},
+        )
         return JobInfo.from_json(result)
 
     async def job(self, job_id: str) -> JobInfo:

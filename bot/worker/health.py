@@ -34,8 +34,11 @@ class WorkerHealth:
             self.since = time.time()
             if not expected:
                 self.outages += 1
-            log.log(logging.INFO if expected else logging.WARNING,
-                    "worker unavailable (%s): resting until it answers again", error)
+            log.log(
+                logging.INFO if expected else logging.WARNING,
+                "worker unavailable (%s): resting until it answers again",
+                error,
+            )
             self._changed.set()
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._recover(), name="banter-worker-probe")

@@ -25,8 +25,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 class LocalWorker:
     """Owns the child process: starts it, restarts it with back-off if it dies, stops it on exit."""
 
-    def __init__(self, models: Path, *, host: str = "127.0.0.1", config: Path | None = None,
-                 log_level: str = "WARNING"):
+    def __init__(
+        self, models: Path, *, host: str = "127.0.0.1", config: Path | None = None, log_level: str = "WARNING"
+    ):
         self.models = Path(models)
         self.host = host
         self.port = free_port(host)
@@ -41,8 +42,18 @@ class LocalWorker:
         return f"http://{self.host}:{self.port}"
 
     def command(self) -> list[str]:
-        cmd = [sys.executable, "-m", "seq2seq", "serve", "--models", str(self.models),
-               "--host", self.host, "--port", str(self.port)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "seq2seq",
+            "serve",
+            "--models",
+            str(self.models),
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+        ]
         if self.config is not None:
             cmd += ["--config", str(self.config)]
         return cmd
@@ -57,8 +68,9 @@ class LocalWorker:
     async def _spawn(self) -> None:
         env = {**os.environ, "BANTER_LOG_LEVEL": self.log_level}
         # The child's stdout is not ours: in console mode standard output carries only replies.
-        self.proc = await asyncio.create_subprocess_exec(*self.command(), stdin=asyncio.subprocess.DEVNULL,
-                                                         stdout=asyncio.subprocess.DEVNULL, env=env)
+        self.proc = await asyncio.create_subprocess_exec(
+            *self.command(), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, env=env
+        )
         log.info("started worker pid %d on %s (models: %s)", self.proc.pid, self.url, self.models)
 
     async def _supervise(self) -> None:
@@ -86,7 +98,7 @@ class LocalWorker:
         proc.terminate()  # the worker finishes replies in flight on SIGTERM
         try:
             await asyncio.wait_for(proc.wait(), STOP_GRACE_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             proc.kill()
             await proc.wait()
         log.info("stopped worker pid %d", proc.pid)

@@ -6,9 +6,10 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable
+from typing import Any
 
 log = logging.getLogger("banter.worker.batcher")
 
@@ -55,8 +56,17 @@ class Batcher:
     many requests as recent batches did, so a lone client never pays the timeout and a crowd still batches.
     """
 
-    def __init__(self, decode: DecodeFn, current_model: Callable[[], Any], *, max_batch_size: int = 64,
-                 batch_timeout_s: float = 0.002, max_queue: int = 256, threads: int = 1, metrics=None):
+    def __init__(
+        self,
+        decode: DecodeFn,
+        current_model: Callable[[], Any],
+        *,
+        max_batch_size: int = 64,
+        batch_timeout_s: float = 0.002,
+        max_queue: int = 256,
+        threads: int = 1,
+        metrics=None,
+    ):
         self._decode = decode
         self._current_model = current_model  # read once per batch: a swap never splits a batch
         self.max_batch_size = max_batch_size
@@ -109,8 +119,10 @@ class Batcher:
         self._set_depth()
         self._wake.set()
         try:
-            return list(await asyncio.wait_for(asyncio.gather(*(i.future for i in items)), deadline - time.perf_counter()))
-        except (TimeoutError, asyncio.TimeoutError):
+            return list(
+                await asyncio.wait_for(asyncio.gather(*(i.future for i in items)), deadline - time.perf_counter())
+            )
+        except TimeoutError:
             if self._metrics:
                 self._metrics.expired.inc(len(items))
             raise DeadlineExceeded("no reply before the request's deadline") from None
@@ -146,7 +158,7 @@ class Batcher:
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), remaining)
-            except (TimeoutError, asyncio.TimeoutError):
+            except TimeoutError:
                 break
         items: list[_Item] = []
         now = time.perf_counter()
@@ -171,7 +183,8 @@ class Batcher:
                 raise NotReady("no model is loaded")
             started = time.perf_counter()
             replies = await asyncio.get_running_loop().run_in_executor(
-                self._executor, self._decode, model, [i.conversation for i in items], items[0].options)
+                self._executor, self._decode, model, [i.conversation for i in items], items[0].options
+            )
             decode_s = time.perf_counter() - started
             self._recent = 0.5 * self._recent + 0.5 * len(items)
             if self._metrics:
@@ -182,7 +195,9 @@ class Batcher:
                 if self._metrics:
                     self._metrics.queue_wait.observe(queue_s)
                 if not item.future.done():
-                    item.future.set_result(BatchResult(reply, model.version, queue_s * 1000, decode_s * 1000, len(items)))
+                    item.future.set_result(
+                        BatchResult(reply, model.version, queue_s * 1000, decode_s * 1000, len(items))
+                    )
         except Exception as exc:  # a decoding failure fails this batch only
             log.exception("decoding a batch of %d failed", len(items))
             for item in items:

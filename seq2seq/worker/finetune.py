@@ -173,20 +173,42 @@ def run(args: argparse.Namespace) -> int:
     mix = new_train + replay
     batch = opts.batch_size or base_train.batch_size
     per_epoch = max(1, -(-len(mix) // batch))
-    cfg = replace(base_train, max_epochs=opts.epochs, batch_size=batch, seed=opts.seed,
-                  learning_rate=opts.learning_rate or base_train.learning_rate / 2,
-                  eval_every=max(1, min(base_train.eval_every, per_epoch)),
-                  checkpoint_every=max(1, min(base_train.checkpoint_every, per_epoch)),
-                  test_fraction=0.0, val_fraction=min(0.2, max(0.02, 20 / len(mix))), patience=2)
-    log.info("mix: %d new pairs + %d replay pairs; %d new pairs held out; lr %.2e", len(new_train), len(replay),
-             len(new_held), cfg.learning_rate)
+    cfg = replace(
+        base_train,
+        max_epochs=opts.epochs,
+        batch_size=batch,
+        seed=opts.seed,
+        learning_rate=opts.learning_rate or base_train.learning_rate / 2,
+        eval_every=max(1, min(base_train.eval_every, per_epoch)),
+        checkpoint_every=max(1, min(base_train.checkpoint_every, per_epoch)),
+        test_fraction=0.0,
+        val_fraction=min(0.2, max(0.02, 20 / len(mix))),
+        patience=2,
+    )
+    log.info(
+        "mix: %d new pairs + %d replay pairs; %d new pairs held out; lr %.2e",
+        len(new_train),
+        len(replay),
+        len(new_held),
+        cfg.learning_rate,
+    )
     install_progress()
     if opts.full:
         cfg = replace(cfg, learning_rate=opts.learning_rate or base_train.learning_rate, patience=base_train.patience)
-    metrics = train_run(TrainJob(mix, args.out, args.run_dir, bundle.config, cfg, init=None if opts.full else bundle,
-                                 quiet=True,
-                                 max_steps=opts.max_steps, command=f"finetune from {args.base.name}",
-                                 extra_eval={"new_heldout": new_held}))
+    metrics = train_run(
+        TrainJob(
+            mix,
+            args.out,
+            args.run_dir,
+            bundle.config,
+            cfg,
+            init=None if opts.full else bundle,
+            quiet=True,
+            max_steps=opts.max_steps,
+            command=f"finetune from {args.base.name}",
+            extra_eval={"new_heldout": new_held},
+        )
+    )
 
     emit("phase", phase="evaluating")
     base_pairs, source = base_set(args.base, base_train.test_fraction)
@@ -198,8 +220,17 @@ def run(args: argparse.Namespace) -> int:
     if (args.base / "heldout.tsv").exists():
         shutil.copyfile(args.base / "heldout.tsv", args.out / "heldout.tsv")
     corpus.write_tsv(new_held, args.out / "heldout_new.tsv")
-    metrics = {**metrics, "full_retrain": opts.full, "missing_words": missing, "filtered": filtered.to_json(), "new_pairs": len(new_train), "replay_pairs": len(replay), "new_heldout_pairs": len(new_held),
-               "device": device, "gate": gate.to_json()}
+    metrics = {
+        **metrics,
+        "full_retrain": opts.full,
+        "missing_words": missing,
+        "filtered": filtered.to_json(),
+        "new_pairs": len(new_train),
+        "replay_pairs": len(replay),
+        "new_heldout_pairs": len(new_held),
+        "device": device,
+        "gate": gate.to_json(),
+    }
     tmp = args.out / (model_dir.METRICS_FILE + ".tmp")
     tmp.write_text(json.dumps(_finite(metrics), indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, args.out / model_dir.METRICS_FILE)

@@ -24,20 +24,32 @@ class GateResult:
         return asdict(self)
 
 
-def decide(base_before: float, base_after: float, new_before: float, new_after: float, *,
-           margin: float = DEFAULT_MARGIN, base_pairs: int = 0, new_pairs: int = 0, base_set: str = "") -> GateResult:
+def decide(
+    base_before: float,
+    base_after: float,
+    new_before: float,
+    new_after: float,
+    *,
+    margin: float = DEFAULT_MARGIN,
+    base_pairs: int = 0,
+    new_pairs: int = 0,
+    base_set: str = "",
+) -> GateResult:
     """Pass iff base perplexity worsens by at most `margin` (relative) and new-pair perplexity improves."""
     reasons = []
     limit = base_before * (1.0 + margin)
     if not base_after <= limit:  # `not <=` also catches NaN
-        reasons.append(f"base held-out perplexity {base_after:.3f} is worse than {base_before:.3f} "
-                       f"by more than {margin:.0%} (limit {limit:.3f})")
+        reasons.append(
+            f"base held-out perplexity {base_after:.3f} is worse than {base_before:.3f} "
+            f"by more than {margin:.0%} (limit {limit:.3f})"
+        )
     if not new_after < new_before:
         reasons.append(f"held-out new-pair perplexity {new_after:.3f} did not improve on {new_before:.3f}")
     if base_pairs == 0 or new_pairs == 0:
         reasons.append("an empty evaluation set cannot pass the gate")
-    return GateResult(not reasons, reasons, margin, base_before, base_after, new_before, new_after,
-                      base_pairs, new_pairs, base_set)
+    return GateResult(
+        not reasons, reasons, margin, base_before, base_after, new_before, new_after, base_pairs, new_pairs, base_set
+    )
 
 
 def evaluate(active, candidate, base_pairs: list, new_pairs: list, margin: float, base_set: str) -> GateResult:
@@ -47,5 +59,13 @@ def evaluate(active, candidate, base_pairs: list, new_pairs: list, margin: float
     def ppl(replier, pairs):
         return teacher_forced(replier, pairs)[0] if pairs else float("inf")
 
-    return decide(ppl(active, base_pairs), ppl(candidate, base_pairs), ppl(active, new_pairs), ppl(candidate, new_pairs),
-                  margin=margin, base_pairs=len(base_pairs), new_pairs=len(new_pairs), base_set=base_set)
+    return decide(
+        ppl(active, base_pairs),
+        ppl(candidate, base_pairs),
+        ppl(active, new_pairs),
+        ppl(candidate, new_pairs),
+        margin=margin,
+        base_pairs=len(base_pairs),
+        new_pairs=len(new_pairs),
+        base_set=base_set,
+    )

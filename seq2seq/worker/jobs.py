@@ -12,7 +12,7 @@ import signal
 import sys
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from seq2seq.protocol import FinetuneOptions, JobInfo, validate_version
@@ -67,8 +67,15 @@ class JobManager:
             except (ValueError, TypeError, OSError):
                 continue
             if not info.done:
-                info = JobInfo.from_json({**asdict(info), "state": "failed", "pid": None, "finished": now_iso(),
-                                          "error": "the worker stopped while this job ran"})
+                info = JobInfo.from_json(
+                    {
+                        **asdict(info),
+                        "state": "failed",
+                        "pid": None,
+                        "finished": now_iso(),
+                        "error": "the worker stopped while this job ran",
+                    }
+                )
                 _write_json(file, asdict(info))
             job = Job(info, FinetuneOptions(), file.parent)
             job.done.set()
@@ -95,15 +102,27 @@ class JobManager:
             if base is None:
                 raise JobConflict("no active model to fine-tune from")
             job_id = uuid.uuid4().hex[:12]
-            version = options.version or f"ft-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{job_id[:6]}"
+            version = options.version or f"ft-{datetime.now(UTC):%Y%m%d-%H%M%S}-{job_id[:6]}"
             validate_version(version)
             if self.registry.exists(version) or (self.registry.root / version).exists():
                 raise JobConflict(f"model version {version} already exists")
             job_dir = self.root / job_id
             job_dir.mkdir(parents=True)
             await asyncio.to_thread(_write_jsonl, job_dir / "pairs.jsonl", pairs)
-            job = Job(JobInfo(job_id, "queued", version=version, base_version=base, options=options.to_json(),
-                              pairs=len(pairs), created=now_iso(), progress={"phase": "queued"}), options, job_dir)
+            job = Job(
+                JobInfo(
+                    job_id,
+                    "queued",
+                    version=version,
+                    base_version=base,
+                    options=options.to_json(),
+                    pairs=len(pairs),
+                    created=now_iso(),
+                    progress={"phase": "queued"},
+                ),
+                options,
+                job_dir,
+            )
             self.jobs[job_id] = job
             self._save(job)
             await self._spawn(job)
@@ -113,20 +132,49 @@ class JobManager:
 
     async def _spawn(self, job: Job) -> None:
         env = dict(os.environ)
-        env.update(TF_CPP_MIN_LOG_LEVEL="2",
-                   PYTHONPATH=os.pathsep.join(p for p in (str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")) if p))
-        cmd = [sys.executable, "-m", "seq2seq.worker.finetune", "--base", str(self.registry.path(job.info.base_version)),
-               "--pairs", str(job.dir / "pairs.jsonl"), "--out", str(self._staging(job)), "--run-dir", str(job.dir / "run"),
-               "--options", json.dumps(job.options.to_json()), "--margin", str(self.margin),
-               "--replay-fraction", str(self.replay_fraction)]
+        env.update(
+            TF_CPP_MIN_LOG_LEVEL="2",
+            PYTHONPATH=os.pathsep.join(p for p in (str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")) if p),
+        )
+        cmd = [
+            sys.executable,
+            "-m",
+            "seq2seq.worker.finetune",
+            "--base",
+            str(self.registry.path(job.info.base_version)),
+            "--pairs",
+            str(job.dir / "pairs.jsonl"),
+            "--out",
+            str(self._staging(job)),
+            "--run-dir",
+            str(job.dir / "run"),
+            "--options",
+            json.dumps(job.options.to_json()),
+            "--margin",
+            str(self.margin),
+            "--replay-fraction",
+            str(self.replay_fraction),
+        ]
         with (job.dir / "train.log").open("ab") as log_file:
             # Its own session (cancel signals the whole group) and a lower priority: replies come first.
-            job.proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE, stderr=log_file,
-                                                            env=env, start_new_session=True, preexec_fn=_child_setup)
+            job.proc = await asyncio.create_subprocess_exec(
+                *cmd,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log_file,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_child_setup,
+            )
         job.update(state="running", pid=job.proc.pid, progress={"phase": "starting"})
         self._save(job)
-        log.info("job %s: fine-tuning %s into %s (pid %d, %d pairs)", job.info.id, job.info.base_version,
-                 job.info.version, job.proc.pid, job.info.pairs)
+        log.info(
+            "job %s: fine-tuning %s into %s (pid %d, %d pairs)",
+            job.info.id,
+            job.info.base_version,
+            job.info.version,
+            job.proc.pid,
+            job.info.pairs,
+        )
 
     def _staging(self, job: Job) -> Path:
         return self.registry.root / f"{TEMP_PREFIX}{job.info.id}"
@@ -178,8 +226,9 @@ class JobManager:
         gate = job.result.get("gate") or {}
         passed = bool(gate.get("passed"))
         base, version = job.info.base_version, job.info.version
-        await self.registry.add(self._staging(job), version, "candidate" if passed else "rejected",
-                                gate=gate, parent=base, job=job.info.id)
+        await self.registry.add(
+            self._staging(job), version, "candidate" if passed else "rejected", gate=gate, parent=base, job=job.info.id
+        )
         outcome, error = ("candidate" if passed else "rejected"), None
         if passed and job.options.activate:
             if self.registry.active != base:
@@ -191,8 +240,14 @@ class JobManager:
                 except ActivationError as exc:
                     outcome, error = "rejected", str(exc)
                     await self.registry.mark(version, status="rejected")
-        job.update(state="succeeded", outcome=outcome, gate=gate, metrics=job.result.get("metrics") or {},
-                   error=error, progress={**job.info.progress, "phase": "done"})
+        job.update(
+            state="succeeded",
+            outcome=outcome,
+            gate=gate,
+            metrics=job.result.get("metrics") or {},
+            error=error,
+            progress={**job.info.progress, "phase": "done"},
+        )
         await self.registry.prune()
 
     async def cancel(self, job_id: str) -> JobInfo:
@@ -205,7 +260,7 @@ class JobManager:
         _signal_group(job.proc.pid, signal.SIGTERM)
         try:
             await asyncio.wait_for(job.done.wait(), CANCEL_GRACE_S)
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             _signal_group(job.proc.pid, signal.SIGKILL)
             await job.done.wait()
         return job.info

@@ -9,7 +9,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from seq2seq import model_dir
@@ -38,7 +38,7 @@ class LoadedModel:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def load_and_warm(path: Path, version: str) -> LoadedModel:
@@ -182,8 +182,12 @@ class Registry:
             if self.metrics:
                 self.metrics.set_model(version)
                 self.metrics.swaps.inc()
-            log.info("model version %s is active (warm-up %.0f ms)%s", version, loaded.warm_up_ms,
-                     f"; {previous.version} retired" if previous else "")
+            log.info(
+                "model version %s is active (warm-up %.0f ms)%s",
+                version,
+                loaded.warm_up_ms,
+                f"; {previous.version} retired" if previous else "",
+            )
             return self.info(version)
 
     async def add(self, staged: Path, version: str, status: str, **fields) -> ModelInfo:
@@ -194,8 +198,12 @@ class Registry:
             if target.exists():
                 raise FileExistsError(f"model version {version} already exists")
             os.rename(staged, target)
-            self._entries[version] = {"status": status, "created": now_iso(),
-                                      "metrics": model_dir.read_metrics(target), **fields}
+            self._entries[version] = {
+                "status": status,
+                "created": now_iso(),
+                "metrics": model_dir.read_metrics(target),
+                **fields,
+            }
             self._write()
         return self.info(version)
 
@@ -209,7 +217,7 @@ class Registry:
         """Keep the newest `keep` versions besides the active and shipped ones; delete the rest."""
         async with self._lock:
             others = [m for m in self.list() if m.version not in (self.active, SHIPPED)]
-            doomed = [m.version for m in others[self.keep:]]
+            doomed = [m.version for m in others[self.keep :]]
             for version in doomed:
                 del self._entries[version]
             self._write()  # forget them first: a crash mid-delete leaves an unlisted directory, not a listed hole
@@ -238,4 +246,4 @@ def remove_tree(path: Path) -> None:
 
 
 def _mtime_iso(path: Path) -> str:
-    return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")

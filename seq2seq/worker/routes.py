@@ -10,8 +10,16 @@ from pathlib import Path
 from aiohttp import web
 
 from seq2seq.decoding import DecodeOptions
-from seq2seq.protocol import (MAX_JOB_BODY, MAX_REPLY_BODY, MIN_FINETUNE_PAIRS, FinetuneOptions, ReplyResult,
-                              pair_from_json, parse_reply_body, validate_version)
+from seq2seq.protocol import (
+    MAX_JOB_BODY,
+    MAX_REPLY_BODY,
+    MIN_FINETUNE_PAIRS,
+    FinetuneOptions,
+    ReplyResult,
+    pair_from_json,
+    parse_reply_body,
+    validate_version,
+)
 from seq2seq.worker.metrics import CONTENT_TYPE_LATEST
 
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines")
@@ -52,7 +60,9 @@ def parse_json(body: bytes):
 
 
 def json_response(data, status: int = 200) -> web.Response:
-    return web.Response(body=json.dumps(data, ensure_ascii=False).encode(), status=status, content_type="application/json")
+    return web.Response(
+        body=json.dumps(data, ensure_ascii=False).encode(), status=status, content_type="application/json"
+    )
 
 
 # ----- replies
@@ -70,20 +80,32 @@ async def reply(request: web.Request) -> web.Response:
         except ValueError as exc:
             raise ApiError(400, f"request {i}: {exc}" if is_list else str(exc)) from None
     timeout = min([worker.settings.request_timeout_s, *[r.timeout_s for r in requests if r.timeout_s]])
-    results = await worker.batcher.submit_many([(r.context, o, o) for r, o in zip(requests, options)], started + timeout)
+    results = await worker.batcher.submit_many(
+        [(r.context, o, o) for r, o in zip(requests, options, strict=False)], started + timeout
+    )
     latency_ms = (time.perf_counter() - started) * 1000
     worker.metrics.latency.observe(latency_ms / 1000)
     worker.metrics.replies.inc(len(results))
-    out = [ReplyResult(r.reply, r.model_version, round(latency_ms, 3), round(r.decode_ms, 3), round(r.queue_ms, 3),
-                       r.batch_size).to_json() for r in results]
+    out = [
+        ReplyResult(
+            r.reply, r.model_version, round(latency_ms, 3), round(r.decode_ms, 3), round(r.queue_ms, 3), r.batch_size
+        ).to_json()
+        for r in results
+    ]
     return json_response(out if is_list else out[0])
 
 
 # ----- health and metrics
 async def healthz(request: web.Request) -> web.Response:
     worker = worker_of(request)
-    return json_response({"status": "alive", "model_version": worker.registry.active,
-                          "loading": worker.registry.starting, "queue_depth": worker.batcher.depth})
+    return json_response(
+        {
+            "status": "alive",
+            "model_version": worker.registry.active,
+            "loading": worker.registry.starting,
+            "queue_depth": worker.batcher.depth,
+        }
+    )
 
 
 async def readyz(request: web.Request) -> web.Response:

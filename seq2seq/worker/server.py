@@ -25,8 +25,13 @@ log = logging.getLogger("banter.worker")
 
 # Exceptions of the parts below the HTTP layer → (status, extra headers).
 ERRORS = {
-    UnknownVersion: (404, {}), UnknownJob: (404, {}), JobConflict: (409, {}), FileExistsError: (409, {}),
-    ActivationError: (422, {}), QueueFull: (503, {"Retry-After": "1"}), NotReady: (503, {"Retry-After": "1"}),
+    UnknownVersion: (404, {}),
+    UnknownJob: (404, {}),
+    JobConflict: (409, {}),
+    FileExistsError: (409, {}),
+    ActivationError: (422, {}),
+    QueueFull: (503, {"Retry-After": "1"}),
+    NotReady: (503, {"Retry-After": "1"}),
     DeadlineExceeded: (504, {}),
 }
 
@@ -43,14 +48,25 @@ class Worker:
         self.metrics = WorkerMetrics()
         self.registry = Registry(settings.models, keep=settings.keep_versions, metrics=self.metrics)
         self.batcher: Batcher | None = None
-        self.jobs = JobManager(self.registry, margin=settings.gate_margin, replay_fraction=settings.replay_fraction,
-                               keep_jobs=settings.max_jobs_kept, metrics=self.metrics)
+        self.jobs = JobManager(
+            self.registry,
+            margin=settings.gate_margin,
+            replay_fraction=settings.replay_fraction,
+            keep_jobs=settings.max_jobs_kept,
+            metrics=self.metrics,
+        )
 
     def start_batcher(self) -> None:
         s = self.settings
-        self.batcher = Batcher(_decode, lambda: self.registry.current, max_batch_size=s.max_batch_size,
-                               batch_timeout_s=s.batch_timeout_ms / 1000, max_queue=s.max_queue,
-                               threads=s.decode_threads, metrics=self.metrics)
+        self.batcher = Batcher(
+            _decode,
+            lambda: self.registry.current,
+            max_batch_size=s.max_batch_size,
+            batch_timeout_s=s.batch_timeout_ms / 1000,
+            max_queue=s.max_queue,
+            threads=s.decode_threads,
+            metrics=self.metrics,
+        )
         self.batcher.start()
 
     async def load_models(self) -> None:
@@ -109,7 +125,9 @@ def bearer_auth(token: str):
     async def check(request: web.Request, handler):
         given = request.headers.get("Authorization", "").encode()
         if not hmac.compare_digest(given, expected):  # constant time; the token itself is never logged
-            raise routes.ApiError(401, "missing or wrong bearer token", {"WWW-Authenticate": 'Bearer realm="banter-worker"'})
+            raise routes.ApiError(
+                401, "missing or wrong bearer token", {"WWW-Authenticate": 'Bearer realm="banter-worker"'}
+            )
         return await handler(request)
 
     return check
@@ -136,23 +154,30 @@ def accelerator_note() -> str:
         except (OSError, subprocess.SubprocessError):
             pass
     if gpus:
-        return (f"accelerator: {', '.join(gpus)} visible; fine-tuning jobs train on it through Keras ({backend}) "
-                f"and log the device they got; replies decode in NumPy on the CPU by design")
+        return (
+            f"accelerator: {', '.join(gpus)} visible; fine-tuning jobs train on it through Keras ({backend}) "
+            f"and log the device they got; replies decode in NumPy on the CPU by design"
+        )
     return f"accelerator: no GPU visible; replies decode in NumPy on the CPU, fine-tuning ({backend}) runs on the CPU"
 
 
 async def serve(settings: WorkerSettings, ready: asyncio.Event | None = None) -> None:
     worker = Worker(settings)
     worker.start_batcher()
-    runner = web.AppRunner(build_app(worker), access_log=None, shutdown_timeout=settings.request_timeout_s,
-                           handle_signals=False)
+    runner = web.AppRunner(
+        build_app(worker), access_log=None, shutdown_timeout=settings.request_timeout_s, handle_signals=False
+    )
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, backlog=1024, reuse_address=True)
     await site.start()
     port = runner.addresses[0][1] if runner.addresses else settings.port
     # Bound before loading: /healthz answers at once, /readyz says 503 until a model is active.
-    log.info("listening on http://%s:%d (%s)", settings.host, port,
-             "bearer token required" if settings.token else "loopback only, no token")
+    log.info(
+        "listening on http://%s:%d (%s)",
+        settings.host,
+        port,
+        "bearer token required" if settings.token else "loopback only, no token",
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -169,16 +194,25 @@ async def serve(settings: WorkerSettings, ready: asyncio.Event | None = None) ->
 
 
 def main(args) -> int:
-    logging.basicConfig(level=os.environ.get("BANTER_LOG_LEVEL", "INFO"), stream=sys.stderr,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("BANTER_LOG_LEVEL", "INFO"),
+        stream=sys.stderr,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
     try:
         settings = load(args.config, models=args.models, host=args.host, port=args.port)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    log.info("models in %s; batches of up to %d, %g ms to fill, queue %d, deadline %g s; %s",
-             settings.models.resolve(), settings.max_batch_size, settings.batch_timeout_ms, settings.max_queue,
-             settings.request_timeout_s, f"auth: {TOKEN_ENV} is set" if settings.token else "auth: off")
+    log.info(
+        "models in %s; batches of up to %d, %g ms to fill, queue %d, deadline %g s; %s",
+        settings.models.resolve(),
+        settings.max_batch_size,
+        settings.batch_timeout_ms,
+        settings.max_queue,
+        settings.request_timeout_s,
+        f"auth: {TOKEN_ENV} is set" if settings.token else "auth: off",
+    )
     log.info("%s", accelerator_note())
     try:
         asyncio.run(serve(settings))

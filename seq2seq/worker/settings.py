@@ -12,8 +12,12 @@ from seq2seq.decoding import DecodeOptions
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config.toml"
 TOKEN_ENV = "BANTER_WORKER_TOKEN"  # the shared secret comes only from the environment, never a file or flag
-ENV_OVERRIDES = {"BANTER_WORKER_MODELS": "models", "BANTER_WORKER_HOST": "host", "BANTER_WORKER_PORT": "port",
-                 "BANTER_WORKER_DECODE_THREADS": "decode_threads"}
+ENV_OVERRIDES = {
+    "BANTER_WORKER_MODELS": "models",
+    "BANTER_WORKER_HOST": "host",
+    "BANTER_WORKER_PORT": "port",
+    "BANTER_WORKER_DECODE_THREADS": "decode_threads",
+}
 
 
 class SettingsError(ValueError):
@@ -46,8 +50,10 @@ class WorkerSettings:
     def check(self) -> None:
         """Refuse settings that would be unsafe or cannot work."""
         if not self.loopback and not self.token:
-            raise SettingsError(f"binding {self.host} (not loopback) requires a shared secret: "
-                                f"set {TOKEN_ENV} and send it as 'Authorization: Bearer <token>'")
+            raise SettingsError(
+                f"binding {self.host} (not loopback) requires a shared secret: "
+                f"set {TOKEN_ENV} and send it as 'Authorization: Bearer <token>'"
+            )
         for name in ("max_batch_size", "max_queue", "decode_threads", "keep_versions", "max_jobs_kept"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"[worker] {name} must be at least 1")

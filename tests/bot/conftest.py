@@ -47,7 +47,7 @@ class WorkerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, wait: bool = True) -> "WorkerProcess":
+    def start(self, wait: bool = True) -> WorkerProcess:
         self.worker = WorkerProc(self.models, self.log_path, port=self.port, env={"BANTER_LOG_LEVEL": "WARNING"})
         if wait:
             self.worker.wait_ready(timeout=90.0)
@@ -71,6 +71,7 @@ def real_worker(tiny_model_dir, tmp_path_factory):
 def _answer(data: dict):
     async def handler(request: web.Request) -> web.Response:
         return web.json_response(data)
+
     return handler
 
 
@@ -90,13 +91,20 @@ class FakeWorker:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self) -> "FakeWorker":
+    async def start(self) -> FakeWorker:
         app = web.Application()
         app.router.add_post("/v1/reply", self._reply)
         app.router.add_get("/readyz", _answer({"ready": True, "model_version": "fake"}))
         app.router.add_get("/healthz", _answer({"status": "alive", "model_version": "fake", "queue_depth": 0}))
-        app.router.add_get("/v1/models", _answer({"active": "fake", "versions": [
-            {"version": "fake", "status": "active", "metrics": {"val_perplexity": 80.0}}]}))
+        app.router.add_get(
+            "/v1/models",
+            _answer(
+                {
+                    "active": "fake",
+                    "versions": [{"version": "fake", "status": "active", "metrics": {"val_perplexity": 80.0}}],
+                }
+            ),
+        )
         app.router.add_post("/v1/jobs/finetune", self._finetune)
         app.router.add_get("/v1/jobs/{id}", self._job)
         self._runner = web.AppRunner(app, access_log=None)
@@ -152,8 +160,16 @@ def world(server):
     server.add_member(guild, carol)
     other = server.add_user("otherbot", bot=True)
     server.add_member(guild, other)
-    return SimpleNamespace(guild=guild, general=general, random=random_, alice=alice, bob=bob, carol=carol,
-                           otherbot=other, app_owner=server.owner_user)
+    return SimpleNamespace(
+        guild=guild,
+        general=general,
+        random=random_,
+        alice=alice,
+        bob=bob,
+        carol=carol,
+        otherbot=other,
+        app_owner=server.owner_user,
+    )
 
 
 @pytest.fixture
@@ -165,15 +181,22 @@ async def storage(tmp_path):
 
 def bot_config(tmp_path: Path, **overrides) -> BotConfig:
     """No cooldowns unless a test sets them; state under tmp_path."""
-    base = BotConfig(state_dir=tmp_path / "state", user_cooldown_seconds=0, channel_per_seconds=0,
-                     worker_probe_max_seconds=0.5, finetune_interval_hours=0, finetune_poll_seconds=0.05)
+    base = BotConfig(
+        state_dir=tmp_path / "state",
+        user_cooldown_seconds=0,
+        channel_per_seconds=0,
+        worker_probe_max_seconds=0.5,
+        finetune_interval_hours=0,
+        finetune_poll_seconds=0.05,
+    )
     return replace(base, **overrides)
 
 
 @contextlib.asynccontextmanager
 async def running_bot(server: DiscordTestServer, storage: Storage, worker_url: str, config: BotConfig):
-    async with WorkerClient(worker_url, reply_timeout=config.reply_timeout_seconds,
-                            probe_max=config.worker_probe_max_seconds) as worker:
+    async with WorkerClient(
+        worker_url, reply_timeout=config.reply_timeout_seconds, probe_max=config.worker_probe_max_seconds
+    ) as worker:
         await worker.check()
         bot = Banter(config=config, storage=storage, worker=worker, guild_ready_timeout=0.1)
         async with server.run_bot(bot):

@@ -16,9 +16,16 @@ def bot_env(server, tmp_path, **extra) -> dict:
     config = tmp_path / "config.toml"
     config.write_text(f'[bot]\nstate_dir = "{tmp_path / "state"}"\nfinetune_interval_hours = 0\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("BANTER_") and k != "DISCORD_TOKEN"}
-    env.update({"DISCORD_TOKEN": server.token, "BANTER_DISCORD_API": server.api_base,
-                "BANTER_DISCORD_GATEWAY": server.gateway_url, "BANTER_CONFIG": str(config),
-                "BANTER_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", **extra})
+    env.update(
+        {
+            "DISCORD_TOKEN": server.token,
+            "BANTER_DISCORD_API": server.api_base,
+            "BANTER_DISCORD_GATEWAY": server.gateway_url,
+            "BANTER_CONFIG": str(config),
+            "BANTER_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+            **extra,
+        }
+    )
     return env
 
 
@@ -39,8 +46,14 @@ async def test_python_m_bot_runs_on_discord_with_a_worker_it_starts_and_stops(se
     models = make_models_dir(tiny_model_dir, tmp_path / "models")
     env = bot_env(server, tmp_path, BANTER_WORKER_MODELS=str(models))
     log = tmp_path / "bot.log"
-    proc = subprocess.Popen([sys.executable, "-m", "bot"], cwd=REPO, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=log.open("wb"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot"],
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+    )
     try:
         await server.wait_until(lambda: server.identify_count == 1 or proc.poll() is not None, timeout=30)
         assert proc.poll() is None, log.read_text()
@@ -69,7 +82,15 @@ async def test_python_m_bot_runs_on_discord_with_a_worker_it_starts_and_stops(se
 
 async def test_a_refused_token_exits_with_a_clear_message(server, tmp_path):
     env = bot_env(server, tmp_path, DISCORD_TOKEN="not-the-token", BANTER_WORKER_URL="http://127.0.0.1:9")
-    done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "bot"], cwd=REPO, env=env,
-                                   stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "bot"],
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and "Discord refused the token" in done.stderr
     assert "not-the-token" not in done.stderr

@@ -22,7 +22,9 @@ def test_defaults_without_a_bot_table_and_the_repository_file_loads():
 
 
 def test_bot_worker_and_learning_keys_then_environment(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 [bot]
 admin_ids = [11, 12]
 reply_timeout_seconds = 3
@@ -33,7 +35,8 @@ url = "http://worker:8500/"
 models = "elsewhere"
 [learning]
 blocklist = ["boom"]
-""")
+""",
+    )
     config = load(path, env={"BANTER_WORKER_TOKEN": "s3cret"})
     assert config.admin_ids == {11, 12} and config.reply_timeout_seconds == 3.0 and config.log_channel == 77
     assert config.worker_url == "http://worker:8500" and config.worker_models == Path("elsewhere")
@@ -45,8 +48,16 @@ blocklist = ["boom"]
     assert load(env={"BANTER_CONFIG": str(path)}).log_channel == 77
 
 
-@pytest.mark.parametrize("text", ["[bot]\ncontext_turns = 0", "[bot]\nuser_cooldown_seconds = 'soon'",
-                                  "[bot]\nadmin_ids = 'me'", "[worker]\nurl = 'worker:8500'", "[bot\n"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[bot]\ncontext_turns = 0",
+        "[bot]\nuser_cooldown_seconds = 'soon'",
+        "[bot]\nadmin_ids = 'me'",
+        "[worker]\nurl = 'worker:8500'",
+        "[bot\n",
+    ],
+)
 def test_bad_values_are_named(tmp_path, text):
     with pytest.raises(ConfigError):
         load(write(tmp_path, text), env={})

@@ -13,8 +13,11 @@ from tests.bot.conftest import REPO, make_models_dir
 
 
 def clean_env(tmp_path, **extra) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DISCORD_TOKEN", "BANTER_WORKER_URL", "BANTER_WORKER_TOKEN", "BANTER_CONFIG")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISCORD_TOKEN", "BANTER_WORKER_URL", "BANTER_WORKER_TOKEN", "BANTER_CONFIG")
+    }
     env.update(BANTER_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'console.db'}", **extra)
     return env
 
@@ -22,9 +25,15 @@ def clean_env(tmp_path, **extra) -> dict:
 def test_printf_two_lines_prints_two_replies_and_exits_0_with_a_worker_it_started(tiny_model_dir, tmp_path):
     models = make_models_dir(tiny_model_dir, tmp_path / "models")
     env = clean_env(tmp_path, BANTER_WORKER_MODELS=str(models))
-    done = subprocess.run("printf 'hello\\nhow are you?\\n' | python -m bot --console", shell=True, cwd=REPO,
-                          env={**env, "PATH": f"{os.path.dirname(sys.executable)}:{env['PATH']}"},
-                          capture_output=True, text=True, timeout=180)
+    done = subprocess.run(
+        "printf 'hello\\nhow are you?\\n' | python -m bot --console",
+        shell=True,
+        cwd=REPO,
+        env={**env, "PATH": f"{os.path.dirname(sys.executable)}:{env['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert len(lines) == 2 and all(line.strip() for line in lines), done.stdout
@@ -34,8 +43,15 @@ def test_printf_two_lines_prints_two_replies_and_exits_0_with_a_worker_it_starte
 
 def test_no_token_falls_back_to_the_console_with_a_one_line_notice_and_learns_with_learn(real_worker, tmp_path):
     env = clean_env(tmp_path, BANTER_WORKER_URL=real_worker.url)
-    done = subprocess.run([sys.executable, "-m", "bot", "--learn"], input="hello\nhow are you?\n\nbye\n",
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "--learn"],
+        input="hello\nhow are you?\n\nbye\n",
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     notice = [line for line in done.stderr.splitlines() if "DISCORD_TOKEN" in line]
     assert len(notice) == 1 and "console" in notice[0]

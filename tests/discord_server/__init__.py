@@ -8,6 +8,18 @@ from .server import DiscordTestServer
 from .state import Channel, Guild, Member, Role, User
 
 __all__ = [
-    "DiscordTestServer", "InteractionRecord", "SentMessage", "TypingCall", "ReactionCall", "CommandSync",
-    "RequestRecord", "RateLimitRule", "UploadedFile", "Channel", "Guild", "Member", "Role", "User",
+    "DiscordTestServer",
+    "InteractionRecord",
+    "SentMessage",
+    "TypingCall",
+    "ReactionCall",
+    "CommandSync",
+    "RequestRecord",
+    "RateLimitRule",
+    "UploadedFile",
+    "Channel",
+    "Guild",
+    "Member",
+    "Role",
+    "User",
 ]

@@ -37,8 +37,7 @@ def world(server):
     mods = server.add_role(guild, "mods", MANAGE_MESSAGES)
     server.add_member(guild, bob, [mods])
     server.add_member(guild, carol)
-    return SimpleNamespace(guild=guild, general=general, random=random, mods=mods,
-                           owner=owner, bob=bob, carol=carol)
+    return SimpleNamespace(guild=guild, general=general, random=random, mods=mods, owner=owner, bob=bob, carol=carol)
 
 
 def make_bot(**kwargs) -> commands.Bot:

@@ -8,7 +8,7 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
@@ -38,8 +38,8 @@ class Session:
     id: str
     intents: int
     seq: int = 0
-    log: List[Tuple[int, str, Dict[str, Any]]] = field(default_factory=list)
-    conn: Optional["Connection"] = None
+    log: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
+    conn: Connection | None = None
     invalid: bool = False
 
 
@@ -49,12 +49,12 @@ class Connection:
     def __init__(self, ws: web.WebSocketResponse, path: str) -> None:
         self.ws = ws
         self.path = path
-        self.session: Optional[Session] = None
+        self.session: Session | None = None
         self.queue: asyncio.Queue = asyncio.Queue()
-        self.sent: List[Dict[str, Any]] = []
+        self.sent: list[dict[str, Any]] = []
         self.writer = asyncio.create_task(self._write())
 
-    def send(self, payload: Dict[str, Any]) -> None:
+    def send(self, payload: dict[str, Any]) -> None:
         self.queue.put_nowait(payload)
 
     def close(self, code: int) -> None:
@@ -82,31 +82,31 @@ class Connection:
 class Gateway:
     """The gateway half of the test server."""
 
-    def __init__(self, server: "DiscordTestServer") -> None:
+    def __init__(self, server: DiscordTestServer) -> None:
         self.server = server
-        self.sessions: Dict[str, Session] = {}
-        self.connections: List[Connection] = []
+        self.sessions: dict[str, Session] = {}
+        self.connections: list[Connection] = []
         self.heartbeat_interval_ms = 41250
         self.ack_heartbeats = True
         self.identify_count = 0
         self.resume_count = 0
         self.heartbeat_count = 0
-        self.identify_payloads: List[Dict[str, Any]] = []
-        self.resume_payloads: List[Dict[str, Any]] = []
-        self.presence_updates: List[Dict[str, Any]] = []
-        self.dispatched: List[Tuple[str, int, str, Dict[str, Any]]] = []  # (session, s, t, d)
-        self.replayed: List[Tuple[str, int, str]] = []  # (session, s, t) sent again on RESUME
-        self.connect_paths: List[str] = []
+        self.identify_payloads: list[dict[str, Any]] = []
+        self.resume_payloads: list[dict[str, Any]] = []
+        self.presence_updates: list[dict[str, Any]] = []
+        self.dispatched: list[tuple[str, int, str, dict[str, Any]]] = []  # (session, s, t, d)
+        self.replayed: list[tuple[str, int, str]] = []  # (session, s, t) sent again on RESUME
+        self.connect_paths: list[str] = []
 
     # -- observing ----------------------------------------------------------------------------
-    def live_sessions(self) -> List[Session]:
+    def live_sessions(self) -> list[Session]:
         return [s for s in self.sessions.values() if not s.invalid]
 
     def connected(self) -> bool:
         return any(s.conn is not None for s in self.live_sessions())
 
     # -- dispatching ----------------------------------------------------------------------------
-    def dispatch(self, event: str, data: Dict[str, Any]) -> int:
+    def dispatch(self, event: str, data: dict[str, Any]) -> int:
         """Send op 0 ``event`` to every live session (buffered while its socket is gone)."""
         delivered = 0
         for session in self.live_sessions():
@@ -118,7 +118,7 @@ class Gateway:
         self.server._notify()
         return delivered
 
-    def _dispatch_to(self, session: Session, event: str, data: Dict[str, Any]) -> None:
+    def _dispatch_to(self, session: Session, event: str, data: dict[str, Any]) -> None:
         session.seq += 1
         if event not in _NO_REPLAY:
             session.log.append((session.seq, event, data))
@@ -126,7 +126,7 @@ class Gateway:
         if session.conn is not None:
             session.conn.send({"op": DISPATCH, "s": session.seq, "t": event, "d": data})
 
-    def _filter(self, session: Session, event: str, data: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    def _filter(self, session: Session, event: str, data: dict[str, Any]) -> dict[str, Any] | None:
         """Apply intents the way Discord does: no event without its intent, no content without MESSAGE_CONTENT."""
         intents = session.intents
         if event in ("GUILD_CREATE", "GUILD_DELETE") and not intents & INTENT_GUILDS:
@@ -148,7 +148,7 @@ class Gateway:
         return data
 
     # -- control --------------------------------------------------------------------------------
-    def _detach_all(self) -> List[Connection]:
+    def _detach_all(self) -> list[Connection]:
         conns = []
         for session in self.live_sessions():
             if session.conn is not None:
@@ -213,7 +213,7 @@ class Gateway:
             self.server._notify()
         return ws
 
-    def _on_frame(self, conn: Connection, frame: Dict[str, Any]) -> None:
+    def _on_frame(self, conn: Connection, frame: dict[str, Any]) -> None:
         op, d = frame.get("op"), frame.get("d")
         if op == HEARTBEAT:
             self.heartbeat_count += 1
@@ -231,7 +231,7 @@ class Gateway:
             log.debug("gateway: ignoring op %s", op)
         self.server._notify()
 
-    def _identify(self, conn: Connection, d: Dict[str, Any]) -> None:
+    def _identify(self, conn: Connection, d: dict[str, Any]) -> None:
         self.identify_count += 1
         self.identify_payloads.append(d)
         if d.get("token") != self.server.token:
@@ -265,7 +265,7 @@ class Gateway:
             if data is not None:
                 self._dispatch_to(session, "GUILD_CREATE", data)
 
-    def _resume(self, conn: Connection, d: Dict[str, Any]) -> None:
+    def _resume(self, conn: Connection, d: dict[str, Any]) -> None:
         self.resume_count += 1
         self.resume_payloads.append(d)
         session = self.sessions.get(d.get("session_id") or "")
@@ -283,7 +283,7 @@ class Gateway:
                 conn.send({"op": DISPATCH, "s": s, "t": event, "d": data})
         self._dispatch_to(session, "RESUMED", {"_trace": ["banter-test-gateway"]})
 
-    def _request_members(self, conn: Connection, d: Dict[str, Any]) -> None:
+    def _request_members(self, conn: Connection, d: dict[str, Any]) -> None:
         session = conn.session
         if session is None:
             return
@@ -293,10 +293,14 @@ class Gateway:
             if guild is None:
                 continue
             members = [P.member_payload(m) for m in guild.members.values()]
-            chunk = {"guild_id": P.sid(guild.id), "members": members, "chunk_index": 0,
-                     "chunk_count": 1, "not_found": [], "presences": []}
+            chunk = {
+                "guild_id": P.sid(guild.id),
+                "members": members,
+                "chunk_index": 0,
+                "chunk_count": 1,
+                "not_found": [],
+                "presences": [],
+            }
             if d.get("nonce"):
                 chunk["nonce"] = d["nonce"]
             self._dispatch_to(session, "GUILD_MEMBERS_CHUNK", chunk)
-
-

@@ -7,7 +7,7 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -22,7 +22,7 @@ BODY: Any = _Key("banter_body", object) if _Key else "banter_body"
 FILES: Any = _Key("banter_files", list) if _Key else "banter_files"
 
 
-def json_response(data: Any, status: int = 200, headers: Optional[Dict[str, str]] = None) -> web.Response:
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     """JSON with Content-Type exactly ``application/json``.
 
     discord.py's ``json_or_text`` compares the header with ``==``; aiohttp's ``web.json_response``
@@ -56,7 +56,7 @@ def unknown(what: str, code: int) -> DiscordError:
 class UploadedFile:
     field: str
     filename: str
-    content_type: Optional[str]
+    content_type: str | None
     data: bytes
 
 
@@ -65,11 +65,11 @@ class RequestRecord:
     method: str
     path: str  # without the /api/v10 prefix
     route: str  # the route template, e.g. /channels/{channel_id}/messages
-    query: Dict[str, str]
+    query: dict[str, str]
     status: int = 0
     time: float = 0.0  # time.monotonic() when it arrived (the loop clock discord.py sleeps on)
     body: Any = None
-    files: List[UploadedFile] = field(default_factory=list)
+    files: list[UploadedFile] = field(default_factory=list)
 
 
 @dataclass
@@ -80,7 +80,7 @@ class RateLimitRule:
     retry_after: float
     is_global: bool = False
     bucket: str = "banter-test-bucket"
-    hits: List[float] = field(default_factory=list)
+    hits: list[float] = field(default_factory=list)
 
 
 async def read_body(request: web.Request) -> Any:
@@ -88,7 +88,7 @@ async def read_body(request: web.Request) -> Any:
     if BODY in request:
         return request[BODY]
     body: Any = None
-    files: List[UploadedFile] = []
+    files: list[UploadedFile] = []
     if request.content_type.startswith("multipart/"):
         reader = await request.multipart()
         async for part in reader:
@@ -96,8 +96,7 @@ async def read_body(request: web.Request) -> Any:
             if part.name == "payload_json":
                 body = json.loads(raw.decode())
             elif part.filename is not None:
-                files.append(UploadedFile(part.name or "", part.filename,
-                                          part.headers.get("Content-Type"), bytes(raw)))
+                files.append(UploadedFile(part.name or "", part.filename, part.headers.get("Content-Type"), bytes(raw)))
             elif part.name:
                 body = body if isinstance(body, dict) else {}
                 body[part.name] = raw.decode()
@@ -111,11 +110,11 @@ async def read_body(request: web.Request) -> Any:
 def route_template(request: web.Request) -> str:
     resource = request.match_info.route.resource
     canonical = resource.canonical if resource is not None else request.path
-    return canonical[len(API_PREFIX):] if canonical.startswith(API_PREFIX) else canonical
+    return canonical[len(API_PREFIX) :] if canonical.startswith(API_PREFIX) else canonical
 
 
 def _strip(path: str) -> str:
-    return path[len(API_PREFIX):] if path.startswith(API_PREFIX) else path
+    return path[len(API_PREFIX) :] if path.startswith(API_PREFIX) else path
 
 
 def _no_auth_needed(path: str) -> bool:
@@ -126,8 +125,12 @@ def _no_auth_needed(path: str) -> bool:
 
 
 def rate_limited_response(rule: RateLimitRule) -> web.Response:
-    body = {"message": "You are being rate limited.", "retry_after": rule.retry_after,
-            "global": rule.is_global, "code": 0}
+    body = {
+        "message": "You are being rate limited.",
+        "retry_after": rule.retry_after,
+        "global": rule.is_global,
+        "code": 0,
+    }
     headers = {
         # discord.py treats a 429 without Via as a Cloudflare ban and raises instead of retrying.
         "Via": "1.1 google",
@@ -144,20 +147,23 @@ def rate_limited_response(rule: RateLimitRule) -> web.Response:
     return json_response(body, status=429, headers=headers)
 
 
-def make_middleware(server: "DiscordTestServer"):
+def make_middleware(server: DiscordTestServer):
     @web.middleware
     async def middleware(request: web.Request, handler):
-        record = RequestRecord(method=request.method, path=_strip(request.path),
-                               route=route_template(request), query=dict(request.query),
-                               time=time.monotonic())
+        record = RequestRecord(
+            method=request.method,
+            path=_strip(request.path),
+            route=route_template(request),
+            query=dict(request.query),
+            time=time.monotonic(),
+        )
         server.requests.append(record)
         rule = server._take_rate_limit(record.method, record.route, record.path)
         try:
             if rule is not None:
                 rule.hits.append(record.time)
                 response: web.StreamResponse = rate_limited_response(rule)
-            elif (not _no_auth_needed(request.path)
-                  and request.headers.get("Authorization") != f"Bot {server.token}"):
+            elif not _no_auth_needed(request.path) and request.headers.get("Authorization") != f"Bot {server.token}":
                 response = DiscordError(401, "401: Unauthorized", 0).response()
             else:
                 response = await handler(request)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Iterable, List, Optional
+from collections.abc import Iterable
+from typing import Any
 
 from .state import DM, GUILD_STAGE_VOICE, GUILD_VOICE, Channel, Guild, Member, Role, User, World, iso, snowflake_time
 
@@ -17,14 +18,14 @@ _USER_MENTION = re.compile(r"<@!?(\d+)>")
 _ROLE_MENTION = re.compile(r"<@&(\d+)>")
 
 
-def sid(value: Any) -> Optional[str]:
+def sid(value: Any) -> str | None:
     """Snowflake as a string (None stays None)."""
     if value is None:
         return None
     return str(getattr(value, "id", value))
 
 
-def user_payload(user: User) -> Dict[str, Any]:
+def user_payload(user: User) -> dict[str, Any]:
     return {
         "id": sid(user.id),
         "username": user.name,
@@ -37,12 +38,11 @@ def user_payload(user: User) -> Dict[str, Any]:
     }
 
 
-def client_user_payload(user: User) -> Dict[str, Any]:
-    return {**user_payload(user), "verified": True, "mfa_enabled": False, "flags": 0,
-            "email": None, "locale": "en-US"}
+def client_user_payload(user: User) -> dict[str, Any]:
+    return {**user_payload(user), "verified": True, "mfa_enabled": False, "flags": 0, "email": None, "locale": "en-US"}
 
 
-def application_payload(app_id: int, owner: User, name: str) -> Dict[str, Any]:
+def application_payload(app_id: int, owner: User, name: str) -> dict[str, Any]:
     return {
         "id": sid(app_id),
         "name": name,
@@ -63,7 +63,7 @@ def application_payload(app_id: int, owner: User, name: str) -> Dict[str, Any]:
     }
 
 
-def role_payload(role: Role) -> Dict[str, Any]:
+def role_payload(role: Role) -> dict[str, Any]:
     return {
         "id": sid(role.id),
         "name": role.name,
@@ -80,10 +80,15 @@ def role_payload(role: Role) -> Dict[str, Any]:
     }
 
 
-def channel_payload(channel: Channel) -> Dict[str, Any]:
+def channel_payload(channel: Channel) -> dict[str, Any]:
     if channel.type == DM:
-        return {"id": sid(channel.id), "type": DM, "last_message_id": sid(channel.last_message_id),
-                "recipients": [user_payload(u) for u in channel.recipients], "flags": 0}
+        return {
+            "id": sid(channel.id),
+            "type": DM,
+            "last_message_id": sid(channel.last_message_id),
+            "recipients": [user_payload(u) for u in channel.recipients],
+            "flags": 0,
+        }
     data = {
         "id": sid(channel.id),
         "type": channel.type,
@@ -103,9 +108,8 @@ def channel_payload(channel: Channel) -> Dict[str, Any]:
     return data
 
 
-def member_payload(member: Member, *, with_user: bool = True,
-                   permissions: Optional[int] = None) -> Dict[str, Any]:
-    data: Dict[str, Any] = {
+def member_payload(member: Member, *, with_user: bool = True, permissions: int | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
         "roles": [sid(r) for r in member.roles],  # role ids, never role objects
         "joined_at": member.joined_at,
         "nick": member.nick,
@@ -124,7 +128,7 @@ def member_payload(member: Member, *, with_user: bool = True,
     return data
 
 
-def guild_create_payload(guild: Guild) -> Dict[str, Any]:
+def guild_create_payload(guild: Guild) -> dict[str, Any]:
     return {
         "id": sid(guild.id),
         "name": guild.name,
@@ -169,8 +173,8 @@ def guild_create_payload(guild: Guild) -> Dict[str, Any]:
     }
 
 
-def parse_mentions(world: World, content: str, extra: Iterable[User] = ()) -> List[User]:
-    found: Dict[int, User] = {u.id: u for u in extra}
+def parse_mentions(world: World, content: str, extra: Iterable[User] = ()) -> list[User]:
+    found: dict[int, User] = {u.id: u for u in extra}
     for match in _USER_MENTION.finditer(content or ""):
         user = world.users.get(int(match.group(1)))
         if user is not None:
@@ -178,14 +182,26 @@ def parse_mentions(world: World, content: str, extra: Iterable[User] = ()) -> Li
     return list(found.values())
 
 
-def message_payload(world: World, *, id: int, channel: Channel, author: User, content: str = "",
-                    mentions: Iterable[User] = (), reply_to: Optional[Dict[str, Any]] = None,
-                    embeds: Optional[List[Any]] = None, attachments: Optional[List[Any]] = None,
-                    components: Optional[List[Any]] = None, flags: int = 0,
-                    type: Optional[int] = None, webhook_id: Optional[int] = None,
-                    application_id: Optional[int] = None, nonce: Any = None,
-                    interaction_metadata: Optional[Dict[str, Any]] = None,
-                    tts: bool = False) -> Dict[str, Any]:
+def message_payload(
+    world: World,
+    *,
+    id: int,
+    channel: Channel,
+    author: User,
+    content: str = "",
+    mentions: Iterable[User] = (),
+    reply_to: dict[str, Any] | None = None,
+    embeds: list[Any] | None = None,
+    attachments: list[Any] | None = None,
+    components: list[Any] | None = None,
+    flags: int = 0,
+    type: int | None = None,
+    webhook_id: int | None = None,
+    application_id: int | None = None,
+    nonce: Any = None,
+    interaction_metadata: dict[str, Any] | None = None,
+    tts: bool = False,
+) -> dict[str, Any]:
     """A message object as REST returns it (gateway events add guild_id and member)."""
     guild = world.guilds.get(channel.guild_id) if channel.guild_id else None
     mentioned = parse_mentions(world, content, mentions)
@@ -195,7 +211,7 @@ def message_payload(world: World, *, id: int, channel: Channel, author: User, co
         if guild is not None and user.id in guild.members:
             entry["member"] = member_payload(guild.members[user.id], with_user=False)
         mention_list.append(entry)
-    data: Dict[str, Any] = {
+    data: dict[str, Any] = {
         "id": sid(id),
         "channel_id": sid(channel.id),
         "author": user_payload(author),
@@ -224,15 +240,17 @@ def message_payload(world: World, *, id: int, channel: Channel, author: User, co
     if interaction_metadata is not None:
         data["interaction_metadata"] = interaction_metadata
     if reply_to is not None:
-        data["message_reference"] = {"type": 0, "message_id": reply_to["id"],
-                                     "channel_id": reply_to["channel_id"],
-                                     "guild_id": reply_to.get("guild_id")}
-        data["referenced_message"] = {k: v for k, v in reply_to.items()
-                                      if k not in ("referenced_message", "member")}
+        data["message_reference"] = {
+            "type": 0,
+            "message_id": reply_to["id"],
+            "channel_id": reply_to["channel_id"],
+            "guild_id": reply_to.get("guild_id"),
+        }
+        data["referenced_message"] = {k: v for k, v in reply_to.items() if k not in ("referenced_message", "member")}
     return data
 
 
-def gateway_message(world: World, message: Dict[str, Any]) -> Dict[str, Any]:
+def gateway_message(world: World, message: dict[str, Any]) -> dict[str, Any]:
     """MESSAGE_CREATE / MESSAGE_UPDATE data: the message plus guild_id and the author's member."""
     data = dict(message)
     channel = world.channels.get(int(message["channel_id"]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -20,13 +20,13 @@ if TYPE_CHECKING:
 class CommandSync:
     """One PUT of the command list (a bulk overwrite)."""
 
-    guild_id: Optional[int]  # None for global commands
-    body: List[Dict[str, Any]]
+    guild_id: int | None  # None for global commands
+    body: list[dict[str, Any]]
     time: float = field(default_factory=time.monotonic)
 
 
 class CoreRoutes:
-    def __init__(self, server: "DiscordTestServer") -> None:
+    def __init__(self, server: DiscordTestServer) -> None:
         self.server = server
         self.world = server.world
 
@@ -86,12 +86,16 @@ class CoreRoutes:
         return json_response({"url": self.server.gateway_url})
 
     async def get_gateway_bot(self, request: web.Request) -> web.Response:
-        return json_response({"url": self.server.gateway_url, "shards": 1,
-                              "session_start_limit": {"total": 1000, "remaining": 999,
-                                                      "reset_after": 0, "max_concurrency": 1}})
+        return json_response(
+            {
+                "url": self.server.gateway_url,
+                "shards": 1,
+                "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1},
+            }
+        )
 
     # -- application commands ---------------------------------------------------------------------
-    def _scope(self, request: web.Request) -> Dict[str, Dict[str, Any]]:
+    def _scope(self, request: web.Request) -> dict[str, dict[str, Any]]:
         self._check_app(request)
         if "guild_id" in request.match_info:
             guild = self.guild(request)
@@ -108,7 +112,7 @@ class CoreRoutes:
             raise DiscordError(400, "Invalid Form Body", 50035)
         guild_id = int(request.match_info["guild_id"]) if "guild_id" in request.match_info else None
         self.server.command_syncs.append(CommandSync(guild_id=guild_id, body=body))
-        new: Dict[str, Dict[str, Any]] = {}
+        new: dict[str, dict[str, Any]] = {}
         for cmd in body:
             if not cmd.get("name"):
                 raise DiscordError(400, "Invalid Form Body", 50035)
@@ -136,9 +140,19 @@ class CoreRoutes:
     # -- guilds and channels ----------------------------------------------------------------------
     async def get_guild(self, request: web.Request) -> web.Response:
         data = P.guild_create_payload(self.guild(request))
-        for key in ("members", "channels", "threads", "voice_states", "presences", "joined_at",
-                    "large", "member_count", "stage_instances", "guild_scheduled_events",
-                    "soundboard_sounds"):
+        for key in (
+            "members",
+            "channels",
+            "threads",
+            "voice_states",
+            "presences",
+            "joined_at",
+            "large",
+            "member_count",
+            "stage_instances",
+            "guild_scheduled_events",
+            "soundboard_sounds",
+        ):
             data.pop(key, None)
         return json_response(data)
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from . import payloads as P
-from .httputil import API_PREFIX, DiscordError, FILES, json_response, no_content, read_body, unknown
+from .httputil import API_PREFIX, FILES, DiscordError, json_response, no_content, read_body, unknown
 from .rest_messages import build_attachments
 from .state import iso
 
@@ -28,21 +29,21 @@ class InteractionRecord:
     id: int
     token: str
     name: str  # full command path, e.g. "banter config set"
-    guild_id: Optional[int]
+    guild_id: int | None
     channel_id: int
     user_id: int
-    payload: Dict[str, Any]  # the INTERACTION_CREATE data
-    server: "DiscordTestServer" = field(repr=False)
+    payload: dict[str, Any]  # the INTERACTION_CREATE data
+    server: DiscordTestServer = field(repr=False)
     created: float = field(default_factory=time.monotonic)
-    callbacks: List[Dict[str, Any]] = field(default_factory=list)  # {"type", "data"} bodies
-    followups: List[Dict[str, Any]] = field(default_factory=list)  # bodies POSTed to the webhook
-    edits: List[Tuple[str, Dict[str, Any]]] = field(default_factory=list)  # (target, body)
-    deletions: List[str] = field(default_factory=list)
-    original: Optional[Dict[str, Any]] = None  # the response message object
-    messages: Dict[int, Dict[str, Any]] = field(default_factory=dict)  # original + follow-ups
+    callbacks: list[dict[str, Any]] = field(default_factory=list)  # {"type", "data"} bodies
+    followups: list[dict[str, Any]] = field(default_factory=list)  # bodies POSTed to the webhook
+    edits: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (target, body)
+    deletions: list[str] = field(default_factory=list)
+    original: dict[str, Any] | None = None  # the response message object
+    messages: dict[int, dict[str, Any]] = field(default_factory=dict)  # original + follow-ups
 
     @property
-    def response_type(self) -> Optional[int]:
+    def response_type(self) -> int | None:
         return self.callbacks[0]["type"] if self.callbacks else None
 
     @property
@@ -50,25 +51,25 @@ class InteractionRecord:
         flags = ((self.callbacks[0].get("data") or {}).get("flags") or 0) if self.callbacks else 0
         return bool(int(flags) & P.EPHEMERAL)
 
-    async def wait(self, predicate: Callable[["InteractionRecord"], bool], timeout: float = 5.0) -> "InteractionRecord":
+    async def wait(self, predicate: Callable[[InteractionRecord], bool], timeout: float = 5.0) -> InteractionRecord:
         await self.server.wait_until(lambda: predicate(self), timeout=timeout)
         return self
 
-    async def wait_for_response(self, timeout: float = 5.0) -> Dict[str, Any]:
+    async def wait_for_response(self, timeout: float = 5.0) -> dict[str, Any]:
         await self.wait(lambda r: bool(r.callbacks), timeout)
         return self.callbacks[0]
 
-    async def wait_for_followups(self, count: int = 1, timeout: float = 5.0) -> List[Dict[str, Any]]:
+    async def wait_for_followups(self, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
         await self.wait(lambda r: len(r.followups) >= count, timeout)
         return self.followups
 
-    async def wait_for_edits(self, count: int = 1, timeout: float = 5.0) -> List[Tuple[str, Dict[str, Any]]]:
+    async def wait_for_edits(self, count: int = 1, timeout: float = 5.0) -> list[tuple[str, dict[str, Any]]]:
         await self.wait(lambda r: len(r.edits) >= count, timeout)
         return self.edits
 
 
 class InteractionRoutes:
-    def __init__(self, server: "DiscordTestServer") -> None:
+    def __init__(self, server: DiscordTestServer) -> None:
         self.server = server
         self.world = server.world
 
@@ -95,20 +96,34 @@ class InteractionRoutes:
             raise unknown("Webhook", 10015)
         return record
 
-    def _new_message(self, record: InteractionRecord, data: Dict[str, Any], files: List[Any],
-                     *, type: int, extra_flags: int = 0) -> Dict[str, Any]:
+    def _new_message(
+        self, record: InteractionRecord, data: dict[str, Any], files: list[Any], *, type: int, extra_flags: int = 0
+    ) -> dict[str, Any]:
         srv = self.server
         channel = self.world.channels[record.channel_id]
         message = P.message_payload(
-            self.world, id=self.world.ids.next(), channel=channel, author=srv.bot_user,
-            content=data.get("content") or "", embeds=data.get("embeds"),
-            attachments=build_attachments(srv, channel, data, files), components=data.get("components"),
-            flags=(int(data.get("flags") or 0) & P.EPHEMERAL) | extra_flags, type=type,
-            webhook_id=srv.application_id, application_id=srv.application_id, tts=bool(data.get("tts")),
-            interaction_metadata={"id": P.sid(record.id), "type": 2,
-                                  "user": P.user_payload(self.world.users[record.user_id]),
-                                  "authorizing_integration_owners": {"0": P.sid(record.guild_id)}
-                                  if record.guild_id else {"1": P.sid(record.user_id)}})
+            self.world,
+            id=self.world.ids.next(),
+            channel=channel,
+            author=srv.bot_user,
+            content=data.get("content") or "",
+            embeds=data.get("embeds"),
+            attachments=build_attachments(srv, channel, data, files),
+            components=data.get("components"),
+            flags=(int(data.get("flags") or 0) & P.EPHEMERAL) | extra_flags,
+            type=type,
+            webhook_id=srv.application_id,
+            application_id=srv.application_id,
+            tts=bool(data.get("tts")),
+            interaction_metadata={
+                "id": P.sid(record.id),
+                "type": 2,
+                "user": P.user_payload(self.world.users[record.user_id]),
+                "authorizing_integration_owners": {"0": P.sid(record.guild_id)}
+                if record.guild_id
+                else {"1": P.sid(record.user_id)},
+            },
+        )
         record.messages[int(message["id"])] = message
         if not message["flags"] & P.EPHEMERAL:
             self.world.store_message(message)
@@ -130,16 +145,21 @@ class InteractionRoutes:
         if cb_type == CHANNEL_MESSAGE:
             record.original = self._new_message(record, data, files, type=P.MESSAGE_CHAT_INPUT_COMMAND)
         elif cb_type == DEFERRED_CHANNEL_MESSAGE:
-            record.original = self._new_message(record, {"flags": data.get("flags")}, [],
-                                                type=P.MESSAGE_CHAT_INPUT_COMMAND, extra_flags=P.LOADING)
+            record.original = self._new_message(
+                record, {"flags": data.get("flags")}, [], type=P.MESSAGE_CHAT_INPUT_COMMAND, extra_flags=P.LOADING
+            )
         self.server._notify()
         if request.query.get("with_response", "").lower() not in ("1", "true"):
             return no_content()
-        interaction = {"id": P.sid(record.id), "type": record.payload["type"],
-                       "activity_instance_id": None, "response_message_id": None,
-                       "response_message_loading": cb_type == DEFERRED_CHANNEL_MESSAGE,
-                       "response_message_ephemeral": record.ephemeral}
-        result: Dict[str, Any] = {"interaction": interaction}
+        interaction = {
+            "id": P.sid(record.id),
+            "type": record.payload["type"],
+            "activity_instance_id": None,
+            "response_message_id": None,
+            "response_message_loading": cb_type == DEFERRED_CHANNEL_MESSAGE,
+            "response_message_ephemeral": record.ephemeral,
+        }
+        result: dict[str, Any] = {"interaction": interaction}
         if record.original is not None and cb_type in (CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE):
             interaction["response_message_id"] = record.original["id"]
             result["resource"] = {"type": cb_type, "message": record.original}
@@ -155,7 +175,7 @@ class InteractionRoutes:
             return json_response(message)
         return no_content()
 
-    def _target(self, request: web.Request, record: InteractionRecord) -> Tuple[str, Dict[str, Any]]:
+    def _target(self, request: web.Request, record: InteractionRecord) -> tuple[str, dict[str, Any]]:
         target = request.match_info["message_id"]
         if target == "@original":
             message = record.original

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from aiohttp import web
 
 from . import payloads as P
-from .httputil import API_PREFIX, DiscordError, UploadedFile, FILES, json_response, no_content, read_body, unknown
+from .httputil import API_PREFIX, FILES, DiscordError, UploadedFile, json_response, no_content, read_body, unknown
 from .state import Channel, iso
 
 if TYPE_CHECKING:
@@ -23,9 +23,9 @@ class SentMessage:
     """A message the bot POSTed to /channels/{id}/messages."""
 
     channel_id: int
-    body: Dict[str, Any]  # the JSON body (payload_json for multipart), allowed_mentions included
-    message: Dict[str, Any]  # the message object the server answered with
-    files: List[UploadedFile] = field(default_factory=list)
+    body: dict[str, Any]  # the JSON body (payload_json for multipart), allowed_mentions included
+    message: dict[str, Any]  # the message object the server answered with
+    files: list[UploadedFile] = field(default_factory=list)
     time: float = field(default_factory=time.monotonic)
 
     @property
@@ -33,11 +33,11 @@ class SentMessage:
         return int(self.message["id"])
 
     @property
-    def content(self) -> Optional[str]:
+    def content(self) -> str | None:
         return self.body.get("content")
 
     @property
-    def allowed_mentions(self) -> Optional[Dict[str, Any]]:
+    def allowed_mentions(self) -> dict[str, Any] | None:
         return self.body.get("allowed_mentions")
 
 
@@ -56,8 +56,9 @@ class ReactionCall:
     time: float = field(default_factory=time.monotonic)
 
 
-def build_attachments(server: "DiscordTestServer", channel: Channel, body: Dict[str, Any],
-                      files: List[UploadedFile]) -> List[Dict[str, Any]]:
+def build_attachments(
+    server: DiscordTestServer, channel: Channel, body: dict[str, Any], files: list[UploadedFile]
+) -> list[dict[str, Any]]:
     """Attachment objects for uploaded files, served back from this server's /attachments route."""
     meta = {str(a.get("id")): a for a in body.get("attachments", []) if isinstance(a, dict)}
     out = []
@@ -67,14 +68,23 @@ def build_attachments(server: "DiscordTestServer", channel: Channel, body: Dict[
         filename = info.get("filename") or upload.filename
         url = f"{server.base_url}/attachments/{channel.id}/{att_id}/{quote(filename)}"
         server.uploads[att_id] = upload
-        out.append({"id": P.sid(att_id), "filename": filename, "size": len(upload.data), "url": url,
-                    "proxy_url": url, "content_type": upload.content_type,
-                    "description": info.get("description"), "ephemeral": False})
+        out.append(
+            {
+                "id": P.sid(att_id),
+                "filename": filename,
+                "size": len(upload.data),
+                "url": url,
+                "proxy_url": url,
+                "content_type": upload.content_type,
+                "description": info.get("description"),
+                "ephemeral": False,
+            }
+        )
     return out
 
 
 class MessageRoutes:
-    def __init__(self, server: "DiscordTestServer", core: "CoreRoutes") -> None:
+    def __init__(self, server: DiscordTestServer, core: CoreRoutes) -> None:
         self.server = server
         self.world = server.world
         self.core = core
@@ -92,7 +102,7 @@ class MessageRoutes:
         r.add_post(API_PREFIX + "/channels/{channel_id}/typing", self.typing)
         r.add_get("/attachments/{channel_id}/{attachment_id}/{filename}", self.attachment)
 
-    def _message(self, request: web.Request, channel: Channel) -> Dict[str, Any]:
+    def _message(self, request: web.Request, channel: Channel) -> dict[str, Any]:
         message = self.world.messages.get(int(request.match_info["message_id"]))
         if message is None or int(message["channel_id"]) != channel.id:
             raise unknown("Message", 10008)
@@ -102,8 +112,14 @@ class MessageRoutes:
         channel = self.core.channel(request)
         body = await read_body(request) or {}
         files = request.get(FILES, [])
-        if not (body.get("content") or body.get("embeds") or files or body.get("components")
-                or body.get("sticker_ids") or body.get("poll")):
+        if not (
+            body.get("content")
+            or body.get("embeds")
+            or files
+            or body.get("components")
+            or body.get("sticker_ids")
+            or body.get("poll")
+        ):
             raise DiscordError(400, "Cannot send an empty message", 50006)
         if len(body.get("content") or "") > 2000:
             raise DiscordError(400, "Invalid Form Body", 50035)
@@ -115,10 +131,19 @@ class MessageRoutes:
                 raise DiscordError(400, "Invalid Form Body", 50035)
         srv = self.server
         message = P.message_payload(
-            self.world, id=self.world.ids.next(), channel=channel, author=srv.bot_user,
-            content=body.get("content") or "", reply_to=reply_to, embeds=body.get("embeds"),
-            attachments=build_attachments(srv, channel, body, files), components=body.get("components"),
-            flags=int(body.get("flags") or 0), nonce=body.get("nonce"), tts=bool(body.get("tts")))
+            self.world,
+            id=self.world.ids.next(),
+            channel=channel,
+            author=srv.bot_user,
+            content=body.get("content") or "",
+            reply_to=reply_to,
+            embeds=body.get("embeds"),
+            attachments=build_attachments(srv, channel, body, files),
+            components=body.get("components"),
+            flags=int(body.get("flags") or 0),
+            nonce=body.get("nonce"),
+            tts=bool(body.get("tts")),
+        )
         self.world.store_message(message)
         srv.sent_messages.append(SentMessage(channel_id=channel.id, body=body, message=message, files=files))
         if srv.echo_bot_messages:
@@ -183,8 +208,9 @@ class MessageRoutes:
     async def reaction(self, request: web.Request) -> web.Response:
         channel = self.core.channel(request)
         message = self._message(request, channel)
-        self.server.reactions.append(ReactionCall(request.method, channel.id, int(message["id"]),
-                                                  request.match_info["emoji"]))
+        self.server.reactions.append(
+            ReactionCall(request.method, channel.id, int(message["id"]), request.match_info["emoji"])
+        )
         return no_content()
 
     async def attachment(self, request: web.Request) -> web.Response:
@@ -194,8 +220,8 @@ class MessageRoutes:
         return web.Response(body=upload.data, content_type=upload.content_type or "application/octet-stream")
 
 
-def delete_event(channel: Channel, ids: List[Any], bulk: bool = False) -> Dict[str, Any]:
-    data: Dict[str, Any] = {"channel_id": P.sid(channel.id)}
+def delete_event(channel: Channel, ids: list[Any], bulk: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {"channel_id": P.sid(channel.id)}
     if channel.guild_id:
         data["guild_id"] = P.sid(channel.guild_id)
     if bulk:

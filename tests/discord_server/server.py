@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Union
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import yarl
 from aiohttp import web
@@ -18,7 +19,7 @@ from .rest_interactions import InteractionRecord, InteractionRoutes
 from .rest_messages import MessageRoutes, ReactionCall, SentMessage, TypingCall
 from .state import Channel, Guild, Member, Role, User, World
 
-UserLike = Union[User, int]
+UserLike = User | int
 
 
 class DiscordTestServer(DriverMixin):
@@ -47,25 +48,25 @@ class DiscordTestServer(DriverMixin):
         self.echo_bot_messages = True  # Discord sends the bot its own MESSAGE_CREATEs too
         self.interaction_response_timeout = 3.0  # the initial response must come within 3 s
         # observations
-        self.requests: List[RequestRecord] = []
-        self.sent_messages: List[SentMessage] = []
-        self.typing_calls: List[TypingCall] = []
-        self.reactions: List[ReactionCall] = []
-        self.bot_edits: List[Any] = []  # (channel_id, message_id, body)
-        self.bot_deletes: List[Any] = []  # (channel_id, message_id)
-        self.command_syncs: List[CommandSync] = []
-        self.interactions: Dict[str, InteractionRecord] = {}  # token -> record
-        self.uploads: Dict[int, UploadedFile] = {}
-        self.errors: List[BaseException] = []  # exceptions inside the server's own handlers
-        self._rate_limits: List[RateLimitRule] = []
-        self._waiters: List[asyncio.Future] = []
+        self.requests: list[RequestRecord] = []
+        self.sent_messages: list[SentMessage] = []
+        self.typing_calls: list[TypingCall] = []
+        self.reactions: list[ReactionCall] = []
+        self.bot_edits: list[Any] = []  # (channel_id, message_id, body)
+        self.bot_deletes: list[Any] = []  # (channel_id, message_id)
+        self.command_syncs: list[CommandSync] = []
+        self.interactions: dict[str, InteractionRecord] = {}  # token -> record
+        self.uploads: dict[int, UploadedFile] = {}
+        self.errors: list[BaseException] = []  # exceptions inside the server's own handlers
+        self._rate_limits: list[RateLimitRule] = []
+        self._waiters: list[asyncio.Future] = []
         self._consumed: set = set()
-        self._runner: Optional[web.AppRunner] = None
-        self._port: Optional[int] = None
-        self._saved: List[Any] = []
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+        self._saved: list[Any] = []
 
     # -- lifecycle --------------------------------------------------------------------------------
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> "DiscordTestServer":
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> DiscordTestServer:
         app = web.Application(middlewares=[make_middleware(self)], client_max_size=64 * 1024 * 1024)
         core = CoreRoutes(self)
         core.register(app)
@@ -87,7 +88,7 @@ class DiscordTestServer(DriverMixin):
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> "DiscordTestServer":
+    async def __aenter__(self) -> DiscordTestServer:
         return await self.start()
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -121,8 +122,9 @@ class DiscordTestServer(DriverMixin):
         import discord.gateway
         import discord.http
 
-        self._saved.append((discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
-                            discord.asset.Asset.BASE))
+        self._saved.append(
+            (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY, discord.asset.Asset.BASE)
+        )
         discord.http.Route.BASE = self.api_base
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url)
         discord.asset.Asset.BASE = self.base_url + "/cdn"
@@ -139,7 +141,7 @@ class DiscordTestServer(DriverMixin):
             discord.asset.Asset.BASE = cdn
 
     @contextlib.contextmanager
-    def patch_discord(self) -> Iterator["DiscordTestServer"]:
+    def patch_discord(self) -> Iterator[DiscordTestServer]:
         self.point_discord()
         try:
             yield self
@@ -191,21 +193,22 @@ class DiscordTestServer(DriverMixin):
     def add_role(self, guild: Guild, name: str, permissions: int = 0) -> Role:
         return self.world.add_role(guild, name, permissions)
 
-    def add_member(self, guild: Guild, user: User, roles: Optional[List[Role]] = None) -> Member:
+    def add_member(self, guild: Guild, user: User, roles: list[Role] | None = None) -> Member:
         return self.world.add_member(guild, user, roles)
 
-    def bot_guilds(self) -> List[Guild]:
+    def bot_guilds(self) -> list[Guild]:
         return [g for g in self.world.guilds.values() if self.bot_user.id in g.members]
 
     # -- 429 switch -------------------------------------------------------------------------------
-    def rate_limit(self, method: str, route: str, times: int = 1, retry_after: float = 1.0,
-                   *, is_global: bool = False) -> RateLimitRule:
+    def rate_limit(
+        self, method: str, route: str, times: int = 1, retry_after: float = 1.0, *, is_global: bool = False
+    ) -> RateLimitRule:
         """Answer the next ``times`` requests of ``method route`` with 429 (route: template or path)."""
         rule = RateLimitRule(method.upper(), route, times, retry_after, is_global)
         self._rate_limits.append(rule)
         return rule
 
-    def _take_rate_limit(self, method: str, route: str, path: str) -> Optional[RateLimitRule]:
+    def _take_rate_limit(self, method: str, route: str, path: str) -> RateLimitRule | None:
         for rule in self._rate_limits:
             if rule.remaining > 0 and rule.method == method and rule.route in (route, path):
                 rule.remaining -= 1
@@ -226,10 +229,10 @@ class DiscordTestServer(DriverMixin):
         """How many times the bot PUT a command list (global or guild)."""
         return len(self.command_syncs)
 
-    def requests_to(self, method: str, route: str) -> List[RequestRecord]:
+    def requests_to(self, method: str, route: str) -> list[RequestRecord]:
         return [r for r in self.requests if r.method == method.upper() and route in (r.route, r.path)]
 
-    def messages_in(self, channel: Channel) -> List[Dict[str, Any]]:
+    def messages_in(self, channel: Channel) -> list[dict[str, Any]]:
         return list(self.world.channels[channel.id].messages)
 
     def _notify(self) -> None:
@@ -254,10 +257,15 @@ class DiscordTestServer(DriverMixin):
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(fut, min(remaining, 0.25))
 
-    async def wait_for_message(self, channel: Optional[Channel] = None, timeout: float = 5.0,
-                               check: Optional[Callable[[SentMessage], bool]] = None) -> SentMessage:
+    async def wait_for_message(
+        self,
+        channel: Channel | None = None,
+        timeout: float = 5.0,
+        check: Callable[[SentMessage], bool] | None = None,
+    ) -> SentMessage:
         """The oldest bot-sent message (in ``channel``) no earlier wait_for_message has returned."""
-        def find() -> Optional[SentMessage]:
+
+        def find() -> SentMessage | None:
             for sent in self.sent_messages:
                 if id(sent) in self._consumed or (channel is not None and sent.channel_id != channel.id):
                     continue

@@ -6,7 +6,7 @@ import datetime as dt
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 DISCORD_EPOCH_MS = 1420070400000
 
@@ -23,8 +23,13 @@ MENTION_EVERYONE = 1 << 17
 USE_APPLICATION_COMMANDS = 1 << 31
 ALL_PERMISSIONS = (1 << 53) - 1
 DEFAULT_EVERYONE_PERMISSIONS = (
-    ADD_REACTIONS | VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | ATTACH_FILES
-    | READ_MESSAGE_HISTORY | USE_APPLICATION_COMMANDS
+    ADD_REACTIONS
+    | VIEW_CHANNEL
+    | SEND_MESSAGES
+    | EMBED_LINKS
+    | ATTACH_FILES
+    | READ_MESSAGE_HISTORY
+    | USE_APPLICATION_COMMANDS
 )
 
 # Channel types.
@@ -54,12 +59,12 @@ class SnowflakeGenerator:
 def snowflake_time(snowflake: int) -> dt.datetime:
     """The creation time encoded in a snowflake."""
     ms = (int(snowflake) >> 22) + DISCORD_EPOCH_MS
-    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc)
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
 
 
-def iso(when: Optional[dt.datetime] = None) -> str:
+def iso(when: dt.datetime | None = None) -> str:
     """ISO8601 timestamp the way Discord writes them."""
-    return (when or dt.datetime.now(dt.timezone.utc)).isoformat()
+    return (when or dt.datetime.now(dt.UTC)).isoformat()
 
 
 @dataclass
@@ -67,7 +72,7 @@ class User:
     id: int
     name: str
     bot: bool = False
-    global_name: Optional[str] = None
+    global_name: str | None = None
 
     @property
     def mention(self) -> str:
@@ -93,15 +98,15 @@ class Channel:
     id: int
     name: str
     type: int = GUILD_TEXT
-    guild_id: Optional[int] = None
+    guild_id: int | None = None
     position: int = 0
-    topic: Optional[str] = None
-    parent_id: Optional[int] = None
-    recipients: List[User] = field(default_factory=list)
-    messages: List[Dict[str, Any]] = field(default_factory=list)  # message payloads, oldest first
+    topic: str | None = None
+    parent_id: int | None = None
+    recipients: list[User] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)  # message payloads, oldest first
 
     @property
-    def last_message_id(self) -> Optional[int]:
+    def last_message_id(self) -> int | None:
         return int(self.messages[-1]["id"]) if self.messages else None
 
     @property
@@ -113,9 +118,9 @@ class Channel:
 class Member:
     user: User
     guild_id: int
-    roles: List[int] = field(default_factory=list)
+    roles: list[int] = field(default_factory=list)
     joined_at: str = field(default_factory=iso)
-    nick: Optional[str] = None
+    nick: str | None = None
 
 
 @dataclass
@@ -124,9 +129,9 @@ class Guild:
     name: str
     owner_id: int
     joined_at: str = field(default_factory=iso)
-    roles: Dict[int, Role] = field(default_factory=dict)
-    channels: Dict[int, Channel] = field(default_factory=dict)
-    members: Dict[int, Member] = field(default_factory=dict)
+    roles: dict[int, Role] = field(default_factory=dict)
+    channels: dict[int, Channel] = field(default_factory=dict)
+    members: dict[int, Member] = field(default_factory=dict)
 
     @property
     def everyone(self) -> Role:
@@ -151,16 +156,16 @@ class World:
 
     def __init__(self) -> None:
         self.ids = SnowflakeGenerator()
-        self.users: Dict[int, User] = {}
-        self.guilds: Dict[int, Guild] = {}
-        self.channels: Dict[int, Channel] = {}  # guild channels and DM channels
-        self.messages: Dict[int, Dict[str, Any]] = {}
-        self.dm_channels: Dict[int, Channel] = {}  # recipient user id -> DM channel
-        self.global_commands: Dict[str, Dict[str, Any]] = {}
-        self.guild_commands: Dict[int, Dict[str, Dict[str, Any]]] = {}
+        self.users: dict[int, User] = {}
+        self.guilds: dict[int, Guild] = {}
+        self.channels: dict[int, Channel] = {}  # guild channels and DM channels
+        self.messages: dict[int, dict[str, Any]] = {}
+        self.dm_channels: dict[int, Channel] = {}  # recipient user id -> DM channel
+        self.global_commands: dict[str, dict[str, Any]] = {}
+        self.guild_commands: dict[int, dict[str, dict[str, Any]]] = {}
 
     # -- users -----------------------------------------------------------------------------------
-    def add_user(self, name: str, *, bot: bool = False, id: Optional[int] = None) -> User:
+    def add_user(self, name: str, *, bot: bool = False, id: int | None = None) -> User:
         user = User(id=id or self.ids.next(), name=name, bot=bot)
         self.users[user.id] = user
         return user
@@ -168,27 +173,42 @@ class World:
     # -- guilds ----------------------------------------------------------------------------------
     def add_guild(self, name: str, owner_id: int) -> Guild:
         guild = Guild(id=self.ids.next(), name=name, owner_id=int(owner_id))
-        guild.roles[guild.id] = Role(id=guild.id, guild_id=guild.id, name="@everyone",
-                                     permissions=DEFAULT_EVERYONE_PERMISSIONS)
+        guild.roles[guild.id] = Role(
+            id=guild.id, guild_id=guild.id, name="@everyone", permissions=DEFAULT_EVERYONE_PERMISSIONS
+        )
         self.guilds[guild.id] = guild
         return guild
 
-    def add_channel(self, guild: Guild, name: str, *, type: int = GUILD_TEXT,
-                    topic: Optional[str] = None, parent: Optional[Channel] = None) -> Channel:
-        channel = Channel(id=self.ids.next(), name=name, type=type, guild_id=guild.id,
-                          position=len(guild.channels), topic=topic,
-                          parent_id=parent.id if parent else None)
+    def add_channel(
+        self,
+        guild: Guild,
+        name: str,
+        *,
+        type: int = GUILD_TEXT,
+        topic: str | None = None,
+        parent: Channel | None = None,
+    ) -> Channel:
+        channel = Channel(
+            id=self.ids.next(),
+            name=name,
+            type=type,
+            guild_id=guild.id,
+            position=len(guild.channels),
+            topic=topic,
+            parent_id=parent.id if parent else None,
+        )
         guild.channels[channel.id] = channel
         self.channels[channel.id] = channel
         return channel
 
     def add_role(self, guild: Guild, name: str, permissions: int = 0) -> Role:
-        role = Role(id=self.ids.next(), guild_id=guild.id, name=name, permissions=int(permissions),
-                    position=len(guild.roles))
+        role = Role(
+            id=self.ids.next(), guild_id=guild.id, name=name, permissions=int(permissions), position=len(guild.roles)
+        )
         guild.roles[role.id] = role
         return role
 
-    def add_member(self, guild: Guild, user: User, roles: Optional[List[Role]] = None) -> Member:
+    def add_member(self, guild: Guild, user: User, roles: list[Role] | None = None) -> Member:
         role_ids = [r.id if isinstance(r, Role) else int(r) for r in (roles or [])]
         member = guild.members.get(user.id)
         if member is None:
@@ -207,12 +227,12 @@ class World:
         return channel
 
     # -- messages --------------------------------------------------------------------------------
-    def store_message(self, message: Dict[str, Any]) -> None:
+    def store_message(self, message: dict[str, Any]) -> None:
         channel = self.channels[int(message["channel_id"])]
         channel.messages.append(message)
         self.messages[int(message["id"])] = message
 
-    def remove_message(self, message_id: int) -> Optional[Dict[str, Any]]:
+    def remove_message(self, message_id: int) -> dict[str, Any] | None:
         message = self.messages.pop(int(message_id), None)
         if message is not None:
             channel = self.channels.get(int(message["channel_id"]))
@@ -220,13 +240,20 @@ class World:
                 channel.messages = [m for m in channel.messages if m["id"] != message["id"]]
         return message
 
-    def history(self, channel: Channel, *, limit: int = 50, before: Optional[int] = None,
-                after: Optional[int] = None, around: Optional[int] = None) -> List[Dict[str, Any]]:
+    def history(
+        self,
+        channel: Channel,
+        *,
+        limit: int = 50,
+        before: int | None = None,
+        after: int | None = None,
+        around: int | None = None,
+    ) -> list[dict[str, Any]]:
         """Discord's GET /channels/{id}/messages: newest first, at most ``limit`` (1..100)."""
         limit = max(1, min(int(limit), 100))
         ordered = sorted(channel.messages, key=lambda m: int(m["id"]))
         if around is not None:
-            older = [m for m in ordered if int(m["id"]) <= around][-((limit + 1) // 2):]
+            older = [m for m in ordered if int(m["id"]) <= around][-((limit + 1) // 2) :]
             newer = [m for m in ordered if int(m["id"]) > around][: limit - len(older)]
             picked = older + newer
         elif after is not None:

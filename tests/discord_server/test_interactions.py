@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import discord
 import pytest
 from discord import app_commands
@@ -18,7 +16,7 @@ def banter_commands() -> app_commands.Group:
     config = app_commands.Group(name="config", description="Settings", parent=banter)
 
     @banter.command(name="ask", description="Ask Banter something")
-    async def ask(interaction: discord.Interaction, text: str, channel: Optional[discord.TextChannel] = None):
+    async def ask(interaction: discord.Interaction, text: str, channel: discord.TextChannel | None = None):
         seen["ask"] = (text, channel, interaction.permissions, interaction.app_permissions, interaction.user)
         response = await interaction.response.send_message(f"thinking about {text}", ephemeral=True)
         seen["callback"] = response
@@ -53,8 +51,9 @@ async def test_group_syncs_and_subcommand_runs_with_ephemeral_reply_followup_and
         assert synced.id == int(server.world.global_commands["banter"]["id"])
         assert {o.name for o in synced.options} == {"ask", "config"}
 
-        record = await server.invoke_slash(world.guild, world.general, world.bob, "banter", "ask",
-                                           options={"text": "cats", "channel": world.random})
+        record = await server.invoke_slash(
+            world.guild, world.general, world.bob, "banter", "ask", options={"text": "cats", "channel": world.random}
+        )
         followups = await record.wait_for_followups(1)
         await record.wait_for_edits(1)
         await server.wait_until(lambda: "edited" in seen)  # the bot has read the PATCH's answer
@@ -105,8 +104,15 @@ async def test_subcommand_group_with_deferred_public_response(server, world):
         assert [s.guild_id for s in server.command_syncs] == [world.guild.id]
         with pytest.raises(LookupError):
             await server.invoke_slash(world.guild, world.general, world.carol, "banter", "nope")
-        record = await server.invoke_slash(world.guild, world.general, world.carol, "banter", "config", "set",
-                                           options={"key": "temperature", "value": 7})
+        record = await server.invoke_slash(
+            world.guild,
+            world.general,
+            world.carol,
+            "banter",
+            "config",
+            "set",
+            options={"key": "temperature", "value": 7},
+        )
         await record.wait_for_edits(1)
         await server.wait_until(lambda: "deferred_loading" in seen)
         assert record.payload["data"]["options"][0]["options"][0]["name"] == "set"
@@ -140,7 +146,9 @@ def _twice(errors):
         try:
             await interaction.client.http.request(  # a second initial response, bypassing discord.py's guard
                 discord.http.Route("POST", "/interactions/{i}/{t}/callback", i=interaction.id, t=interaction.token),
-                json={"type": 4, "data": {"content": "again"}})
+                json={"type": 4, "data": {"content": "again"}},
+            )
         except discord.HTTPException as exc:
             errors.append(exc)
+
     return twice

@@ -17,8 +17,9 @@ async def test_message_create_reaches_on_message_and_reply_keeps_allowed_mention
             return
         seen.append(message)
         async with message.channel.typing():
-            await message.channel.send(f"hi {message.author.mention}", reference=message,
-                                       allowed_mentions=discord.AllowedMentions.none())
+            await message.channel.send(
+                f"hi {message.author.mention}", reference=message, allowed_mentions=discord.AllowedMentions.none()
+            )
         await message.add_reaction("\N{THUMBS UP SIGN}")
 
     async with server.run_bot(bot):
@@ -108,6 +109,7 @@ async def test_history_pages_through_everything(server, world):
 
 def _bytes(data: bytes):
     import io
+
     return io.BytesIO(data)
 
 

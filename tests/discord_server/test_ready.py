@@ -35,7 +35,9 @@ async def test_bot_reaches_ready_with_guild_channels_roles_members(server, world
         identify = server.gateway.identify_payloads[0]
         assert identify["intents"] & discord.Intents.message_content.flag
         assert [r.route for r in server.requests if r.path.startswith("/")][:2] == [
-            "/users/@me", "/oauth2/applications/@me"]
+            "/users/@me",
+            "/oauth2/applications/@me",
+        ]
         assert server.gateway.connect_paths[0].startswith("/gateway?v=10&encoding=json")
     assert bot.is_closed()
 

@@ -11,13 +11,34 @@ import pytest
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
-KEYS = {"perplexity", "token_accuracy", "bleu1", "bleu2", "f1", "distinct1", "distinct2", "generic_rate", "unk_rate",
-        "empty_rate", "mean_reply_tokens", "latency_ms_p50", "latency_ms_p95", "pairs"}
+KEYS = {
+    "perplexity",
+    "token_accuracy",
+    "bleu1",
+    "bleu2",
+    "f1",
+    "distinct1",
+    "distinct2",
+    "generic_rate",
+    "unk_rate",
+    "empty_rate",
+    "mean_reply_tokens",
+    "latency_ms_p50",
+    "latency_ms_p95",
+    "pairs",
+}
 
 
 def cli(*args, stdin=None, timeout=300):
-    return subprocess.run([sys.executable, "-m", "seq2seq", *args], input=stdin, env=ENV, cwd=REPO,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "seq2seq", *args],
+        input=stdin,
+        env=ENV,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +49,23 @@ def trained(tmp_path_factory):
 
     with pairs.open("w") as handle:
         for p in corpus.chitchat_pairs()[:1200]:
-            handle.write(json.dumps({"query": p.query, "reply": p.reply, "context": p.context, "group": p.group}) + "\n")
-    result = cli("train", "--preset", "tiny", "--pairs", str(pairs), "--out", str(base / "model"),
-                 "--run-dir", str(base / "run"), "--max-steps", "40", "--quiet")
+            handle.write(
+                json.dumps({"query": p.query, "reply": p.reply, "context": p.context, "group": p.group}) + "\n"
+            )
+    result = cli(
+        "train",
+        "--preset",
+        "tiny",
+        "--pairs",
+        str(pairs),
+        "--out",
+        str(base / "model"),
+        "--run-dir",
+        str(base / "run"),
+        "--max-steps",
+        "40",
+        "--quiet",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return base
 
@@ -61,8 +96,10 @@ def test_chat_reads_stdin_and_answers_each_line(trained):
 
 def test_evaluate_json_on_messy_text(trained, tmp_path):
     messy = tmp_path / "messy.tsv"
-    messy.write_text("Hello THERE!!\tHi, how ARE you? 😀\nwhat's a Zyxwvut?\tno idea, ask 山田\n"
-                     "\t\nemoji only 🎉🎉\t🎉\n", encoding="utf-8")
+    messy.write_text(
+        "Hello THERE!!\tHi, how ARE you? 😀\nwhat's a Zyxwvut?\tno idea, ask 山田\n\t\nemoji only 🎉🎉\t🎉\n",
+        encoding="utf-8",
+    )
     result = cli("evaluate", "--model", str(trained / "model"), "--pairs", str(messy), "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)

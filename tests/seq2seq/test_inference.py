@@ -9,15 +9,28 @@ from seq2seq.model import build
 from seq2seq.model_config import ModelConfig
 
 CONFIGS = [
-    ModelConfig(vocab_size=40, embed_dim=8, units=12, cell=cell, attention=attention, encoder_layers=layers,
-                decoder_layers=layers, bidirectional=bidirectional)
+    ModelConfig(
+        vocab_size=40,
+        embed_dim=8,
+        units=12,
+        cell=cell,
+        attention=attention,
+        encoder_layers=layers,
+        decoder_layers=layers,
+        bidirectional=bidirectional,
+    )
     for cell, attention, layers, bidirectional in [
-        ("lstm", "luong", 1, True), ("lstm", "bahdanau", 2, False), ("gru", "luong", 2, True), ("gru", "bahdanau", 1, False),
+        ("lstm", "luong", 1, True),
+        ("lstm", "bahdanau", 2, False),
+        ("gru", "luong", 2, True),
+        ("gru", "bahdanau", 1, False),
     ]
 ]
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c.cell}-{c.attention}-{c.encoder_layers}-{c.bidirectional}")
+@pytest.mark.parametrize(
+    "config", CONFIGS, ids=lambda c: f"{c.cell}-{c.attention}-{c.encoder_layers}-{c.bidirectional}"
+)
 def test_numpy_steps_match_keras_teacher_forcing(config):
     model = build(config)
     rng = np.random.default_rng(0)

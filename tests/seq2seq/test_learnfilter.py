@@ -22,8 +22,15 @@ def test_each_filter_names_its_reason():
     ]
     report = filter_pairs(pairs, cfg)
     assert [p.reply for p in report.kept] == ["hi friend"]
-    assert report.dropped == {"too_short": 1, "too_long": 1, "link": 1, "code": 1, "mention": 1, "blocklist": 1,
-                              "duplicate": 1}
+    assert report.dropped == {
+        "too_short": 1,
+        "too_long": 1,
+        "link": 1,
+        "code": 1,
+        "mention": 1,
+        "blocklist": 1,
+        "duplicate": 1,
+    }
 
 
 def test_one_user_cannot_flood_a_fine_tune():

@@ -33,11 +33,14 @@ def test_missing_file_is_named(tiny_model_dir, tmp_path, victim):
         Replier.load(broken)
 
 
-@pytest.mark.parametrize("victim,content", [
-    ("weights.npz", b"PK\x03\x04 this is not a zip archive"),
-    ("config.json", b"{\"model\": 3"),
-    ("vocab.json", b"[]"),
-])
+@pytest.mark.parametrize(
+    "victim,content",
+    [
+        ("weights.npz", b"PK\x03\x04 this is not a zip archive"),
+        ("config.json", b'{"model": 3'),
+        ("vocab.json", b"[]"),
+    ],
+)
 def test_corrupt_file_is_named(tiny_model_dir, tmp_path, victim, content):
     broken = tmp_path / "m"
     shutil.copytree(tiny_model_dir, broken)

@@ -6,8 +6,18 @@ from seq2seq.decoding import DecodeOptions
 from seq2seq.replier import Replier
 from seq2seq.vocab import UNK_ID
 
-HOSTILE = ["", "   \n\t", "x" * 10_000, "😀😀😀", "Привет, как дела?", "你好吗", "a\x00b\x07c", "\ud800 lone surrogate",
-           "<@123> <@&456> @everyone https://example.com", "hello" * 3000]
+HOSTILE = [
+    "",
+    "   \n\t",
+    "x" * 10_000,
+    "😀😀😀",
+    "Привет, как дела?",
+    "你好吗",
+    "a\x00b\x07c",
+    "\ud800 lone surrogate",
+    "<@123> <@&456> @everyone https://example.com",
+    "hello" * 3000,
+]
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +34,9 @@ def test_hostile_input_gets_a_non_empty_reply(replier, strategy):
 
 
 def test_unk_and_placeholders_are_never_emitted(replier):
-    ids = replier.reply_ids([[t] for t in HOSTILE] * 3, DecodeOptions(strategy="sample", temperature=3.0, top_k=0, seed=1))
+    ids = replier.reply_ids(
+        [[t] for t in HOSTILE] * 3, DecodeOptions(strategy="sample", temperature=3.0, top_k=0, seed=1)
+    )
     banned = set(replier.banned)
     assert UNK_ID in banned
     assert all(not (set(reply) & banned) for reply in ids)
@@ -57,8 +69,10 @@ def test_blocklisted_words_are_never_generated(tiny_model_dir):
     bundle = model_dir.load(tiny_model_dir)
     common = [t for t in bundle.vocab.tokens[5:40] if t.isalpha()][:5]
     replier = Replier(bundle, blocklist=frozenset(common))
-    replies = replier.reply_batch([["hi"], ["how are you?"], ["what do you like?"]] * 4,
-                                  DecodeOptions(strategy="sample", temperature=2.0, top_k=0, seed=5))
+    replies = replier.reply_batch(
+        [["hi"], ["how are you?"], ["what do you like?"]] * 4,
+        DecodeOptions(strategy="sample", temperature=2.0, top_k=0, seed=5),
+    )
     from seq2seq.text import tokenize
 
     assert not any(set(tokenize(r)) & set(common) for r in replies)

@@ -59,7 +59,7 @@ def test_repeated_ngrams_are_blocked():
 
     spec = SearchSpec(bos=BOS, eos=EOS, max_len=8, beam_size=2, no_repeat_ngram=2)
     (reply,), _ = beam_search(table_step(table), *start(1, 2), 1, spec)
-    bigrams = list(zip(reply, reply[1:]))
+    bigrams = list(zip(reply, reply[1:], strict=False))
     assert len(bigrams) == len(set(bigrams))
     assert repeated_ngram_bans(np.array([[3, 4, 3]]), 2)[0][1].tolist() == [4]
 
@@ -106,12 +106,18 @@ def test_sampling_respects_top_k_and_temperature():
     spec = SearchSpec(bos=BOS, eos=EOS, max_len=5, beam_size=1, no_repeat_ngram=0)
     rng = np.random.default_rng(0)
     step = table_step(table)
-    out = sample(step, (np.zeros((200, 1, 0), dtype=np.int64),), (), 200, spec, temperature=1.0, top_k=2, top_p=1.0, rng=rng)
+    out = sample(
+        step, (np.zeros((200, 1, 0), dtype=np.int64),), (), 200, spec, temperature=1.0, top_k=2, top_p=1.0, rng=rng
+    )
     seen = {w for reply in out for w in reply}
     assert seen == {3, 4}
-    cold = sample(step, (np.zeros((50, 1, 0), dtype=np.int64),), (), 50, spec, temperature=0.05, top_k=0, top_p=1.0, rng=rng)
+    cold = sample(
+        step, (np.zeros((50, 1, 0), dtype=np.int64),), (), 50, spec, temperature=0.05, top_k=0, top_p=1.0, rng=rng
+    )
     assert all(reply == [3, 3, 3] for reply in cold)
-    nucleus = sample(step, (np.zeros((100, 1, 0), dtype=np.int64),), (), 100, spec, temperature=1.0, top_k=0, top_p=0.4, rng=rng)
+    nucleus = sample(
+        step, (np.zeros((100, 1, 0), dtype=np.int64),), (), 100, spec, temperature=1.0, top_k=0, top_p=0.4, rng=rng
+    )
     assert {w for reply in nucleus for w in reply} == {3}
 
 
@@ -128,15 +134,25 @@ def test_sample_and_rank_keeps_the_most_likely_draw():
 
     spec = SearchSpec(bos=BOS, eos=EOS, max_len=4, beam_size=8, length_penalty=0.0, no_repeat_ngram=0)
     rng = np.random.default_rng(1)
-    out = sample_and_rank(table_step(table), *start(20, 8), 20, spec, samples=8, temperature=1.0, top_k=0, top_p=1.0,
-                          rng=rng)
+    out = sample_and_rank(
+        table_step(table), *start(20, 8), 20, spec, samples=8, temperature=1.0, top_k=0, top_p=1.0, rng=rng
+    )
     assert out == [[3]] * 20  # with 8 draws, "3" is (almost) always drawn and it is the most likely reply
 
 
 def test_sampling_stops_at_max_len():
     spec = SearchSpec(bos=BOS, eos=EOS, max_len=3, beam_size=1, no_repeat_ngram=0)
-    out = sample(table_step(lambda p: {3: 0.0}), (np.zeros((4, 1, 0), dtype=np.int64),), (), 4, spec,
-                 temperature=1.0, top_k=0, top_p=1.0, rng=np.random.default_rng(0))
+    out = sample(
+        table_step(lambda p: {3: 0.0}),
+        (np.zeros((4, 1, 0), dtype=np.int64),),
+        (),
+        4,
+        spec,
+        temperature=1.0,
+        top_k=0,
+        top_p=1.0,
+        rng=np.random.default_rng(0),
+    )
     assert out == [[3, 3, 3]] * 4
 
 

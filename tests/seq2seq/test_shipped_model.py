@@ -34,7 +34,11 @@ def test_shipped_weights_load_into_keras_on_tensorflow_and_match_the_decoder():
     source = replier.encode([["hi, how are you?"], ["do you have any pets?"]])
     target_in = np.array([[2, 10, 11, 12], [2, 20, 21, 22]], dtype=np.int32)
     logits = np.asarray(model((source, target_in)), dtype=np.float64)
-    expected = logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True)) - logits.max(-1, keepdims=True)
+    expected = (
+        logits
+        - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True))
+        - logits.max(-1, keepdims=True)
+    )
     net = replier.network
     states, items = net.encode(source)
     beams = net.initial_beams(states, 1)

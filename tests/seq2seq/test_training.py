@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -32,8 +31,18 @@ def test_tiny_model_overfits_twenty_pairs_and_reproduces_them(tmp_path):
         if len(pairs) == 20:
             break
     model_cfg = ModelConfig(embed_dim=64, units=128, dropout=0.0, max_source_len=12, max_target_len=10)
-    train_cfg = TrainConfig(vocab_size=500, batch_size=20, learning_rate=1e-2, max_epochs=400, eval_every=50,
-                            checkpoint_every=1000, patience=100, test_fraction=0.0, val_fraction=0.0, lr_decay=1.0)
+    train_cfg = TrainConfig(
+        vocab_size=500,
+        batch_size=20,
+        learning_rate=1e-2,
+        max_epochs=400,
+        eval_every=50,
+        checkpoint_every=1000,
+        patience=100,
+        test_fraction=0.0,
+        val_fraction=0.0,
+        lr_decay=1.0,
+    )
     metrics = run(TrainJob(pairs, tmp_path / "m", tmp_path / "r", model_cfg, train_cfg, quiet=True, max_steps=300))
     assert metrics["val_perplexity"] < 1.1
     replier = Replier.load(tmp_path / "m")
@@ -41,14 +50,31 @@ def test_tiny_model_overfits_twenty_pairs_and_reproduces_them(tmp_path):
 
     expected = [detokenize(tokenize(p.reply)) for p in pairs]
     # openers=True: these pairs were trained without a previous turn, so read them the same way
-    got = replier.reply_batch([[p.query] for p in pairs], DecodeOptions(strategy="greedy", no_repeat_ngram=0, min_len=1),
-                              openers=True)
+    got = replier.reply_batch(
+        [[p.query] for p in pairs], DecodeOptions(strategy="greedy", no_repeat_ngram=0, min_len=1), openers=True
+    )
     assert got == expected
 
 
 def _train_cmd(out, run_dir, pairs_file, *extra):
-    return [sys.executable, "-m", "seq2seq", "train", "--preset", "tiny", "--pairs", str(pairs_file), "--out", str(out),
-            "--run-dir", str(run_dir), "--max-steps", "60", "--quiet", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "seq2seq",
+        "train",
+        "--preset",
+        "tiny",
+        "--pairs",
+        str(pairs_file),
+        "--out",
+        str(out),
+        "--run-dir",
+        str(run_dir),
+        "--max-steps",
+        "60",
+        "--quiet",
+        *extra,
+    ]
 
 
 def _pairs_file(tmp_path):
@@ -65,12 +91,23 @@ def _history(run_dir):
 def test_resume_after_kill_9_continues_from_the_checkpoint(tmp_path):
     pairs_file = _pairs_file(tmp_path)
     env = {**os.environ, "PYTHONPATH": REPO}
-    straight = subprocess.run(_train_cmd(tmp_path / "a", tmp_path / "ra", pairs_file), env=env, cwd=REPO,
-                              capture_output=True, text=True, timeout=300)
+    straight = subprocess.run(
+        _train_cmd(tmp_path / "a", tmp_path / "ra", pairs_file),
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert straight.returncode == 0, straight.stderr[-2000:]
 
-    proc = subprocess.Popen(_train_cmd(tmp_path / "b", tmp_path / "rb", pairs_file), env=env, cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _train_cmd(tmp_path / "b", tmp_path / "rb", pairs_file),
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 240
     while time.time() < deadline and not (tmp_path / "rb" / "latest").exists():
         time.sleep(0.05)
@@ -80,14 +117,20 @@ def test_resume_after_kill_9_continues_from_the_checkpoint(tmp_path):
     assert 0 < killed_at < 60
     assert not (tmp_path / "b" / "weights.npz").exists()
 
-    resumed = subprocess.run(_train_cmd(tmp_path / "b", tmp_path / "rb", pairs_file, "--resume"), env=env, cwd=REPO,
-                             capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(
+        _train_cmd(tmp_path / "b", tmp_path / "rb", pairs_file, "--resume"),
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     a, b = _history(tmp_path / "ra"), _history(tmp_path / "rb")
     assert a["step"] == b["step"] == 60
     # Same batches in the same order after the resume: the loss curves agree step for step.
-    la = dict((s, l) for s, l in a["history"]["train"])
-    lb = dict((s, l) for s, l in b["history"]["train"])
+    la = dict((s, loss) for s, loss in a["history"]["train"])
+    lb = dict((s, loss) for s, loss in b["history"]["train"])
     assert set(la) == set(lb)
     np.testing.assert_allclose([lb[s] for s in sorted(lb)], [la[s] for s in sorted(la)], rtol=2e-2)
     for name in ("config.json", "vocab.json", "weights.npz", "metrics.json", "loss.png"):
@@ -97,8 +140,14 @@ def test_resume_after_kill_9_continues_from_the_checkpoint(tmp_path):
 def test_ctrl_c_writes_a_checkpoint_and_says_how_to_resume(tmp_path):
     pairs_file = _pairs_file(tmp_path)
     env = {**os.environ, "PYTHONPATH": REPO}
-    proc = subprocess.Popen(_train_cmd(tmp_path / "c", tmp_path / "rc", pairs_file), env=env, cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        _train_cmd(tmp_path / "c", tmp_path / "rc", pairs_file),
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 240
     while time.time() < deadline and not (tmp_path / "rc" / "latest").exists():
         time.sleep(0.05)

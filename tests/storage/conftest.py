@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import BigInteger, Integer, String, Text, func, select, text
@@ -22,7 +22,7 @@ BACKENDS = ["sqlite"] + ([pytest.param("postgres", marks=pytest.mark.postgres)] 
 
 GUILD, OTHER_GUILD = 900_001, 900_002
 CHANNEL, OTHER_CHANNEL, QUIET_CHANNEL = 800_010, 800_011, 800_099  # QUIET: never a learning channel
-T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 # Message ids are offset so that scanning the database for one can never hit a guild, channel
 # or user id by accident.
 MESSAGE_BASE = 10**12
@@ -87,12 +87,27 @@ def msg() -> Callable[..., IncomingMessage]:
     i and reply_to are small numbers, stored as M(i)."""
 
     def make(
-        id: int, author: int, content: str, seconds: float = 0, reply_to: int | None = None, *,
-        channel: int = CHANNEL, guild: int = GUILD, bot: bool = False, own: bool = False,
+        id: int,
+        author: int,
+        content: str,
+        seconds: float = 0,
+        reply_to: int | None = None,
+        *,
+        channel: int = CHANNEL,
+        guild: int = GUILD,
+        bot: bool = False,
+        own: bool = False,
     ) -> IncomingMessage:
         return IncomingMessage(
-            id=M(id), guild_id=guild, channel_id=channel, author_id=author, content=content,
-            created_at=T0 + timedelta(seconds=seconds), reply_to_id=M(reply_to) if reply_to else None, author_is_bot=bot, is_own=own,
+            id=M(id),
+            guild_id=guild,
+            channel_id=channel,
+            author_id=author,
+            content=content,
+            created_at=T0 + timedelta(seconds=seconds),
+            reply_to_id=M(reply_to) if reply_to else None,
+            author_is_bot=bot,
+            is_own=own,
         )
 
     return make

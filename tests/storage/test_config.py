@@ -49,10 +49,15 @@ def test_the_repo_config_toml_loads():
     assert config.url.startswith("sqlite+aiosqlite:///") and config.learning.max_chars >= config.learning.min_chars
 
 
-@pytest.mark.parametrize("bad", [
-    {"min_chars": 10, "max_chars": 5}, {"replay_fraction": 1.5}, {"validation_fraction": -0.1},
-    {"max_share_per_user": 0.0},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"min_chars": 10, "max_chars": 5},
+        {"replay_fraction": 1.5},
+        {"validation_fraction": -0.1},
+        {"max_share_per_user": 0.0},
+    ],
+)
 def test_invalid_learning_filters_are_refused(bad):
     with pytest.raises(ValueError):
         LearningFilters(**bad)

@@ -5,8 +5,14 @@ import sqlite3
 import time
 
 import pytest
+
 from bot.storage import (
-    DatabaseLockedError, NotADatabaseError, Storage, StorageClosedError, StorageConfig, StorageError,
+    DatabaseLockedError,
+    NotADatabaseError,
+    Storage,
+    StorageClosedError,
+    StorageConfig,
+    StorageError,
 )
 from bot.storage.engine import create_engines, normalise_url
 
@@ -20,8 +26,10 @@ async def test_sqlite_connections_use_wal_foreign_keys_busy_timeout_and_full_syn
     try:
         for engine in (engines.writer, engines.reader):
             async with engine.connect() as conn:
-                values = [(await conn.exec_driver_sql(f"PRAGMA {p}")).scalar()
-                          for p in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")]
+                values = [
+                    (await conn.exec_driver_sql(f"PRAGMA {p}")).scalar()
+                    for p in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+                ]
             assert values == ["wal", 1, 1234, 2]
     finally:
         await engines.dispose()

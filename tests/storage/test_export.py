@@ -66,13 +66,20 @@ async def test_export_is_deterministic_and_the_split_never_leaks(storage, msg, t
 
 
 async def test_filters_length_blocklist_and_opted_out(storage, msg, tmp_path, db_url):
-    await storage.log_messages([
-        msg(1, 100, "hello friend"), msg(2, 101, "x", 1),  # reply too short
-        msg(3, 100, "a" * 400, 500), msg(4, 101, "too long a query", 501),
-        msg(5, 100, "what a Darn shame", 1000), msg(6, 101, "indeed", 1001),  # blocked word, any case
-        msg(7, 100, "darnation is fine", 1500), msg(8, 101, "it is", 1501),
-        msg(9, 102, "from someone", 2000), msg(10, 103, "who opted out", 2001),
-    ])
+    await storage.log_messages(
+        [
+            msg(1, 100, "hello friend"),
+            msg(2, 101, "x", 1),  # reply too short
+            msg(3, 100, "a" * 400, 500),
+            msg(4, 101, "too long a query", 501),
+            msg(5, 100, "what a Darn shame", 1000),
+            msg(6, 101, "indeed", 1001),  # blocked word, any case
+            msg(7, 100, "darnation is fine", 1500),
+            msg(8, 101, "it is", 1501),
+            msg(9, 102, "from someone", 2000),
+            msg(10, 103, "who opted out", 2001),
+        ]
+    )
     # An opt-out recorded by another process, before any purge: the export must still skip it.
     engine = create_async_engine(normalise_url(db_url))
     async with engine.begin() as conn:
@@ -91,11 +98,16 @@ async def test_filters_length_blocklist_and_opted_out(storage, msg, tmp_path, db
 async def test_no_user_dominates_the_export(storage, msg, tmp_path):
     # User 100 writes every reply of 30 conversations; ten others reply once each.
     for c in range(30):
-        await storage.log_messages([msg(1000 + c * 2, 400 + c, f"question {c}", c * 300),
-                                    msg(1001 + c * 2, 100, f"answer {c}", c * 300 + 1)])
+        await storage.log_messages(
+            [msg(1000 + c * 2, 400 + c, f"question {c}", c * 300), msg(1001 + c * 2, 100, f"answer {c}", c * 300 + 1)]
+        )
     for u in range(10):
-        await storage.log_messages([msg(2000 + u * 2, 500 + u, f"ask {u}", 20000 + u * 300),
-                                    msg(2001 + u * 2, 600 + u, f"reply {u}", 20000 + u * 300 + 1)])
+        await storage.log_messages(
+            [
+                msg(2000 + u * 2, 500 + u, f"ask {u}", 20000 + u * 300),
+                msg(2001 + u * 2, 600 + u, f"reply {u}", 20000 + u * 300 + 1),
+            ]
+        )
     counts = await storage.export_training_pairs(tmp_path, filters=learning(max_share_per_user=0.2))
     rows = read(counts.train_path) + read(counts.validation_path)
     heavy = sum(row["reply"].startswith("answer") for row in rows)
@@ -108,7 +120,8 @@ async def test_export_streams_in_chunks_with_unicode_intact(storage, msg, tmp_pa
     texts = ["مرحبا كيف حالك", "😂 lol", "שלום", "ça va?", "日本語のテキスト", "ok 👍"] * 3
     await storage.log_messages([msg(i + 1, 100 + i % 2, f"{t} {i}", i) for i, t in enumerate(texts)])
     counts = await storage.export_training_pairs(
-        tmp_path, filters=learning(validation_fraction=0.0, max_share_per_user=None))
+        tmp_path, filters=learning(validation_fraction=0.0, max_share_per_user=None)
+    )
     rows = read(counts.train_path)
     assert len(rows) == counts.new == 17
     assert rows[0]["query"] == "مرحبا كيف حالك 0" and rows[0]["reply"] == "😂 lol 1"

@@ -31,6 +31,9 @@ def test_no_module_imports_discord_or_the_model():
 
 
 def test_importing_the_package_loads_neither():
-    code = "import sys, bot.storage; print(sorted(m for m in sys.modules if m.split('.')[0] in ('discord', 'seq2seq', 'tensorflow', 'keras')))"
+    code = (
+        "import sys, bot.storage; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('discord', 'seq2seq', 'tensorflow', 'keras')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

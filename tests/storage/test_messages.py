@@ -21,8 +21,9 @@ async def pairs_in(db_url):
     try:
         async with engine.connect() as conn:
             rows = await conn.execute(
-                select(Pair.query_message_id, Pair.reply_message_id, Pair.kind, Pair.query_text, Pair.reply_text)
-                .order_by(Pair.id)
+                select(
+                    Pair.query_message_id, Pair.reply_message_id, Pair.kind, Pair.query_text, Pair.reply_text
+                ).order_by(Pair.id)
             )
             return [(M0(q), M0(r), *rest) for q, r, *rest in rows]
     finally:
@@ -41,10 +42,16 @@ async def test_logged_message_is_durable_when_the_call_returns(storage, msg, db_
 
 
 async def test_pairs_are_extracted_as_messages_arrive(storage, msg, db_url):
-    results = [await storage.log_message(m) for m in [
-        msg(1, 100, "anyone here?"), msg(2, 101, "yes, me", 3), msg(3, 102, "!help", 4),
-        msg(4, 100, "great", 5), msg(5, 103, "welcome <@100>", 6, reply_to=1),
-    ]]
+    results = [
+        await storage.log_message(m)
+        for m in [
+            msg(1, 100, "anyone here?"),
+            msg(2, 101, "yes, me", 3),
+            msg(3, 102, "!help", 4),
+            msg(4, 100, "great", 5),
+            msg(5, 103, "welcome <@100>", 6, reply_to=1),
+        ]
+    ]
     assert [r.pair_kind for r in results] == [None, PairKind.ADJACENT, None, None, PairKind.REPLY]
     assert results[2].reason == SkipReason.COMMAND
     assert await pairs_in(db_url) == [
@@ -73,11 +80,16 @@ async def test_same_message_twice_is_stored_once(storage, msg, count_rows):
 
 
 async def test_identical_pairs_are_stored_once_per_guild(storage, msg, db_url):
-    await storage.log_messages([
-        msg(1, 100, "hi"), msg(2, 101, "hello", 1),
-        msg(3, 102, "hi", 600), msg(4, 103, "hello", 601),
-        msg(5, 100, "hi", 0, guild=OTHER_GUILD), msg(6, 101, "hello", 1, guild=OTHER_GUILD),
-    ])
+    await storage.log_messages(
+        [
+            msg(1, 100, "hi"),
+            msg(2, 101, "hello", 1),
+            msg(3, 102, "hi", 600),
+            msg(4, 103, "hello", 601),
+            msg(5, 100, "hi", 0, guild=OTHER_GUILD),
+            msg(6, 101, "hello", 1, guild=OTHER_GUILD),
+        ]
+    )
     assert [p[:2] for p in await pairs_in(db_url)] == [(1, 2), (5, 6)]
 
 
@@ -109,13 +121,16 @@ async def test_edit_updates_message_and_pairs(storage, msg, db_url):
     await storage.log_messages([msg(1, 100, "how are you"), msg(2, 101, "fine", 1), msg(3, 100, "good", 2)])
     assert await storage.apply_edit(M(2), "great, thanks <@100>")
     assert [p[3:] for p in await pairs_in(db_url)] == [
-        ("how are you", "great, thanks @user"), ("great, thanks @user", "good"),
+        ("how are you", "great, thanks @user"),
+        ("great, thanks @user", "good"),
     ]
     assert not await storage.apply_edit(12345, "never stored")
 
 
 async def test_edit_into_a_duplicate_pair_keeps_one(storage, msg, db_url):
-    await storage.log_messages([msg(1, 100, "hi"), msg(2, 101, "hello", 1), msg(3, 102, "hi", 500), msg(4, 103, "yo", 501)])
+    await storage.log_messages(
+        [msg(1, 100, "hi"), msg(2, 101, "hello", 1), msg(3, 102, "hi", 500), msg(4, 103, "yo", 501)]
+    )
     await storage.apply_edit(M(4), "hello")
     assert [p[:2] for p in await pairs_in(db_url)] == [(1, 2)]
 
@@ -128,10 +143,14 @@ async def test_edit_into_a_bare_link_forgets_the_message(storage, msg, scan):
 
 
 async def test_delete_removes_the_message_and_every_pair_it_is_in(storage, msg, scan):
-    await storage.log_messages([
-        msg(1, 100, "question one"), msg(2, 101, "secret answer", 1), msg(3, 100, "follow up", 2),
-        msg(4, 102, "also to two", 3, reply_to=2),
-    ])
+    await storage.log_messages(
+        [
+            msg(1, 100, "question one"),
+            msg(2, 101, "secret answer", 1),
+            msg(3, 100, "follow up", 2),
+            msg(4, 102, "also to two", 3, reply_to=2),
+        ]
+    )
     assert await storage.apply_delete(M(2)) == 1
     assert await scan(M(2)) == {}
     assert await scan("secret answer") == {}

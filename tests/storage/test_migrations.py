@@ -40,10 +40,12 @@ async def test_models_and_migrations_do_not_differ(db_url):
     try:
         await upgrade(engines.writer)
         async with engines.writer.connect() as conn:
-            diff = await conn.run_sync(lambda c: compare_metadata(
-                MigrationContext.configure(c, opts={"compare_type": True, "compare_server_default": True}),
-                Base.metadata,
-            ))
+            diff = await conn.run_sync(
+                lambda c: compare_metadata(
+                    MigrationContext.configure(c, opts={"compare_type": True, "compare_server_default": True}),
+                    Base.metadata,
+                )
+            )
         assert diff == []
     finally:
         await engines.dispose()

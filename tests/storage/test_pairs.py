@@ -1,11 +1,11 @@
 """bot/storage/pairs.py: the pair rules on a message stream, no database."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from bot.storage import IncomingMessage, PairKind, extract_pairs
 from bot.storage.pairs import PairStream, Turn, conversation_key, pair_hash
 
-T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def m(id, author, text, seconds=0, reply_to=None, *, channel=10, guild=1, bot=False, own=False):
@@ -34,10 +34,15 @@ def test_same_author_twice_is_no_pair_but_the_next_person_answers_the_last_messa
 
 def test_commands_bots_and_link_only_messages_are_not_learned_and_break_adjacency():
     stream = [
-        m(1, 100, "hello"), m(2, 101, "!play song", 1), m(3, 102, "nice", 2),
-        m(4, 200, "I am a bot", 3, bot=True), m(5, 103, "ok", 4),
-        m(6, 104, "https://example.com", 5), m(7, 105, "cool", 6),
-        m(8, 106, "<@100>", 7), m(9, 107, "yes", 8),
+        m(1, 100, "hello"),
+        m(2, 101, "!play song", 1),
+        m(3, 102, "nice", 2),
+        m(4, 200, "I am a bot", 3, bot=True),
+        m(5, 103, "ok", 4),
+        m(6, 104, "https://example.com", 5),
+        m(7, 105, "cool", 6),
+        m(8, 106, "<@100>", 7),
+        m(9, 107, "yes", 8),
     ]
     assert extract_pairs(stream) == []
 
@@ -53,10 +58,14 @@ def test_replies_across_channels_do_not_pair():
 
 
 def test_exchanges_with_banter_are_their_own_kind_and_banter_is_never_the_reply():
-    pairs = extract_pairs([
-        m(1, 100, "hi banter"), m(2, 999, "hello human", 1, bot=True, own=True), m(3, 100, "you talk!", 2),
-        m(4, 101, "neat", 3, reply_to=2),
-    ])
+    pairs = extract_pairs(
+        [
+            m(1, 100, "hi banter"),
+            m(2, 999, "hello human", 1, bot=True, own=True),
+            m(3, 100, "you talk!", 2),
+            m(4, 101, "neat", 3, reply_to=2),
+        ]
+    )
     assert shape(pairs) == [(2, 3, PairKind.BOT), (2, 4, PairKind.BOT)]
 
 
@@ -67,8 +76,14 @@ def test_user_mentions_are_replaced_in_pair_text():
 
 
 def test_identical_pairs_are_kept_once_per_guild():
-    stream = [m(1, 100, "hi"), m(2, 101, "hello", 1), m(3, 102, "hi", 500), m(4, 103, "hello", 501),
-              m(5, 100, "hi", 0, guild=2, channel=20), m(6, 101, "hello", 1, guild=2, channel=20)]
+    stream = [
+        m(1, 100, "hi"),
+        m(2, 101, "hello", 1),
+        m(3, 102, "hi", 500),
+        m(4, 103, "hello", 501),
+        m(5, 100, "hi", 0, guild=2, channel=20),
+        m(6, 101, "hello", 1, guild=2, channel=20),
+    ]
     assert shape(extract_pairs(stream)) == [(1, 2, PairKind.ADJACENT), (5, 6, PairKind.ADJACENT)]
 
 

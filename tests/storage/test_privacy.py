@@ -11,10 +11,15 @@ ALICE, BOB, CAROL = 7001, 7002, 7003
 
 async def chat(storage, msg):
     """Alice and Bob talk; Carol answers Alice; an admin action names Alice."""
-    await storage.log_messages([
-        msg(1, ALICE, "alice says hi"), msg(2, BOB, "bob answers", 1), msg(3, ALICE, "alice again", 2),
-        msg(4, CAROL, "carol to alice", 3, reply_to=1), msg(5, BOB, "bob in guild two", 0, guild=OTHER_GUILD, channel=OTHER_CHANNEL),
-    ])
+    await storage.log_messages(
+        [
+            msg(1, ALICE, "alice says hi"),
+            msg(2, BOB, "bob answers", 1),
+            msg(3, ALICE, "alice again", 2),
+            msg(4, CAROL, "carol to alice", 3, reply_to=1),
+            msg(5, BOB, "bob in guild two", 0, guild=OTHER_GUILD, channel=OTHER_CHANNEL),
+        ]
+    )
     await storage.record_audit("user.warned", guild_id=GUILD, actor_id=ALICE, target_id=BOB)
     run = await storage.start_training_run(triggered_by=ALICE)
     return run
@@ -75,7 +80,9 @@ async def test_export_user_data_is_json_with_all_of_theirs_and_nothing_of_others
     assert [m["content"] for m in data["messages"]] == ["alice says hi", "alice again"]
     assert all(isinstance(m["id"], str) for m in data["messages"])  # 64-bit ids as strings
     assert {(p["query_text"], p["reply_text"]) for p in data["pairs"]} == {
-        ("alice says hi", "bob answers"), ("bob answers", "alice again"), ("alice says hi", "carol to alice"),
+        ("alice says hi", "bob answers"),
+        ("bob answers", "alice again"),
+        ("alice says hi", "carol to alice"),
     }
     assert [r["id"] for r in data["training_runs_triggered"]] == [str(run)]
     assert [a["action"] for a in data["audit_log"]] == ["user.warned", "training.start"]
@@ -112,8 +119,9 @@ async def test_leaving_a_guild_follows_the_setting(storage, msg, reopen, scan):
 
 
 async def test_a_user_whose_message_is_only_context_is_forgotten_there_too(storage, msg, scan):
-    await storage.log_messages([msg(1, ALICE, "alice opens"), msg(2, BOB, "bob answers", 1),
-                                msg(3, CAROL, "carol follows", 2)])
+    await storage.log_messages(
+        [msg(1, ALICE, "alice opens"), msg(2, BOB, "bob answers", 1), msg(3, CAROL, "carol follows", 2)]
+    )
     data = await storage.export_user_data(ALICE)
     assert [p["context_text"] for p in data["pairs"]] == [None, "alice opens"]  # her message as context counts
     await storage.forget_user(ALICE)

@@ -15,7 +15,12 @@ async def test_a_new_guild_gets_defaults_that_learn_nowhere(storage):
 
 async def test_update_persists_and_is_audited(storage, reopen):
     new = await storage.update_guild_settings(
-        3, actor_id=ADMIN, learning_channels={30, 31}, reply_channels=[32], reply_chance=0.25, cooldown_seconds=5,
+        3,
+        actor_id=ADMIN,
+        learning_channels={30, 31},
+        reply_channels=[32],
+        reply_chance=0.25,
+        cooldown_seconds=5,
     )
     assert new.learning_channels == {30, 31} and new.reply_channels == {32}
     await storage.update_guild_settings(3, actor_id=ADMIN, enabled=False, learning_channels=[31])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import discord
 from discord import app_commands
 
@@ -14,19 +12,34 @@ from bot.worker import WorkerError, WorkerUnavailable
 from ._format import models_text, next_finetune_line, settings_text, worker_line
 
 RESTING = "The worker isn't reachable right now; I'm resting until it's back. `/banter status` shows why."
-CHANCES = [(0.0, "never (only when spoken to)"), (0.01, "1%"), (0.02, "2%"), (0.05, "5% (default)"),
-           (0.1, "10%"), (0.25, "25%")]
+CHANCES = [
+    (0.0, "never (only when spoken to)"),
+    (0.01, "1%"),
+    (0.02, "2%"),
+    (0.05, "5% (default)"),
+    (0.1, "10%"),
+    (0.25, "25%"),
+]
 
 
 class AdminCog(BanterCog):
     # -- per guild (Manage Server) ----------------------------------------------------------------
-    @app_commands.command(name="channels", description="Which channels Banter learns from and answers in (Manage Server)")
-    @app_commands.describe(channel="The channel to change (default: this one)",
-                           learn="Learn from the messages written in it",
-                           reply="Join in there now and then, by the reply chance (mentions are answered anywhere)")
+    @app_commands.command(
+        name="channels", description="Which channels Banter learns from and answers in (Manage Server)"
+    )
+    @app_commands.describe(
+        channel="The channel to change (default: this one)",
+        learn="Learn from the messages written in it",
+        reply="Join in there now and then, by the reply chance (mentions are answered anywhere)",
+    )
     @manage_server()
-    async def channels(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None,
-                       learn: bool | None = None, reply: bool | None = None) -> None:
+    async def channels(
+        self,
+        interaction: discord.Interaction,
+        channel: discord.TextChannel | None = None,
+        learn: bool | None = None,
+        reply: bool | None = None,
+    ) -> None:
         storage = self.bot.storage
         current = await storage.get_guild_settings(interaction.guild_id)
         if learn is None and reply is None:
@@ -39,31 +52,45 @@ class AdminCog(BanterCog):
                 chosen.add(target)
             elif wanted is False:
                 chosen.discard(target)
-        new = await storage.update_guild_settings(interaction.guild_id, actor_id=interaction.user.id,
-                                                  learning_channels=learning, reply_channels=replying)
+        new = await storage.update_guild_settings(
+            interaction.guild_id, actor_id=interaction.user.id, learning_channels=learning, reply_channels=replying
+        )
         await answer(interaction, f"Updated <#{target}>.\n" + settings_text(new))
 
     @app_commands.command(name="settings", description="Reply chance, cooldown, on/off in this server (Manage Server)")
-    @app_commands.describe(reply_chance="Share of messages in reply channels Banter answers unprompted, 0 to 1",
-                           cooldown="Seconds between unprompted replies in a channel",
-                           enabled="Whether Banter answers and learns in this server at all")
+    @app_commands.describe(
+        reply_chance="Share of messages in reply channels Banter answers unprompted, 0 to 1",
+        cooldown="Seconds between unprompted replies in a channel",
+        enabled="Whether Banter answers and learns in this server at all",
+    )
     @manage_server()
-    async def settings(self, interaction: discord.Interaction,
-                       reply_chance: Optional[app_commands.Range[float, 0.0, 1.0]] = None,
-                       cooldown: Optional[app_commands.Range[float, 0.0, 86400.0]] = None,
-                       enabled: bool | None = None) -> None:
+    async def settings(
+        self,
+        interaction: discord.Interaction,
+        reply_chance: app_commands.Range[float, 0.0, 1.0] | None = None,
+        cooldown: app_commands.Range[float, 0.0, 86400.0] | None = None,
+        enabled: bool | None = None,
+    ) -> None:
         storage = self.bot.storage
         if reply_chance is None and cooldown is None and enabled is None:
             await answer(interaction, settings_text(await storage.get_guild_settings(interaction.guild_id)))
             return
-        new = await storage.update_guild_settings(interaction.guild_id, actor_id=interaction.user.id,
-                                                  reply_chance=reply_chance, cooldown_seconds=cooldown, enabled=enabled)
+        new = await storage.update_guild_settings(
+            interaction.guild_id,
+            actor_id=interaction.user.id,
+            reply_chance=reply_chance,
+            cooldown_seconds=cooldown,
+            enabled=enabled,
+        )
         await answer(interaction, "Saved.\n" + settings_text(new))
 
     @settings.autocomplete("reply_chance")
     async def reply_chance_choices(self, interaction: discord.Interaction, current: str):
-        return [app_commands.Choice(name=name, value=value) for value, name in CHANCES
-                if not current or str(value).startswith(current) or current in name]
+        return [
+            app_commands.Choice(name=name, value=value)
+            for value, name in CHANCES
+            if not current or str(value).startswith(current) or current in name
+        ]
 
     # -- the shared model (bot admins) ---------------------------------------------------------------
     @app_commands.command(name="models", description="The model versions and their metrics (bot admins)")
@@ -87,8 +114,9 @@ class AdminCog(BanterCog):
             raise Refusal(RESTING) from None
         except WorkerError as exc:
             raise Refusal(f"Could not activate `{version}`: {exc.message}") from None
-        await self.bot.storage.record_audit("model.rollback", actor_id=interaction.user.id,
-                                            details={"version": info.version})
+        await self.bot.storage.record_audit(
+            "model.rollback", actor_id=interaction.user.id, details={"version": info.version}
+        )
         await answer(interaction, f"`{info.version}` is now the active model.")
 
     @rollback.autocomplete("version")
@@ -97,8 +125,11 @@ class AdminCog(BanterCog):
             active, versions = await self.bot.worker.models()
         except WorkerError:
             return []
-        return [app_commands.Choice(name=f"{v.version} ({v.status})", value=v.version) for v in versions
-                if v.version != active and v.status != "rejected" and current.lower() in v.version.lower()][:25]
+        return [
+            app_commands.Choice(name=f"{v.version} ({v.status})", value=v.version)
+            for v in versions
+            if v.version != active and v.status != "rejected" and current.lower() in v.version.lower()
+        ][:25]
 
     @app_commands.command(name="status", description="Worker health, model, queue, pairs, next fine-tune (bot admins)")
     @bot_admin()
@@ -117,8 +148,9 @@ class AdminCog(BanterCog):
         lines = [
             worker_line(health, info),
             f"**Pairs logged**: {counts.total} ({counts.since_last_run} since the last fine-tune)",
-            next_finetune_line(bot.finetuner.running, when, new, bot.finetuner.min_pairs,
-                               bot.config.finetune_interval_hours > 0),
+            next_finetune_line(
+                bot.finetuner.running, when, new, bot.finetuner.min_pairs, bot.config.finetune_interval_hours > 0
+            ),
             f"**Since start**: {chat['seen']} messages seen, {chat['replies']} replies, "
             f"{chat['resting_notices']} resting notices; {len(bot.guilds)} server(s)",
         ]

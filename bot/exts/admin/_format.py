@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from datetime import datetime, timezone
-
-from seq2seq.protocol import ModelInfo
+from datetime import UTC, datetime
 
 from bot.storage import GuildSettings
+from seq2seq.protocol import ModelInfo
 
 
 def _channels(ids: Iterable[int]) -> str:
@@ -17,11 +16,13 @@ def _channels(ids: Iterable[int]) -> str:
 
 
 def settings_text(s: GuildSettings) -> str:
-    return (f"**Banter here**: {'on' if s.enabled else 'off'}\n"
-            f"• learns from: {_channels(s.learning_channels)}\n"
-            f"• answers by chance in: {_channels(s.reply_channels)} (mentions, replies and DMs are answered anywhere)\n"
-            f"• reply chance: {s.reply_chance:.0%} of messages in those channels\n"
-            f"• cooldown between unprompted replies in a channel: {s.cooldown_seconds:g} s")
+    return (
+        f"**Banter here**: {'on' if s.enabled else 'off'}\n"
+        f"• learns from: {_channels(s.learning_channels)}\n"
+        f"• answers by chance in: {_channels(s.reply_channels)} (mentions, replies and DMs are answered anywhere)\n"
+        f"• reply chance: {s.reply_chance:.0%} of messages in those channels\n"
+        f"• cooldown between unprompted replies in a channel: {s.cooldown_seconds:g} s"
+    )
 
 
 def _metric(metrics: dict, key: str) -> str:
@@ -35,8 +36,10 @@ def models_text(active: str | None, versions: list[ModelInfo]) -> str:
     lines = [f"**Model versions** (active: `{active or 'none'}`)"]
     for v in versions[:15]:
         mark = "▶" if v.version == active else "•"
-        line = (f"{mark} `{v.version}`: {v.status}, validation perplexity {_metric(v.metrics, 'val_perplexity')}, "
-                f"test perplexity {_metric(v.metrics, 'test_perplexity')}")
+        line = (
+            f"{mark} `{v.version}`: {v.status}, validation perplexity {_metric(v.metrics, 'val_perplexity')}, "
+            f"test perplexity {_metric(v.metrics, 'test_perplexity')}"
+        )
         if v.parent:
             line += f", from `{v.parent}`"
         if v.created:
@@ -49,7 +52,11 @@ def models_text(active: str | None, versions: list[ModelInfo]) -> str:
 
 def _ago(timestamp: float) -> str:
     seconds = max(0, int(time.time() - timestamp))
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min" if seconds >= 3600 else f"{seconds // 60} min {seconds % 60} s"
+    return (
+        f"{seconds // 3600} h {seconds % 3600 // 60} min"
+        if seconds >= 3600
+        else f"{seconds // 60} min {seconds % 60} s"
+    )
 
 
 def worker_line(health, info: dict | None) -> str:
@@ -57,8 +64,7 @@ def worker_line(health, info: dict | None) -> str:
         return f"**Worker**: resting since {_ago(health.since)} ago ({health.last_error or 'unreachable'})"
     if info is None:
         return "**Worker**: not answering its health check right now"
-    return (f"**Worker**: up, model `{info.get('model_version') or 'none loaded'}`, "
-            f"queue {info.get('queue_depth', '?')}")
+    return f"**Worker**: up, model `{info.get('model_version') or 'none loaded'}`, queue {info.get('queue_depth', '?')}"
 
 
 def next_finetune_line(running: bool, when: datetime | None, new_pairs: int, min_pairs: int, enabled: bool) -> str:
@@ -67,6 +73,6 @@ def next_finetune_line(running: bool, when: datetime | None, new_pairs: int, min
     if not enabled:
         return "**Fine-tune**: not scheduled (only `/banter retrain`)"
     need = f"{new_pairs}/{min_pairs} new pairs"
-    if when is None or when <= datetime.now(timezone.utc):
+    if when is None or when <= datetime.now(UTC):
         return f"**Next fine-tune**: as soon as there are enough new pairs ({need})"
     return f"**Next fine-tune**: <t:{int(when.timestamp())}:R> if there are enough new pairs ({need})"

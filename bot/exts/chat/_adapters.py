@@ -19,11 +19,16 @@ def chat_message(message: discord.Message, bot_id: int) -> ChatMessage:
     ref = message.reference
     replied = ref.resolved if ref is not None and isinstance(ref.resolved, discord.Message) else None
     return ChatMessage(
-        id=message.id, channel_id=message.channel.id, author_id=message.author.id, content=message.content,
-        created_at=message.created_at, guild_id=message.guild.id if message.guild else None,
+        id=message.id,
+        channel_id=message.channel.id,
+        author_id=message.author.id,
+        content=message.content,
+        created_at=message.created_at,
+        guild_id=message.guild.id if message.guild else None,
         reply_to_id=ref.message_id if ref is not None and ref.channel_id == message.channel.id else None,
         reply_to_author_id=replied.author.id if replied is not None else None,
-        author_is_bot=message.author.bot, is_own=message.author.id == bot_id,
+        author_is_bot=message.author.bot,
+        is_own=message.author.id == bot_id,
         mentions_bot=bot_id in message.raw_mentions,
     )
 

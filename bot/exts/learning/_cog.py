@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from bot.checks import Refusal, answer, bot_admin, manage_server
+from bot.checks import Refusal, bot_admin, manage_server
 from bot.core.finetune import AlreadyRunning, FinetuneReport
 from bot.exts._base import BanterCog
 from bot.exts._progress import ProgressMessage
@@ -62,29 +62,44 @@ class LearningCog(BanterCog):
 
     # -- history --------------------------------------------------------------------------------
     @app_commands.command(name="import-history", description="Learn from a channel's existing messages (Manage Server)")
-    @app_commands.describe(channel="A learning channel to read", limit=f"How many recent messages (default 1000, at most {HISTORY_MAX})")
+    @app_commands.describe(
+        channel="A learning channel to read", limit=f"How many recent messages (default 1000, at most {HISTORY_MAX})"
+    )
     @manage_server()
-    async def import_history_command(self, interaction: discord.Interaction, channel: discord.TextChannel,
-                                     limit: app_commands.Range[int, 1, HISTORY_MAX] = 1000) -> None:
+    async def import_history_command(
+        self,
+        interaction: discord.Interaction,
+        channel: discord.TextChannel,
+        limit: app_commands.Range[int, 1, HISTORY_MAX] = 1000,
+    ) -> None:
         settings = await self.bot.storage.get_guild_settings(interaction.guild_id)
         if channel.id not in settings.learning_channels:
-            raise Refusal(f"{channel.mention} is not a learning channel; add it first with "
-                          f"`/banter channels channel:#{channel.name} learn:True`.")
+            raise Refusal(
+                f"{channel.mention} is not a learning channel; add it first with "
+                f"`/banter channels channel:#{channel.name} learn:True`."
+            )
         await interaction.response.defer(ephemeral=True, thinking=True)
         progress = ProgressMessage(interaction)
         await progress.update(f"Reading the history of {channel.mention}…")
         try:
             counts = await import_history(channel, limit, self.bot.chat.learner, self.bot.user.id, progress.update)
         except discord.Forbidden:
-            raise Refusal(f"I can't read the history of {channel.mention} (I need View Channel and "
-                          "Read Message History there).") from None
-        await self.bot.storage.record_audit("history.import", guild_id=interaction.guild_id,
-                                            actor_id=interaction.user.id, details={"channel": str(channel.id), **counts})
+            raise Refusal(
+                f"I can't read the history of {channel.mention} (I need View Channel and Read Message History there)."
+            ) from None
+        await self.bot.storage.record_audit(
+            "history.import",
+            guild_id=interaction.guild_id,
+            actor_id=interaction.user.id,
+            details={"channel": str(channel.id), **counts},
+        )
         await progress.finish(summary(channel.mention, counts))
 
     # -- fine-tuning ----------------------------------------------------------------------------
     @app_commands.command(name="retrain", description="Fine-tune the shared model on the new pairs now (bot admins)")
-    @app_commands.describe(full="Retrain from scratch with a vocabulary rebuilt from the base corpus and the log (hours)")
+    @app_commands.describe(
+        full="Retrain from scratch with a vocabulary rebuilt from the base corpus and the log (hours)"
+    )
     @bot_admin()
     async def retrain(self, interaction: discord.Interaction, full: bool = False) -> None:
         if self.bot.finetuner.running:

@@ -13,8 +13,13 @@ from bot.exts.chat._adapters import chat_message
 CHUNK = 500  # messages per storage call: bounded transactions
 
 
-async def import_history(channel: discord.abc.Messageable, limit: int, learner: Learner, bot_id: int,
-                         progress: Callable[[str], Awaitable[None]]) -> Counter[str]:
+async def import_history(
+    channel: discord.abc.Messageable,
+    limit: int,
+    learner: Learner,
+    bot_id: int,
+    progress: Callable[[str], Awaitable[None]],
+) -> Counter[str]:
     """Read up to `limit` recent messages (discord.py pages 100 at a time and waits out 429s), then store them
     in the order they were written, so pairs form as they would have live."""
     messages = []
@@ -25,13 +30,15 @@ async def import_history(channel: discord.abc.Messageable, limit: int, learner: 
     messages.reverse()
     counts: Counter[str] = Counter(read=len(messages))
     for start in range(0, len(messages), CHUNK):
-        counts += await learner.import_history(messages[start:start + CHUNK])
+        counts += await learner.import_history(messages[start : start + CHUNK])
         await progress(f"Learning: {min(start + CHUNK, len(messages))} of {len(messages)} messages…")
     return counts
 
 
 def summary(channel_mention: str, counts: Counter[str]) -> str:
     skipped = counts["read"] - counts["stored"] - counts["duplicate"]
-    return (f"Imported {channel_mention}: read {counts['read']} message(s), stored {counts['stored']} "
-            f"({counts['pairs']} new pair(s)); {counts['duplicate']} already known, {skipped} skipped "
-            "(bots, commands, links only, opted-out people).")
+    return (
+        f"Imported {channel_mention}: read {counts['read']} message(s), stored {counts['stored']} "
+        f"({counts['pairs']} new pair(s)); {counts['duplicate']} already known, {skipped} skipped "
+        "(bots, commands, links only, opted-out people)."
+    )

@@ -9,8 +9,11 @@ import discord
 from bot.core.finetune import FinetuneReport
 from bot.storage import RunStatus
 
-_METRICS = (("val_perplexity", "validation perplexity", True), ("test_perplexity", "test perplexity", True),
-            ("val_token_accuracy", "validation token accuracy", False))
+_METRICS = (
+    ("val_perplexity", "validation perplexity", True),
+    ("test_perplexity", "test perplexity", True),
+    ("val_token_accuracy", "validation token accuracy", False),
+)
 
 
 def _num(value) -> str:
@@ -33,11 +36,15 @@ def progress_text(report: FinetuneReport) -> str:
 def result_text(report: FinetuneReport) -> str:
     if report.status != RunStatus.SUCCEEDED:
         return f"Training run {report.run_id} {report.status.value}: {report.error or 'no reason given'}."
-    verdict = {"activated": "accepted and now active", "rejected": "rejected by the quality gate (the current "
-               "model stays)", "candidate": "kept as a candidate (not activated)"}.get(report.outcome or "",
-                                                                                       report.outcome or "finished")
-    lines = [f"Training run {report.run_id}: version `{report.version}` {verdict}.",
-             f"{report.pairs_sent} pairs ({report.pairs_new} new)."]
+    verdict = {
+        "activated": "accepted and now active",
+        "rejected": "rejected by the quality gate (the current model stays)",
+        "candidate": "kept as a candidate (not activated)",
+    }.get(report.outcome or "", report.outcome or "finished")
+    lines = [
+        f"Training run {report.run_id}: version `{report.version}` {verdict}.",
+        f"{report.pairs_sent} pairs ({report.pairs_new} new).",
+    ]
     for key, label, lower_better in _METRICS:
         before, after = report.before.get(key), report.after.get(key)
         if before is not None or after is not None:

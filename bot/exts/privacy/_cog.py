@@ -22,25 +22,37 @@ class PrivacyCog(BanterCog):
         if self.bot.chat is not None:
             self.bot.chat.turns.forget_author(user_id)
 
-    @app_commands.command(name="optout", description="Delete what Banter stored from you and never store your messages again")
+    @app_commands.command(
+        name="optout", description="Delete what Banter stored from you and never store your messages again"
+    )
     async def optout(self, interaction: discord.Interaction) -> None:
         removed = await self.bot.storage.opt_out(interaction.user.id)
         self._forget_in_memory(interaction.user.id)
-        await answer(interaction, f"Done: you're opted out. I deleted {removed} stored message(s) of yours and "
-                                  "won't store anything you write. `/banter optin` undoes this.")
+        await answer(
+            interaction,
+            f"Done: you're opted out. I deleted {removed} stored message(s) of yours and "
+            "won't store anything you write. `/banter optin` undoes this.",
+        )
 
     @app_commands.command(name="optin", description="Let Banter learn from your messages again")
     async def optin(self, interaction: discord.Interaction) -> None:
         changed = await self.bot.storage.opt_in(interaction.user.id)
-        await answer(interaction, "Welcome back: I'll learn from your messages in learning channels again."
-                     if changed else "You weren't opted out; nothing changed.")
+        await answer(
+            interaction,
+            "Welcome back: I'll learn from your messages in learning channels again."
+            if changed
+            else "You weren't opted out; nothing changed.",
+        )
 
     @app_commands.command(name="forget-me", description="Delete everything Banter stored from you (without opting out)")
     async def forget_me(self, interaction: discord.Interaction) -> None:
         removed = await self.bot.storage.forget_user(interaction.user.id)
         self._forget_in_memory(interaction.user.id)
-        await answer(interaction, f"Deleted {removed} stored message(s) of yours and every pair they were in. "
-                                  "Use `/banter optout` to stop me storing new ones.")
+        await answer(
+            interaction,
+            f"Deleted {removed} stored message(s) of yours and every pair they were in. "
+            "Use `/banter optout` to stop me storing new ones.",
+        )
 
     @app_commands.command(name="my-data", description="Get everything Banter stored about you, as a JSON file in a DM")
     async def my_data(self, interaction: discord.Interaction) -> None:

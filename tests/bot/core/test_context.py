@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bot.core.context import RecentTurns, worker_text
 from bot.core.messages import ChatMessage
@@ -11,8 +11,9 @@ BOT = 99
 
 
 def msg(i: int, text: str, author: int = 1, channel: int = 5) -> ChatMessage:
-    return ChatMessage(id=i, channel_id=channel, author_id=author, content=text, created_at=datetime.now(timezone.utc),
-                       guild_id=7)
+    return ChatMessage(
+        id=i, channel_id=channel, author_id=author, content=text, created_at=datetime.now(UTC), guild_id=7
+    )
 
 
 def test_worker_text_drops_the_bots_mention_and_hides_other_ids():

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bot.core.limits import ReplyLimits
 from bot.core.messages import ChatMessage, Trigger
 
 
 def msg(author: int, channel: int = 1) -> ChatMessage:
-    return ChatMessage(id=1, channel_id=channel, author_id=author, content="x", created_at=datetime.now(timezone.utc),
-                       guild_id=9)
+    return ChatMessage(
+        id=1, channel_id=channel, author_id=author, content="x", created_at=datetime.now(UTC), guild_id=9
+    )
 
 
 def test_user_and_channel_limits_and_a_refusal_consumes_nothing():

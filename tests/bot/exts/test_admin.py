@@ -25,17 +25,31 @@ async def test_commands_are_one_banter_group_with_descriptions(server, world, fa
         [sync] = server.command_syncs
         [banter] = sync.body
         subcommands = {o["name"]: o for o in banter["options"]}
-        assert set(subcommands) == {"channels", "settings", "import-history", "retrain", "models", "rollback",
-                                    "status", "optout", "optin", "forget-me", "my-data", "privacy"}
+        assert set(subcommands) == {
+            "channels",
+            "settings",
+            "import-history",
+            "retrain",
+            "models",
+            "rollback",
+            "status",
+            "optout",
+            "optin",
+            "forget-me",
+            "my-data",
+            "privacy",
+        }
         assert all(o["description"] for o in subcommands.values())
         assert any(opt.get("autocomplete") for opt in subcommands["rollback"]["options"])
 
 
-async def test_channels_and_settings_for_manage_server_and_refused_to_others(server, world, storage, fake_worker,
-                                                                           start_bot):
+async def test_channels_and_settings_for_manage_server_and_refused_to_others(
+    server, world, storage, fake_worker, start_bot
+):
     async with start_bot(fake_worker.url):
-        record = await run(server, world, world.alice, "channels",
-                           options={"channel": world.random, "learn": True, "reply": True})
+        record = await run(
+            server, world, world.alice, "channels", options={"channel": world.random, "learn": True, "reply": True}
+        )
         assert record.ephemeral and f"<#{world.random.id}>" in text_of(record)
         settings = await storage.get_guild_settings(world.guild.id)
         assert settings.learning_channels == {world.random.id} and settings.reply_channels == {world.random.id}
@@ -60,8 +74,9 @@ async def test_channels_and_settings_for_manage_server_and_refused_to_others(ser
         assert {a.actor_id for a in audit} == {world.alice.id}
 
 
-async def test_model_commands_work_for_the_app_owner_and_config_admins_only(server, world, storage, real_worker,
-                                                                          start_bot):
+async def test_model_commands_work_for_the_app_owner_and_config_admins_only(
+    server, world, storage, real_worker, start_bot
+):
     async with start_bot(real_worker.url, admin_ids=frozenset({world.bob.id})):
         record = await run(server, world, world.app_owner, "models")
         assert record.ephemeral and "`tiny`" in text_of(record) and "perplexity" in text_of(record)
@@ -75,8 +90,12 @@ async def test_model_commands_work_for_the_app_owner_and_config_admins_only(serv
         record = await run(server, world, world.app_owner, "rollback", options={"version": "tiny"})
         assert "`tiny` is now the active model" in text_of(record)
 
-        for command, options in (("status", None), ("models", None), ("retrain", None),
-                                 ("rollback", {"version": "tiny"})):
+        for command, options in (
+            ("status", None),
+            ("models", None),
+            ("retrain", None),
+            ("rollback", {"version": "tiny"}),
+        ):
             record = await run(server, world, world.alice, command, options=options)  # owns the guild, not the bot
             assert record.ephemeral and record.response_type == 4
             assert "Only the bot's owner and the admins" in text_of(record)
@@ -89,8 +108,9 @@ def png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-async def test_retrain_exports_pairs_follows_the_job_and_ends_with_metrics_and_a_chart(server, world, storage,
-                                                                                     fake_worker, start_bot):
+async def test_retrain_exports_pairs_follows_the_job_and_ends_with_metrics_and_a_chart(
+    server, world, storage, fake_worker, start_bot
+):
     await learn_in(storage, world.guild, world.general)
     people = [world.bob, world.carol]
     for i in range(30):
@@ -98,11 +118,19 @@ async def test_retrain_exports_pairs_follows_the_job_and_ends_with_metrics_and_a
     fake_worker.job_steps = [
         {"state": "running", "progress": {"phase": "training", "step": s, "total": 4, "loss": 5.0 - s}}
         for s in range(1, 5)
-    ] + [{"state": "succeeded", "outcome": "activated", "version": "ft-1", "progress": {"phase": "done"},
-          "metrics": {"val_perplexity": 60.0}}]
+    ] + [
+        {
+            "state": "succeeded",
+            "outcome": "activated",
+            "version": "ft-1",
+            "progress": {"phase": "done"},
+            "metrics": {"val_perplexity": 60.0},
+        }
+    ]
     async with start_bot(fake_worker.url, log_channel=world.random.id) as bot:
-        record = await server.invoke_slash(world.guild, world.general, world.alice, "banter", "import-history",
-                                           options={"channel": world.general})
+        record = await server.invoke_slash(
+            world.guild, world.general, world.alice, "banter", "import-history", options={"channel": world.general}
+        )
         await record.wait(lambda r: any("Imported" in (b.get("content") or "") for _, b in r.edits))
         record = await server.invoke_slash(world.guild, world.general, world.app_owner, "banter", "retrain")
         await record.wait(lambda r: any("accepted" in (b.get("content") or "") for _, b in r.edits), timeout=15)
@@ -115,8 +143,9 @@ async def test_retrain_exports_pairs_follows_the_job_and_ends_with_metrics_and_a
         assert "ft-1" in post.content and post.allowed_mentions == {"parse": []}
         width, height = png_size(post.files[0].data)
         assert post.files[0].filename.endswith(".png") and width > 100 and height > 100
-        edit_files = [f for r in server.requests_to("PATCH", "/webhooks/{app_id}/{token}/messages/{message_id}")
-                      for f in r.files]
+        edit_files = [
+            f for r in server.requests_to("PATCH", "/webhooks/{app_id}/{token}/messages/{message_id}") for f in r.files
+        ]
         assert edit_files and png_size(edit_files[-1].data) == (width, height)
         [run_info] = await storage.training_runs()
         assert run_info.status == "succeeded" and run_info.pairs_new == len(lines)
@@ -124,14 +153,26 @@ async def test_retrain_exports_pairs_follows_the_job_and_ends_with_metrics_and_a
         assert not bot.finetuner.running
 
 
-
-async def test_the_schedule_fine_tunes_when_enough_new_pairs_and_the_interval_allow(server, world, storage, fake_worker,
-                                                                                  start_bot):
+async def test_the_schedule_fine_tunes_when_enough_new_pairs_and_the_interval_allow(
+    server, world, storage, fake_worker, start_bot
+):
     await learn_in(storage, world.guild, world.general)
-    fake_worker.job_steps = [{"state": "succeeded", "outcome": "rejected", "version": "ft-2",
-                              "progress": {"phase": "done"}, "metrics": {"val_perplexity": 90.0}}]
-    async with start_bot(fake_worker.url, log_channel=world.random.id, finetune_interval_hours=24,
-                         finetune_min_pairs=10, finetune_check_minutes=0.005) as bot:
+    fake_worker.job_steps = [
+        {
+            "state": "succeeded",
+            "outcome": "rejected",
+            "version": "ft-2",
+            "progress": {"phase": "done"},
+            "metrics": {"val_perplexity": 90.0},
+        }
+    ]
+    async with start_bot(
+        fake_worker.url,
+        log_channel=world.random.id,
+        finetune_interval_hours=24,
+        finetune_min_pairs=10,
+        finetune_check_minutes=0.005,
+    ) as bot:
         for i in range(8):  # 7 pairs: not enough yet
             await server.user_says(world.general, [world.bob, world.carol][i % 2], f"live line {i}")
         await server.wait_until(lambda: bot.chat.learner.counts["stored"] == 8)

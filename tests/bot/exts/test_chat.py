@@ -7,7 +7,9 @@ import asyncio
 from tests.bot.conftest import learn_in
 
 
-async def test_a_mention_gets_a_reply_from_the_real_worker_with_typing_and_no_pings(server, world, real_worker, start_bot):
+async def test_a_mention_gets_a_reply_from_the_real_worker_with_typing_and_no_pings(
+    server, world, real_worker, start_bot
+):
     async with start_bot(real_worker.url) as bot:
         message = await server.user_says(world.general, world.bob, f"<@{server.bot_user.id}> hello, how are you?")
         sent = await server.wait_for_message(world.general, timeout=10)

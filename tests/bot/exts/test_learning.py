@@ -15,7 +15,9 @@ async def pairs(storage, guild) -> int:
     return (await storage.pair_counts(guild.id)).total
 
 
-async def test_learning_channels_are_logged_and_paired_and_others_are_not(server, world, storage, fake_worker, start_bot):
+async def test_learning_channels_are_logged_and_paired_and_others_are_not(
+    server, world, storage, fake_worker, start_bot
+):
     await learn_in(storage, world.guild, world.general)
     async with start_bot(fake_worker.url):
         await server.user_says(world.general, world.bob, "do you like tea?")
@@ -78,8 +80,9 @@ async def _nothing_left(storage, world) -> bool:
     return await _gone(storage, world) and await messages_of(storage, world.carol) == []
 
 
-async def test_a_dropped_gateway_resumes_and_nothing_is_logged_or_answered_twice(server, world, storage, fake_worker,
-                                                                                 start_bot):
+async def test_a_dropped_gateway_resumes_and_nothing_is_logged_or_answered_twice(
+    server, world, storage, fake_worker, start_bot
+):
     await learn_in(storage, world.guild, world.general)
     async with start_bot(fake_worker.url) as bot:
         await server.user_says(world.general, world.bob, "before the drop")
@@ -106,8 +109,14 @@ async def test_import_history_pages_through_the_channel_with_progress(server, wo
     for i in range(250):
         server.seed_history(world.general, people[i % 2], [f"old message number {i}"])
     async with start_bot(fake_worker.url):
-        record = await server.invoke_slash(world.guild, world.general, world.alice, "banter", "import-history",
-                                           options={"channel": world.general, "limit": 240})
+        record = await server.invoke_slash(
+            world.guild,
+            world.general,
+            world.alice,
+            "banter",
+            "import-history",
+            options={"channel": world.general, "limit": 240},
+        )
         await record.wait(lambda r: r.edits and "Imported" in (r.edits[-1][1].get("content") or ""), timeout=15)
         assert record.ephemeral
         history = server.requests_to("GET", "/channels/{channel_id}/messages")
@@ -120,22 +129,31 @@ async def test_import_history_pages_through_the_channel_with_progress(server, wo
         bob = await messages_of(storage, world.bob)
         assert bob[0] == "old message number 10" and len(bob) == 120
 
-        again = await server.invoke_slash(world.guild, world.general, world.alice, "banter", "import-history",
-                                          options={"channel": world.general, "limit": 50})
+        again = await server.invoke_slash(
+            world.guild,
+            world.general,
+            world.alice,
+            "banter",
+            "import-history",
+            options={"channel": world.general, "limit": 50},
+        )
         await again.wait(lambda r: r.edits and "Imported" in (r.edits[-1][1].get("content") or ""), timeout=15)
         assert "50 already known" in again.edits[-1][1]["content"]
         assert await pairs(storage, world.guild) == 239
 
 
-async def test_import_history_refuses_non_admins_and_channels_not_learned_from(server, world, storage, fake_worker,
-                                                                              start_bot):
+async def test_import_history_refuses_non_admins_and_channels_not_learned_from(
+    server, world, storage, fake_worker, start_bot
+):
     async with start_bot(fake_worker.url):
-        record = await server.invoke_slash(world.guild, world.general, world.bob, "banter", "import-history",
-                                           options={"channel": world.general})
+        record = await server.invoke_slash(
+            world.guild, world.general, world.bob, "banter", "import-history", options={"channel": world.general}
+        )
         response = await record.wait_for_response()
         assert record.ephemeral and "Manage Server" in response["data"]["content"]
-        record = await server.invoke_slash(world.guild, world.general, world.alice, "banter", "import-history",
-                                           options={"channel": world.random})
+        record = await server.invoke_slash(
+            world.guild, world.general, world.alice, "banter", "import-history", options={"channel": world.random}
+        )
         response = await record.wait_for_response()
         assert record.ephemeral and "not a learning channel" in response["data"]["content"]
         assert server.requests_to("GET", "/channels/{channel_id}/messages") == []

@@ -26,7 +26,7 @@ def text_of(record) -> str:
 
 async def test_optout_purges_and_nothing_is_logged_until_optin(server, world, storage, fake_worker, start_bot):
     await learn_in(storage, world.guild, world.general)
-    async with start_bot(fake_worker.url, context_turns=5) as bot:
+    async with start_bot(fake_worker.url, context_turns=5):
         await server.user_says(world.general, world.bob, "my secret hobby is knitting")
         await server.user_says(world.general, world.carol, "cool hobby")
         await eventually(lambda: stored(storage, world.bob))

@@ -8,7 +8,8 @@ from tests.bot.conftest import WorkerProcess, eventually, learn_in, make_models_
 
 
 async def test_worker_killed_then_replaced_bot_rests_once_per_window_and_resumes(
-        server, world, storage, tiny_model_dir, tmp_path, start_bot):
+    server, world, storage, tiny_model_dir, tmp_path, start_bot
+):
     worker = WorkerProcess(make_models_dir(tiny_model_dir, tmp_path / "models"), tmp_path / "worker.log").start()
     await learn_in(storage, world.guild, world.general, reply=True)
     await storage.update_guild_settings(world.guild.id, reply_chance=1.0, cooldown_seconds=0)

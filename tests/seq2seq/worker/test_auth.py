@@ -19,7 +19,12 @@ async def test_every_request_needs_the_token(tmp_path, tiny_model_dir, start_wor
     worker = start_worker(root, env={"BANTER_WORKER_TOKEN": TOKEN}, headers={"Authorization": f"Bearer {TOKEN}"})
     async with aiohttp.ClientSession() as http:
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
-            for method, path in (("GET", "/healthz"), ("GET", "/metrics"), ("POST", "/v1/reply"), ("GET", "/v1/models")):
+            for method, path in (
+                ("GET", "/healthz"),
+                ("GET", "/metrics"),
+                ("POST", "/v1/reply"),
+                ("GET", "/v1/models"),
+            ):
                 async with http.request(method, worker.url + path, headers=headers, json={"context": ["hi"]}) as r:
                     assert r.status == 401, (headers, path)
                     assert r.headers["WWW-Authenticate"].startswith("Bearer")
@@ -39,6 +44,12 @@ async def test_every_request_needs_the_token(tmp_path, tiny_model_dir, start_wor
 
 def test_binding_beyond_loopback_without_a_token_is_refused(tmp_path):
     env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
-    result = subprocess.run([sys.executable, "-m", "seq2seq", "serve", "--host", "0.0.0.0", "--port", "0",
-                             "--models", str(tmp_path)], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "seq2seq", "serve", "--host", "0.0.0.0", "--port", "0", "--models", str(tmp_path)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "BANTER_WORKER_TOKEN" in result.stderr

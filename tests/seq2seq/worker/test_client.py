@@ -8,7 +8,7 @@ import time
 import pytest
 from aiohttp import web
 
-from seq2seq.client import (WorkerAuthError, WorkerBusy, WorkerClient, WorkerRequestError, WorkerUnavailable)
+from seq2seq.client import WorkerAuthError, WorkerBusy, WorkerClient, WorkerRequestError, WorkerUnavailable
 
 from .conftest import free_port
 
@@ -58,16 +58,18 @@ async def stub():
     async def handler(request):
         kind = behaviour["kind"]
         if kind == "busy":
-            return web.json_response({"error": {"status": 503, "message": "queue full"}}, status=503,
-                                     headers={"Retry-After": "3"})
+            return web.json_response(
+                {"error": {"status": 503, "message": "queue full"}}, status=503, headers={"Retry-After": "3"}
+            )
         if kind == "slow":
             await asyncio.sleep(5)
         if kind == "auth":
             return web.json_response({"error": {"status": 401, "message": "missing or wrong bearer token"}}, status=401)
         if kind == "crash":
             return web.Response(status=500, text="boom")
-        return web.json_response({"reply": "ok", "model_version": "v", "latency_ms": 1.0,
-                                  "auth": request.headers.get("Authorization")})
+        return web.json_response(
+            {"reply": "ok", "model_version": "v", "latency_ms": 1.0, "auth": request.headers.get("Authorization")}
+        )
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handler)

@@ -26,11 +26,24 @@ def new_pairs(path: Path) -> Path:
 
 def finetune(tmp_path: Path, base: Path, options: dict) -> tuple[dict, Path]:
     out = tmp_path / "candidate"
-    cmd = [sys.executable, "-m", "seq2seq.worker.finetune", "--base", str(base), "--pairs",
-           str(new_pairs(tmp_path / "new.jsonl")), "--out", str(out), "--run-dir", str(tmp_path / "run"),
-           "--options", json.dumps(options)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-                          timeout=600)
+    cmd = [
+        sys.executable,
+        "-m",
+        "seq2seq.worker.finetune",
+        "--base",
+        str(base),
+        "--pairs",
+        str(new_pairs(tmp_path / "new.jsonl")),
+        "--out",
+        str(out),
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--options",
+        json.dumps(options),
+    ]
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = [json.loads(line) for line in proc.stdout.splitlines() if '"event": "result"' in line][-1]
     return result["metrics"], out

@@ -13,12 +13,33 @@ import pytest
 
 from .conftest import WorkerProc, make_models
 
-QUESTIONS = ["do you like pizza", "what is your favourite game", "are you a bot", "good morning", "good night",
-             "what's up", "who made you", "do you play chess", "tell me a joke", "how old are you"]
-ANSWERS = ["pizza is the best food ever", "i love playing minecraft with friends", "yes i am banter the bot",
-           "good morning to you too", "sleep well friend", "not much just chilling", "the banter team made me",
-           "chess is fun but hard", "why did the chicken cross the road", "i am a few days old"]
-PAIRS = [{"query": q + ("?" if k % 2 else ""), "reply": a} for k in range(4) for q, a in zip(QUESTIONS, ANSWERS)]
+QUESTIONS = [
+    "do you like pizza",
+    "what is your favourite game",
+    "are you a bot",
+    "good morning",
+    "good night",
+    "what's up",
+    "who made you",
+    "do you play chess",
+    "tell me a joke",
+    "how old are you",
+]
+ANSWERS = [
+    "pizza is the best food ever",
+    "i love playing minecraft with friends",
+    "yes i am banter the bot",
+    "good morning to you too",
+    "sleep well friend",
+    "not much just chilling",
+    "the banter team made me",
+    "chess is fun but hard",
+    "why did the chicken cross the road",
+    "i am a few days old",
+]
+PAIRS = [
+    {"query": q + ("?" if k % 2 else ""), "reply": a} for k in range(4) for q, a in zip(QUESTIONS, ANSWERS, strict=True)
+]
 LONG = {"max_steps": 400, "epochs": 50}  # long enough to be caught mid-training
 
 
@@ -62,7 +83,9 @@ def version_dirs(worker) -> list[str]:
 async def start_and_catch_training(http, options) -> dict:
     status, job = await call(http, "POST", "/v1/jobs/finetune", json={"pairs": PAIRS, "options": options})
     assert status == 202 and job["state"] == "running" and job["pid"]
-    return await wait_job(http, job["id"], lambda j: j["progress"].get("phase") == "training" or j["state"] != "running")
+    return await wait_job(
+        http, job["id"], lambda j: j["progress"].get("phase") == "training" or j["state"] != "running"
+    )
 
 
 async def test_killing_the_training_process_fails_the_job_and_changes_nothing(http, job_worker):
@@ -89,8 +112,14 @@ async def test_cancel_stops_the_job(http, job_worker):
 
 async def test_a_job_trains_gates_and_publishes_one_at_a_time(http, job_worker):
     body = "\n".join(json.dumps(p) for p in PAIRS).encode()
-    status, job = await call(http, "POST", "/v1/jobs/finetune", data=body, params={"max_steps": "6", "epochs": "3"},
-                             headers={"Content-Type": "application/x-ndjson"})
+    status, job = await call(
+        http,
+        "POST",
+        "/v1/jobs/finetune",
+        data=body,
+        params={"max_steps": "6", "epochs": "3"},
+        headers={"Content-Type": "application/x-ndjson"},
+    )
     assert status == 202 and job["pairs"] == len(PAIRS) and job["base_version"] == "default"
     status, second = await call(http, "POST", "/v1/jobs/finetune", json={"pairs": PAIRS})
     assert status == 409 and "one job at a time" in second["error"]["message"]
@@ -99,7 +128,9 @@ async def test_a_job_trains_gates_and_publishes_one_at_a_time(http, job_worker):
     assert job["state"] == "succeeded", job
     gate, version = job["gate"], job["version"]
     assert gate["base_set"] == "heldout.tsv" and gate["base_pairs"] > 0 and gate["new_pairs"] > 0
-    assert gate["passed"] == (gate["base_after"] <= gate["base_before"] * 1.05 and gate["new_after"] < gate["new_before"])
+    assert gate["passed"] == (
+        gate["base_after"] <= gate["base_before"] * 1.05 and gate["new_after"] < gate["new_before"]
+    )
     assert job["outcome"] == ("activated" if gate["passed"] else "rejected")
     assert job["device"].startswith(("CPU", "GPU")) and job["progress"]["phase"] == "done"
     assert job["metrics"]["replay_pairs"] > 0 and job["metrics"]["new_heldout_pairs"] > 0

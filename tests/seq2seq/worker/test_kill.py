@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import time
 import urllib.request
 
@@ -57,7 +56,9 @@ async def test_kill_9_under_load_gives_prompt_errors_then_a_restart_serves(tmp_p
         assert (await client.reply(["back?"])).model_version == "default"
 
 
-async def test_training_dies_with_a_killed_worker_and_the_job_is_failed_after_restart(tmp_path, tiny_model_dir, start_worker):
+async def test_training_dies_with_a_killed_worker_and_the_job_is_failed_after_restart(
+    tmp_path, tiny_model_dir, start_worker
+):
     root = make_models(tmp_path / "models", tiny_model_dir)
     worker = start_worker(root)
     async with WorkerClient(worker.url) as client:

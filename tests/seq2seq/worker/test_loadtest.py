@@ -12,9 +12,27 @@ from .conftest import REPO, make_models
 def test_loadtest_writes_figures(tmp_path, tiny_model_dir):
     models = make_models(tmp_path / "models", tiny_model_dir)
     out = tmp_path / "bench" / "loadtest.json"
-    result = subprocess.run([sys.executable, "-m", "seq2seq.loadtest", "--models", str(models), "--clients", "1,4",
-                             "--requests", "40", "--duration", "5", "--json", str(out)],
-                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "seq2seq.loadtest",
+            "--models",
+            str(models),
+            "--clients",
+            "1,4",
+            "--requests",
+            "40",
+            "--duration",
+            "5",
+            "--json",
+            str(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     data = json.loads(out.read_text())
     assert [p["clients"] for p in data["phases"]] == [1, 4]

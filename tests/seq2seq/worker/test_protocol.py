@@ -7,16 +7,27 @@ import sys
 
 import pytest
 
-from seq2seq.protocol import (MAX_BATCH_ITEMS, MAX_TURNS, FinetuneOptions, JobInfo, ReplyRequest, ReplyResult,
-                              pair_from_json, parse_reply_body, validate_version)
+from seq2seq.protocol import (
+    MAX_BATCH_ITEMS,
+    MAX_TURNS,
+    FinetuneOptions,
+    JobInfo,
+    ReplyRequest,
+    ReplyResult,
+    pair_from_json,
+    parse_reply_body,
+    validate_version,
+)
 
 from .conftest import REPO
 
 
 def test_protocol_and_client_import_without_numpy_or_keras():
-    code = ("import sys, seq2seq.protocol, seq2seq.client; "
-            "heavy = [m for m in sys.modules if m.split('.')[0] in ('numpy', 'keras', 'tensorflow', 'jax', 'torch')]; "
-            "print(heavy); sys.exit(1 if heavy else 0)")
+    code = (
+        "import sys, seq2seq.protocol, seq2seq.client; "
+        "heavy = [m for m in sys.modules if m.split('.')[0] in ('numpy', 'keras', 'tensorflow', 'jax', 'torch')]; "
+        "print(heavy); sys.exit(1 if heavy else 0)"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -41,20 +52,23 @@ def test_reply_request_round_trip_and_list_body():
     assert not is_list and requests[0].options is None
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"context": []}, "non-empty list"),
-    ({"context": "hello"}, "non-empty list"),
-    ({"context": ["ok", 3]}, r"context\[1\] must be a string"),
-    ({"context": ["x"] * (MAX_TURNS + 1)}, "turns"),
-    ({"context": ["x" * 5000]}, "longer than"),
-    ({"context": ["hi"], "options": [1]}, "'options' must be an object"),
-    ({"context": ["hi"], "timeout_s": -1}, "timeout_s"),
-    ({"context": ["hi"], "timeout_s": True}, "timeout_s"),
-    ({"context": ["hi"], "extra": 1}, "unknown fields: extra"),
-    ("hello", "expected an object"),
-    ([], "empty list"),
-    ([{"context": ["a"]}] * (MAX_BATCH_ITEMS + 1), "at most"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"context": []}, "non-empty list"),
+        ({"context": "hello"}, "non-empty list"),
+        ({"context": ["ok", 3]}, r"context\[1\] must be a string"),
+        ({"context": ["x"] * (MAX_TURNS + 1)}, "turns"),
+        ({"context": ["x" * 5000]}, "longer than"),
+        ({"context": ["hi"], "options": [1]}, "'options' must be an object"),
+        ({"context": ["hi"], "timeout_s": -1}, "timeout_s"),
+        ({"context": ["hi"], "timeout_s": True}, "timeout_s"),
+        ({"context": ["hi"], "extra": 1}, "unknown fields: extra"),
+        ("hello", "expected an object"),
+        ([], "empty list"),
+        ([{"context": ["a"]}] * (MAX_BATCH_ITEMS + 1), "at most"),
+    ],
+)
 def test_reply_body_errors_name_the_problem(body, message):
     with pytest.raises(ValueError, match=message):
         parse_reply_body(body)
@@ -62,8 +76,9 @@ def test_reply_body_errors_name_the_problem(body, message):
 
 def test_finetune_options_strict_json_and_coerced_query():
     assert FinetuneOptions.from_json({"epochs": 1, "max_steps": 5}).epochs == 1.0
-    assert FinetuneOptions.from_query({"max_steps": "5", "activate": "false", "margin": "0.1"}) == \
-        FinetuneOptions(max_steps=5, activate=False, margin=0.1)
+    assert FinetuneOptions.from_query({"max_steps": "5", "activate": "false", "margin": "0.1"}) == FinetuneOptions(
+        max_steps=5, activate=False, margin=0.1
+    )
     with pytest.raises(ValueError, match="unknown fine-tune options: lr"):
         FinetuneOptions.from_json({"lr": 1})
     with pytest.raises(ValueError, match="max_steps must be an integer"):
@@ -77,10 +92,18 @@ def test_finetune_options_strict_json_and_coerced_query():
 
 
 def test_pairs_are_checked():
-    assert pair_from_json({"query": "hi", "reply": "yo", "context": ["a", "b"]}, "x") == \
-        {"query": "hi", "reply": "yo", "context": "b"}
-    for bad in ({"query": "hi"}, {"query": "", "reply": "x"}, {"query": 1, "reply": "x"}, ["hi", "yo"],
-                {"query": "a", "reply": "b", "other": 1}):
+    assert pair_from_json({"query": "hi", "reply": "yo", "context": ["a", "b"]}, "x") == {
+        "query": "hi",
+        "reply": "yo",
+        "context": "b",
+    }
+    for bad in (
+        {"query": "hi"},
+        {"query": "", "reply": "x"},
+        {"query": 1, "reply": "x"},
+        ["hi", "yo"],
+        {"query": "a", "reply": "b", "other": 1},
+    ):
         with pytest.raises(ValueError, match="line 3"):
             pair_from_json(bad, "line 3")
 

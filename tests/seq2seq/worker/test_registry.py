@@ -85,8 +85,12 @@ async def test_publish_is_one_rename_and_prune_keeps_the_newest(tmp_path, tiny_m
     await registry.activate("v1")  # the oldest, but active: never pruned
     pruned = await registry.prune()
     assert sorted(pruned) == ["v2", "v3"]
-    assert sorted(p.name for p in root.iterdir() if not p.name.startswith(".") and p.is_dir()) == \
-        ["default", "v1", "v4", "v5"]
+    assert sorted(p.name for p in root.iterdir() if not p.name.startswith(".") and p.is_dir()) == [
+        "default",
+        "v1",
+        "v4",
+        "v5",
+    ]
     assert sorted(record(root)["versions"]) == ["default", "v1", "v4", "v5"]
     registry.clean_temp()
     assert not list(root.glob(".tmp-*"))

@@ -24,32 +24,46 @@ async def test_reply_one_and_a_batch(http):
     status, body = await call(http, "POST", "/v1/reply", json={"context": ["hi there", "how are you?"]})
     assert status == 200 and body["reply"].strip() and body["model_version"] == "default"
     assert body["latency_ms"] > 0 and body["decode_ms"] > 0 and body["batch_size"] >= 1
-    status, body = await call(http, "POST", "/v1/reply", json=[{"context": ["a"]}, {"context": ["b"]},
-                                                                 {"context": ["c"], "options": {"strategy": "greedy"}}])
+    status, body = await call(
+        http,
+        "POST",
+        "/v1/reply",
+        json=[{"context": ["a"]}, {"context": ["b"]}, {"context": ["c"], "options": {"strategy": "greedy"}}],
+    )
     assert status == 200 and isinstance(body, list) and len(body) == 3 and all(r["reply"] for r in body)
 
 
 async def test_decoding_options_are_validated(http):
-    status, body = await call(http, "POST", "/v1/reply", json={"context": ["hi"], "options": {"strategy": "sample", "seed": 1}})
+    status, body = await call(
+        http, "POST", "/v1/reply", json={"context": ["hi"], "options": {"strategy": "sample", "seed": 1}}
+    )
     assert status == 200
-    for options, message in (({"beam_size": 0}, "beam_size"), ({"nope": 1}, "unknown decoding options"),
-                             ({"max_len": "5"}, "max_len must be an integer")):
+    for options, message in (
+        ({"beam_size": 0}, "beam_size"),
+        ({"nope": 1}, "unknown decoding options"),
+        ({"max_len": "5"}, "max_len must be an integer"),
+    ):
         status, body = await call(http, "POST", "/v1/reply", json={"context": ["hi"], "options": options})
         assert status == 400 and message in body["error"]["message"]
-    status, body = await call(http, "POST", "/v1/reply", json=[{"context": ["a"]}, {"context": ["b"], "options": {"top_p": 0}}])
+    status, body = await call(
+        http, "POST", "/v1/reply", json=[{"context": ["a"]}, {"context": ["b"], "options": {"top_p": 0}}]
+    )
     assert status == 400 and body["error"]["message"].startswith("request 1:")
 
 
-@pytest.mark.parametrize("data, status, message", [
-    (b'{"context": ["hi"', 400, "malformed JSON"),
-    (b"", 400, "empty body"),
-    (b"\xff\xfe", 400, "malformed JSON"),
-    (b'{"context": "hi"}', 400, "non-empty list"),
-    (b'{"context": [1, 2]}', 400, "must be a string"),
-    (b"[]", 400, "empty list"),
-    (b"42", 400, "expected an object"),
-    (b'{"context": ["' + b"x" * (2 << 20) + b'"]}', 413, "limit"),
-])
+@pytest.mark.parametrize(
+    "data, status, message",
+    [
+        (b'{"context": ["hi"', 400, "malformed JSON"),
+        (b"", 400, "empty body"),
+        (b"\xff\xfe", 400, "malformed JSON"),
+        (b'{"context": "hi"}', 400, "non-empty list"),
+        (b'{"context": [1, 2]}', 400, "must be a string"),
+        (b"[]", 400, "empty list"),
+        (b"42", 400, "expected an object"),
+        (b'{"context": ["' + b"x" * (2 << 20) + b'"]}', 413, "limit"),
+    ],
+)
 async def test_bad_bodies_get_a_clear_4xx(http, data, status, message):
     got, body = await call(http, "POST", "/v1/reply", data=data, headers={"Content-Type": "application/json"})
     assert got == status and message in body["error"]["message"]
@@ -69,16 +83,25 @@ async def test_health_readiness_and_metrics(http):
     async with http.get("/metrics") as response:
         text = await response.text()
         assert response.status == 200 and response.content_type == "text/plain"
-    for needle in ('banter_worker_requests_total{route="/v1/reply",status="200"}', "banter_worker_queue_depth",
-                   "banter_worker_batch_size_bucket", "banter_worker_reply_latency_seconds_bucket",
-                   'banter_worker_model_active{version="default"} 1.0', 'banter_worker_jobs{state="running"} 0.0'):
+    for needle in (
+        'banter_worker_requests_total{route="/v1/reply",status="200"}',
+        "banter_worker_queue_depth",
+        "banter_worker_batch_size_bucket",
+        "banter_worker_reply_latency_seconds_bucket",
+        'banter_worker_model_active{version="default"} 1.0',
+        'banter_worker_jobs{state="running"} 0.0',
+    ):
         assert needle in text
 
 
 async def test_versions_refuse_broken_activate_and_roll_back(http):
     status, body = await call(http, "GET", "/v1/models")
     assert status == 200 and body["active"] == "default"
-    assert {v["version"]: v["status"] for v in body["versions"]} == {"default": "active", "alt": "candidate", "broken": "candidate"}
+    assert {v["version"]: v["status"] for v in body["versions"]} == {
+        "default": "active",
+        "alt": "candidate",
+        "broken": "candidate",
+    }
 
     status, body = await call(http, "POST", "/v1/models/broken/activate")
     assert status == 422 and "NaN" in body["error"]["message"]
@@ -86,8 +109,12 @@ async def test_versions_refuse_broken_activate_and_roll_back(http):
     assert (await call(http, "POST", "/v1/reply", json={"context": ["still there?"]}))[0] == 200
 
     # %2e%2e is normalised to ".." by the URL layer and so never names a version: no route (404).
-    for path, want in (("/v1/models/nope/activate", {404}), ("/v1/models/a..b/activate", {400}),
-                       ("/v1/models/..%2F..%2Fetc/activate", {400}), ("/v1/models/%2e%2e/activate", {400, 404})):
+    for path, want in (
+        ("/v1/models/nope/activate", {404}),
+        ("/v1/models/a..b/activate", {400}),
+        ("/v1/models/..%2F..%2Fetc/activate", {400}),
+        ("/v1/models/%2e%2e/activate", {400, 404}),
+    ):
         status, body = await call(http, "POST", path)
         assert status in want and body["error"]["message"], path
 
@@ -135,9 +162,17 @@ async def test_job_routes_reject_bad_input(http, tmp_path):
         dict(json={"pairs": pairs, "path": "/x"}, message="exactly one"),
         dict(json={"path": str(tmp_path / "missing.jsonl")}, message="no such file"),
         dict(json={"pairs": [{"query": "x"}] * 10}, message="pairs[0]"),
-        dict(data=b'{"query": "a", "reply": "b"}\n{oops\n', headers={"Content-Type": "application/x-ndjson"}, message="line 2"),
-        dict(data=b"\n".join([b'{"query": "a", "reply": "b"}'] * 12), headers={"Content-Type": "application/x-ndjson"},
-             params={"max_steps": "many"}, message="max_steps must be an integer"),
+        dict(
+            data=b'{"query": "a", "reply": "b"}\n{oops\n',
+            headers={"Content-Type": "application/x-ndjson"},
+            message="line 2",
+        ),
+        dict(
+            data=b"\n".join([b'{"query": "a", "reply": "b"}'] * 12),
+            headers={"Content-Type": "application/x-ndjson"},
+            params={"max_steps": "many"},
+            message="max_steps must be an integer",
+        ),
     ]
     for case in cases:
         message = case.pop("message")

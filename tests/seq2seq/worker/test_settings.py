@@ -32,8 +32,13 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_config_then_environment_then_flags(tmp_path):
     config = write(tmp_path, CONFIG)
     s = load(config, env={})
-    assert (s.models, s.port, s.max_batch_size, s.batch_timeout_ms, s.replay_fraction) == \
-        (Path("some/models"), 9000, 8, 5.0, 0.25)
+    assert (s.models, s.port, s.max_batch_size, s.batch_timeout_ms, s.replay_fraction) == (
+        Path("some/models"),
+        9000,
+        8,
+        5.0,
+        0.25,
+    )
     assert s.decoding.strategy == "greedy" and s.decoding.max_len == 12
     s = load(config, env={"BANTER_WORKER_PORT": "9100", "BANTER_WORKER_MODELS": "/m"})
     assert s.port == 9100 and s.models == Path("/m")
@@ -56,12 +61,15 @@ def test_non_loopback_needs_a_token_which_never_shows(tmp_path):
     assert not is_loopback("0.0.0.0") and not is_loopback("example.com")
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[worker]\nport = 'x'\n", "port"),
-    ("[worker]\nmax_queue = 0\n", "max_queue"),
-    ("[decoding]\nbeam_size = 0\n", "beam_size"),
-    ("[worker\n", "config.toml"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[worker]\nport = 'x'\n", "port"),
+        ("[worker]\nmax_queue = 0\n", "max_queue"),
+        ("[decoding]\nbeam_size = 0\n", "beam_size"),
+        ("[worker\n", "config.toml"),
+    ],
+)
 def test_bad_settings_are_named(tmp_path, text, message):
     with pytest.raises(SettingsError, match=message):
         load(write(tmp_path, text), env={})
