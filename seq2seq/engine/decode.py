@@ -1,0 +1,221 @@
+"""Replies from an exported model (`engine.convert.export`) through CTranslate2, on the CPU or a CUDA GPU.
+
+The engine searches (beam, greedy, sampling with top-k/top-p/temperature, n-gram blocking, minimum
+length, the blocklist as suppressed piece sequences); this module ranks several hypotheses with the
+engine's own scores and the MMI anti-LM, and never returns an empty or blocklisted reply.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import ctranslate2
+import numpy as np
+
+from seq2seq.engine.convert import read_config
+from seq2seq.engine.options import EngineOptions
+from seq2seq.learnfilter import build_blocklist, contains_blocked
+from seq2seq.subword import SubwordTokenizer
+from seq2seq.text import URL_TOKEN, USER_TOKEN
+from seq2seq.vocab import BOS, PAD, SEP, SEP_ID
+
+DEVICES = ("auto", "cpu", "cuda")
+FALLBACK_REPLY = "hmm?"  # said only when every hypothesis was empty or blocked
+# Pieces a reply never holds: padding, start, the separator, and placeholders a reply cannot fill in.
+NEVER_SAID = (PAD, BOS, SEP, URL_TOKEN, USER_TOKEN)
+NEUTRAL_SOURCE = [SEP]  # "nothing was said": the anti-LM's source, as v1's `antilm.py` uses
+
+
+def pick_device(requested: str | None = None) -> str:
+    """`requested`, else $BANTER_DEVICE, else auto: CUDA when CTranslate2 sees a GPU, the CPU otherwise."""
+    choice = (requested or os.environ.get("BANTER_DEVICE") or "auto").strip().lower()
+    if choice not in DEVICES:
+        raise ValueError(f"BANTER_DEVICE must be one of {', '.join(DEVICES)}, not {choice!r}")
+    gpus = ctranslate2.get_cuda_device_count()
+    if choice == "cuda" and gpus == 0:
+        raise RuntimeError("BANTER_DEVICE=cuda, but CTranslate2 sees no CUDA device")
+    if choice == "auto":
+        return "cuda" if gpus > 0 else "cpu"
+    return choice
+
+
+def default_compute_type(device: str) -> str:
+    return "float16" if device == "cuda" else "int8"
+
+
+def rank_score(
+    log_probs: Sequence[float], anti_lm_log_probs: Sequence[float], anti_lm: float, steps: int, length_penalty: float
+) -> float:
+    """MMI anti-LM (Li et al., 2016) over the first `steps` pieces, divided by GNMT's ((5 + n) / 6) ** α.
+
+    Both sequences hold one log-probability per reply piece and one for the closing EOS; n counts the
+    pieces (at least 1), as v1's sample-and-rank does.
+    """
+    total = float(np.sum(log_probs)) - anti_lm * float(np.sum(anti_lm_log_probs[:steps]))
+    pieces = max(len(log_probs) - 1, 1)
+    return total / ((5.0 + pieces) / 6.0) ** length_penalty
+
+
+@dataclass(frozen=True)
+class Candidate:
+    text: str  # normalised text; custom emoji as `<:name:id>` (`subword.restore_custom_emoji`)
+    pieces: tuple[str, ...]
+    # NaN when the strategy gives one hypothesis per message (greedy, sample): nothing to rank.
+    log_prob: float  # Σ log p(piece | source), EOS included
+    anti_lm_log_prob: float  # Σ log p(piece | neutral source) over the first anti_lm_steps pieces
+    score: float  # rank_score: the best first
+
+
+class Engine:
+    """One loaded model: `reply_batch` answers conversations (turns oldest first, the message last)."""
+
+    def __init__(
+        self,
+        folder: Path | str,
+        device: str | None = None,
+        compute_type: str | None = None,
+        blocklist: Iterable[str] | None = None,
+        inter_threads: int = 1,
+        intra_threads: int = 1,  # two intra-op threads were 5x slower at batch 1 on a 2-core CPU
+    ):
+        self.folder = Path(folder)
+        self.config = read_config(self.folder)
+        self.tokenizer = SubwordTokenizer.load(self.folder)
+        self.device = pick_device(device)
+        self.compute_type = compute_type or default_compute_type(self.device)
+        self.translator = ctranslate2.Translator(
+            str(self.folder),
+            device=self.device,
+            compute_type=self.compute_type,
+            inter_threads=inter_threads,
+            intra_threads=intra_threads,
+        )
+        self.blocklist = build_blocklist() if blocklist is None else frozenset(w.lower() for w in blocklist)
+        self.suppressed = suppressed_sequences(self.tokenizer, self.blocklist)
+
+    def source_pieces(self, conversations: list[list[str]], openers: bool = False) -> list[list[str]]:
+        """Each conversation as source pieces: context turns, separators, the message.
+
+        A message without an earlier turn is read as mid-conversation ("<sep> message"): in the corpus
+        only a conversation's first message lacks one, so the model would greet. `openers=True` keeps
+        the training form, for scoring held-out pairs."""
+        sp, cfg = self.tokenizer.sp, self.config
+        sources = []
+        for turns in conversations:
+            turns = [t if isinstance(t, str) else "" for t in turns] or [""]
+            ids = self.tokenizer.encode_source(turns, cfg.max_source_len, cfg.context_turns)
+            if not openers and not any(t.strip() for t in turns[:-1]):
+                ids = ([SEP_ID] + ids)[-cfg.max_source_len :]
+            sources.append([sp.id_to_piece(i) for i in ids or [SEP_ID]])
+        return sources
+
+    def candidates(
+        self, conversations: list[list[str]], options: EngineOptions, openers: bool = False
+    ) -> list[list[Candidate]]:
+        """Every distinct usable hypothesis per conversation, ranked best first (possibly none)."""
+        sources = self.source_pieces(conversations, openers)
+        if options.seed is not None:
+            ctranslate2.set_random_seed(options.seed)
+        results = self.translator.translate_batch(sources, **self._search_arguments(options))
+        hypotheses = [_distinct(r.hypotheses) for r in results]
+        flat_sources = [s for s, hyps in zip(sources, hypotheses, strict=True) for _ in hyps]
+        flat_hyps = [h for hyps in hypotheses for h in hyps]
+        # One hypothesis per message (greedy, sample) leaves nothing to rank: skip the scoring passes.
+        ranking = options.hypotheses > 1
+        main = self._log_probs(flat_sources, flat_hyps) if ranking else None
+        anti = self._log_probs([NEUTRAL_SOURCE] * len(flat_hyps), flat_hyps) if ranking and options.anti_lm else None
+        ranked: list[list[Candidate]] = []
+        at = 0
+        for hyps in hypotheses:
+            found = []
+            for pieces in hyps:
+                text = self._text(pieces)
+                if text and not contains_blocked(text, self.blocklist):
+                    found.append(
+                        self._candidate(text, pieces, main[at] if main else None, anti[at] if anti else [], options)
+                    )
+                at += 1
+            ranked.append(sorted(found, key=lambda c: -c.score))
+        return ranked
+
+    @staticmethod
+    def _candidate(text, pieces, log_probs, anti_log_probs, options: EngineOptions) -> Candidate:
+        if log_probs is None:
+            return Candidate(text, tuple(pieces), math.nan, math.nan, math.nan)
+        anti_log_probs = anti_log_probs[: options.anti_lm_steps]
+        score = rank_score(log_probs, anti_log_probs, options.anti_lm, options.anti_lm_steps, options.length_penalty)
+        return Candidate(text, tuple(pieces), float(np.sum(log_probs)), float(np.sum(anti_log_probs)), score)
+
+    def reply_batch(
+        self, conversations: list[list[str]], options: EngineOptions | None = None, openers: bool = False
+    ) -> list[str]:
+        options = options or EngineOptions()
+        return [
+            found[0].text if found else FALLBACK_REPLY for found in self.candidates(conversations, options, openers)
+        ]
+
+    def reply(self, text: str, options: EngineOptions | None = None, context: list[str] | None = None) -> str:
+        return self.reply_batch([[*(context or []), text]], options)[0]
+
+    def score(self, conversations: list[list[str]], replies: list[str], openers: bool = True) -> list[list[float]]:
+        """log p of each reply piece and the closing EOS (the reply cut to max_target_len), for evaluation."""
+        sp = self.tokenizer.sp
+        targets = [[sp.id_to_piece(i) for i in self.tokenizer.encode(r)[: self.config.max_target_len]] for r in replies]
+        return self._log_probs(self.source_pieces(conversations, openers), targets)
+
+    def _search_arguments(self, options: EngineOptions) -> dict:
+        arguments = dict(
+            max_decoding_length=options.max_len,
+            min_decoding_length=options.min_len,
+            no_repeat_ngram_size=options.no_repeat_ngram,
+            length_penalty=options.length_penalty,
+            disable_unk=True,
+            suppress_sequences=self.suppressed,
+            max_input_length=self.config.max_source_len,
+            num_hypotheses=options.hypotheses,
+            beam_size=options.beam_size if options.strategy == "beam" else 1,
+        )
+        if options.strategy in ("sample", "sample_rank"):
+            arguments.update(
+                sampling_topk=options.top_k,  # 0: the whole vocabulary
+                sampling_topp=options.top_p,
+                sampling_temperature=options.temperature,
+            )
+        return arguments
+
+    def _log_probs(self, sources: list[list[str]], targets: list[list[str]]) -> list[list[float]]:
+        if not targets:
+            return []
+        results = self.translator.score_batch(sources, targets, max_input_length=self.config.max_source_len)
+        return [list(r.log_probs) for r in results]
+
+    def _text(self, pieces: list[str]) -> str:
+        # Bytes that do not form a whole character decode to U+FFFD: drop them rather than send "�".
+        return " ".join(self.tokenizer.decode_pieces(pieces).replace("\ufffd", " ").split())
+
+
+def _distinct(hypotheses: list[list[str]]) -> list[list[str]]:
+    seen: set[tuple[str, ...]] = set()
+    out = []
+    for h in hypotheses:
+        if tuple(h) not in seen:
+            seen.add(tuple(h))
+            out.append(list(h))
+    return out
+
+
+def suppressed_sequences(tokenizer: SubwordTokenizer, blocklist: Iterable[str]) -> list[list[str]]:
+    """Piece sequences the engine must never emit: `NEVER_SAID`, and each blocked word as it starts a word,
+    in every casing the tokenizer keeps apart (one, when it lower-cases). Other spellings of a blocked word
+    (glued to punctuation, split unusually) are caught on the decoded text by `contains_blocked`."""
+    sequences = {(piece,) for piece in NEVER_SAID}
+    for word in blocklist:
+        for variant in {word, word.capitalize(), word.upper()}:
+            pieces = tokenizer.encode_pieces(variant)
+            if pieces:
+                sequences.add(tuple(pieces))
+    return [list(s) for s in sorted(sequences)]
