@@ -81,12 +81,16 @@ class Engine:
         blocklist: Iterable[str] | None = None,
         inter_threads: int = 1,
         intra_threads: int = 1,  # two intra-op threads were 5x slower at batch 1 on a 2-core CPU
+        seed: int | None = None,  # sampling repeats call for call from a fresh engine with the same seed
     ):
         self.folder = Path(folder)
         self.config = read_config(self.folder)
         self.tokenizer = SubwordTokenizer.load(self.folder)
         self.device = pick_device(device)
         self.compute_type = compute_type or default_compute_type(self.device)
+        if seed is not None:
+            # Read once by each worker thread's generator, at its first draw: it must precede the translator.
+            ctranslate2.set_random_seed(seed)
         self.translator = ctranslate2.Translator(
             str(self.folder),
             device=self.device,
@@ -118,8 +122,6 @@ class Engine:
     ) -> list[list[Candidate]]:
         """Every distinct usable hypothesis per conversation, ranked best first (possibly none)."""
         sources = self.source_pieces(conversations, openers)
-        if options.seed is not None:
-            ctranslate2.set_random_seed(options.seed)
         results = self.translator.translate_batch(sources, **self._search_arguments(options))
         hypotheses = [_distinct(r.hypotheses) for r in results]
         flat_sources = [s for s, hyps in zip(sources, hypotheses, strict=True) for _ in hyps]
@@ -168,14 +170,16 @@ class Engine:
         return self._log_probs(self.source_pieces(conversations, openers), targets)
 
     def _search_arguments(self, options: EngineOptions) -> dict:
+        # The position table bounds a reply: its last row is the EOS's.
+        max_len = min(options.max_len, self.config.positions - 1)
         arguments = dict(
-            max_decoding_length=options.max_len,
-            min_decoding_length=options.min_len,
+            max_decoding_length=max_len,
+            min_decoding_length=min(options.min_len, max_len),
             no_repeat_ngram_size=options.no_repeat_ngram,
             length_penalty=options.length_penalty,
             disable_unk=True,
             suppress_sequences=self.suppressed,
-            max_input_length=self.config.max_source_len,
+            max_input_length=0,  # `source_pieces` cut the sources already
             num_hypotheses=options.hypotheses,
             beam_size=options.beam_size if options.strategy == "beam" else 1,
         )
@@ -190,12 +194,14 @@ class Engine:
     def _log_probs(self, sources: list[list[str]], targets: list[list[str]]) -> list[list[float]]:
         if not targets:
             return []
-        results = self.translator.score_batch(sources, targets, max_input_length=self.config.max_source_len)
+        # max_input_length=0: sources are cut already, and the limit would cut the targets being scored too.
+        results = self.translator.score_batch(sources, targets, max_input_length=0)
         return [list(r.log_probs) for r in results]
 
     def _text(self, pieces: list[str]) -> str:
-        # Bytes that do not form a whole character decode to U+FFFD: drop them rather than send "�".
-        return " ".join(self.tokenizer.decode_pieces(pieces).replace("\ufffd", " ").split())
+        # Bytes that do not form a whole character decode to U+FFFD: drop them rather than send "�";
+        # normalising drops control characters that byte pieces can spell.
+        return self.tokenizer.normalise(self.tokenizer.decode_pieces(pieces).replace("\ufffd", " "))
 
 
 def _distinct(hypotheses: list[list[str]]) -> list[list[str]]:

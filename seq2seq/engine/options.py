@@ -16,7 +16,11 @@ MAX_PIECES = 256
 @dataclass(frozen=True)
 class EngineOptions:
     """What `DecodeOptions` means, served by CTranslate2: beam/greedy/sample run inside the engine; with
-    more than one hypothesis (beam, sample_rank) the engine's scores rank them with the MMI anti-LM."""
+    more than one hypothesis (beam, sample_rank) the engine's scores rank them with the MMI anti-LM.
+
+    No per-request seed: CTranslate2 samples with one generator per worker thread, seeded when the thread
+    first samples (OpenNMT/CTranslate2#1757), so a seed is the engine's (`Engine(seed=...)`), not a call's.
+    """
 
     strategy: str = "sample_rank"
     beam_size: int = 5  # beams, or the replies sample_rank draws
@@ -29,7 +33,6 @@ class EngineOptions:
     top_p: float = 0.9
     anti_lm: float = 0.3  # λ: rank by log p(T | S) - λ · log p(T_<γ | neutral source)
     anti_lm_steps: int = 3  # γ: reply pieces the anti-LM term covers
-    seed: int | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -65,7 +68,7 @@ class EngineOptions:
 
     @classmethod
     def from_decode_options(cls, options: DecodeOptions) -> EngineOptions:
-        """The bot's word-based request as piece-based engine options (same names, same meaning)."""
+        """The bot's word-based request as piece-based engine options (same names, same meaning; no seed)."""
         values = asdict(options)
         values["max_len"] = min(MAX_PIECES, math.ceil(options.max_len * PIECES_PER_WORD))
         values["min_len"] = min(values["max_len"], options.min_len)  # a word is at least one piece

@@ -56,6 +56,18 @@ def random_weights(tiny_config) -> dict[str, np.ndarray]:
     return weights
 
 
+@pytest.fixture(scope="session")
+def initial_weights(tiny_config) -> dict[str, np.ndarray]:
+    """A freshly initialised tiny model's arrays: logits of about unit scale, so an output bias decides."""
+    import keras
+
+    from seq2seq.model_dir import weights_of
+    from seq2seq.transformer import build
+
+    keras.utils.set_random_seed(8)
+    return weights_of(build(tiny_config))
+
+
 def export_engine(folder: Path, config, weights, tokenizer, bias: dict[str, float] | None = None) -> Path:
     """Export `weights` (float32) with extra output bias on the named pieces: a model with a known preference."""
     from seq2seq.engine.convert import export
