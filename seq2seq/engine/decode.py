@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import ctranslate2
-import numpy as np
 
 from seq2seq.engine.convert import read_config
 from seq2seq.engine.options import EngineOptions
@@ -47,26 +46,20 @@ def default_compute_type(device: str) -> str:
     return "float16" if device == "cuda" else "int8"
 
 
-def rank_score(
-    log_probs: Sequence[float], anti_lm_log_probs: Sequence[float], anti_lm: float, steps: int, length_penalty: float
-) -> float:
-    """MMI anti-LM (Li et al., 2016) over the first `steps` pieces, divided by GNMT's ((5 + n) / 6) ** α.
-
-    Both sequences hold one log-probability per reply piece and one for the closing EOS; n counts the
-    pieces (at least 1), as v1's sample-and-rank does.
-    """
-    total = float(np.sum(log_probs)) - anti_lm * float(np.sum(anti_lm_log_probs[:steps]))
-    pieces = max(len(log_probs) - 1, 1)
-    return total / ((5.0 + pieces) / 6.0) ** length_penalty
+def rank_score(log_prob: float, anti_lm_log_prob: float, pieces: int, anti_lm: float, length_penalty: float) -> float:
+    """MMI anti-LM (Li et al., 2016) divided by GNMT's length normalisation, as v1's sample-and-rank ranks:
+    (log p(T | S) − λ · log p(T<γ | neutral)) / ((5 + n) / 6) ** α, n = reply pieces (at least 1)."""
+    return (log_prob - anti_lm * anti_lm_log_prob) / ((5.0 + max(pieces, 1)) / 6.0) ** length_penalty
 
 
 @dataclass(frozen=True)
 class Candidate:
     text: str  # normalised text; custom emoji as `<:name:id>` (`subword.restore_custom_emoji`)
     pieces: tuple[str, ...]
-    # NaN when the strategy gives one hypothesis per message (greedy, sample): nothing to rank.
-    log_prob: float  # Σ log p(piece | source), EOS included
-    anti_lm_log_prob: float  # Σ log p(piece | neutral source) over the first anti_lm_steps pieces
+    # NaN where nothing is ranked: one hypothesis (greedy, sample), or beam search without the anti-LM, whose
+    # hypotheses keep the engine's own order.
+    log_prob: float  # log p(T | S): Σ log p(piece | source), EOS included where the reply ended
+    anti_lm_log_prob: float  # Σ log p(piece | neutral source) over the first anti_lm_steps pieces (EOS if shorter)
     score: float  # rank_score: the best first
 
 
@@ -121,44 +114,58 @@ class Engine:
         self, conversations: list[list[str]], options: EngineOptions, openers: bool = False
     ) -> list[list[Candidate]]:
         """Every distinct usable hypothesis per conversation, ranked best first (possibly none)."""
-        sources = self.source_pieces(conversations, openers)
-        results = self.translator.translate_batch(sources, **self._search_arguments(options))
-        hypotheses = [_distinct(r.hypotheses) for r in results]
-        flat_sources = [s for s, hyps in zip(sources, hypotheses, strict=True) for _ in hyps]
-        flat_hyps = [h for hyps in hypotheses for h in hyps]
-        # One hypothesis per message (greedy, sample) leaves nothing to rank: skip the scoring passes.
-        ranking = options.hypotheses > 1
-        main = self._log_probs(flat_sources, flat_hyps) if ranking else None
-        anti = self._log_probs([NEUTRAL_SOURCE] * len(flat_hyps), flat_hyps) if ranking and options.anti_lm else None
-        ranked: list[list[Candidate]] = []
-        at = 0
-        for hyps in hypotheses:
-            found = []
-            for pieces in hyps:
-                text = self._text(pieces)
-                if text and not contains_blocked(text, self.blocklist):
-                    found.append(
-                        self._candidate(text, pieces, main[at] if main else None, anti[at] if anti else [], options)
-                    )
-                at += 1
-            ranked.append(sorted(found, key=lambda c: -c.score))
-        return ranked
-
-    @staticmethod
-    def _candidate(text, pieces, log_probs, anti_log_probs, options: EngineOptions) -> Candidate:
-        if log_probs is None:
-            return Candidate(text, tuple(pieces), math.nan, math.nan, math.nan)
-        anti_log_probs = anti_log_probs[: options.anti_lm_steps]
-        score = rank_score(log_probs, anti_log_probs, options.anti_lm, options.anti_lm_steps, options.length_penalty)
-        return Candidate(text, tuple(pieces), float(np.sum(log_probs)), float(np.sum(anti_log_probs)), score)
+        ranked = self._ranked(conversations, options, openers)
+        return [[c for c in (self._candidate(*r) for r in item) if c.text] for item in ranked]
 
     def reply_batch(
         self, conversations: list[list[str]], options: EngineOptions | None = None, openers: bool = False
     ) -> list[str]:
         options = options or EngineOptions()
-        return [
-            found[0].text if found else FALLBACK_REPLY for found in self.candidates(conversations, options, openers)
-        ]
+        replies = []
+        for item in self._ranked(conversations, options, openers):
+            # Text is made best first, only as far as needed: mostly one decode and one blocklist check.
+            replies.append(next((c.text for c in (self._candidate(*r) for r in item) if c.text), FALLBACK_REPLY))
+        return replies
+
+    def _ranked(self, conversations, options: EngineOptions, openers: bool) -> list[list[tuple]]:
+        """Per conversation, its distinct hypotheses best first, as (pieces, log_prob, anti_lm_log_prob, score)."""
+        sources = self.source_pieces(conversations, openers)
+        results = self.translator.translate_batch(sources, **self._search_arguments(options))
+        found = [_distinct(r.hypotheses, r.scores) for r in results]
+        flat = [(source, pieces, score) for source, item in zip(sources, found, strict=True) for pieces, score in item]
+        # Sampling scores are the model's own log-probabilities (no temperature, no truncation; the search's
+        # bans applied). Beam search without the anti-LM keeps the engine's order: nothing to score again.
+        ranking = options.hypotheses > 1 and (options.strategy == "sample_rank" or options.anti_lm > 0)
+        if ranking and options.strategy == "beam":  # beam scores are length-normalised by the engine: redo
+            log_probs = [sum(lp) for lp in self._log_probs([f[0] for f in flat], [f[1] for f in flat])]
+        else:
+            log_probs = [f[2] for f in flat]
+        anti = [0.0] * len(flat)
+        if ranking and options.anti_lm > 0:
+            # Only the first γ pieces count: scoring those alone is a fraction of the cost of whole replies.
+            steps = options.anti_lm_steps
+            heads = self._log_probs([NEUTRAL_SOURCE] * len(flat), [f[1][:steps] for f in flat])
+            anti = [sum(lp[:steps]) for lp in heads]
+        at, out = 0, []
+        for item in found:
+            ranked = []
+            for pieces, _ in item:
+                if ranking:
+                    score = rank_score(log_probs[at], anti[at], len(pieces), options.anti_lm, options.length_penalty)
+                    ranked.append((pieces, log_probs[at], anti[at], score))
+                else:
+                    ranked.append((pieces, math.nan, math.nan, math.nan))
+                at += 1
+            if ranking:
+                ranked.sort(key=lambda r: -r[3])
+            out.append(ranked)
+        return out
+
+    def _candidate(self, pieces, log_prob, anti_lm_log_prob, score) -> Candidate:
+        """The hypothesis as text; "" when it says nothing printable or holds a blocked word."""
+        text = self._text(pieces)
+        usable = text and not contains_blocked(text, self.blocklist)
+        return Candidate(text if usable else "", tuple(pieces), log_prob, anti_lm_log_prob, score)
 
     def reply(self, text: str, options: EngineOptions | None = None, context: list[str] | None = None) -> str:
         return self.reply_batch([[*(context or []), text]], options)[0]
@@ -182,12 +189,14 @@ class Engine:
             max_input_length=0,  # `source_pieces` cut the sources already
             num_hypotheses=options.hypotheses,
             beam_size=options.beam_size if options.strategy == "beam" else 1,
+            return_scores=True,
         )
         if options.strategy in ("sample", "sample_rank"):
             arguments.update(
                 sampling_topk=options.top_k,  # 0: the whole vocabulary
                 sampling_topp=options.top_p,
                 sampling_temperature=options.temperature,
+                length_penalty=0.0,  # scores as plain sums of log-probabilities, normalised in rank_score
             )
         return arguments
 
@@ -204,13 +213,13 @@ class Engine:
         return self.tokenizer.normalise(self.tokenizer.decode_pieces(pieces).replace("\ufffd", " "))
 
 
-def _distinct(hypotheses: list[list[str]]) -> list[list[str]]:
+def _distinct(hypotheses: list[list[str]], scores: list[float]) -> list[tuple[list[str], float]]:
     seen: set[tuple[str, ...]] = set()
     out = []
-    for h in hypotheses:
-        if tuple(h) not in seen:
-            seen.add(tuple(h))
-            out.append(list(h))
+    for pieces, score in zip(hypotheses, scores, strict=True):
+        if tuple(pieces) not in seen:
+            seen.add(tuple(pieces))
+            out.append((list(pieces), float(score)))
     return out
 
 

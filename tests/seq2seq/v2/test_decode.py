@@ -105,19 +105,27 @@ def test_sample_rank_keeps_the_best_draw_by_the_mmi_formula(tmp_path, tokenizer,
     found = engine.candidates([conversation], options)[0]
     assert len(found) >= 4  # distinct draws to choose from
 
-    # The formula, recomputed here from the engine's own scoring: log p(T|S) - λ·log p(T<γ|neutral), / lp.
-    source = engine.source_pieces([conversation])[0]
+    # The formula, recomputed here: log p(T|S) as the search scored each draw (a fresh engine with the same seed
+    # draws the same replies), the anti-LM from the engine scoring each whole reply against a neutral source.
+    twin = Engine(folder, device="cpu", compute_type="float32", seed=9)
+    source = twin.source_pieces([conversation])[0]
+    draws = twin.translator.translate_batch([source], **twin._search_arguments(options))[0]
+    log_p = {tuple(h): s for h, s in zip(draws.hypotheses, draws.scores, strict=True)}
     by_formula = {}
     for candidate in found:
-        main = engine.translator.score_batch([source], [list(candidate.pieces)])[0].log_probs
-        anti = engine.translator.score_batch([["<sep>"]], [list(candidate.pieces)])[0].log_probs
+        anti = twin.translator.score_batch([["<sep>"]], [list(candidate.pieces)])[0].log_probs
         length_norm = ((5 + len(candidate.pieces)) / 6) ** options.length_penalty
-        by_formula[candidate.pieces] = (sum(main) - 0.5 * sum(anti[:3])) / length_norm
+        by_formula[candidate.pieces] = (log_p[candidate.pieces] - 0.5 * sum(anti[:3])) / length_norm
         assert candidate.score == pytest.approx(by_formula[candidate.pieces], abs=1e-3)
     assert found[0].pieces == max(by_formula, key=by_formula.get)
     assert [c.score for c in found] == sorted((c.score for c in found), reverse=True)
     # The anti-LM term is live: it is not the same for every draw.
     assert len({round(c.anti_lm_log_prob, 3) for c in found}) > 1
+    # And log p(T|S) is the model's, not the tempered sampling distribution's (only the search's bans differ).
+    for candidate in found:
+        if len(candidate.pieces) < options.max_len:  # ended with EOS, as score_batch scores it
+            plain = sum(twin.translator.score_batch([source], [list(candidate.pieces)])[0].log_probs)
+            assert candidate.log_prob == pytest.approx(plain, abs=0.05 * len(candidate.pieces) + 0.05)
     # A fresh engine with the same seed draws the same replies and says the best one.
     again = Engine(folder, device="cpu", compute_type="float32", seed=9)
     assert again.reply_batch([conversation], options) == [found[0].text]
