@@ -1,4 +1,5 @@
-"""End to end at the tiny preset: training learns a handful of pairs, and the exported engine says them back."""
+"""Model v2 training: the learning-rate schedule, and end to end at the tiny preset (a handful of pairs learned,
+the exported engine says them back)."""
 
 from __future__ import annotations
 
@@ -39,3 +40,16 @@ def test_a_tiny_transformer_learns_pairs_and_the_engine_replies_with_them(tmp_pa
         assert replies == [normalise(p.reply) for p in PAIRS]
     saved = json.loads((tmp_path / "model" / "transformer.json").read_text())
     assert saved["model"]["vocab_size"] == len(tokenizer)
+
+
+def test_learning_rate_warms_up_then_decays_to_its_floor():
+    from keras import ops
+
+    from seq2seq.transformer_train import warmup_cosine
+
+    schedule = warmup_cosine(1e-3, warmup=100, total=1100, floor_ratio=0.1)
+    rate = [float(ops.convert_to_numpy(schedule(step))) for step in (0, 49, 99, 100, 600, 1100, 5000)]
+    assert rate[0] < rate[1] < rate[2] <= 1e-3 + 1e-9  # linear warm-up
+    assert abs(rate[3] - 1e-3) < 1e-9  # the peak
+    assert abs(rate[4] - 0.55e-3) < 1e-8  # half-way down the cosine: (peak + floor) / 2
+    assert abs(rate[5] - 1e-4) < 1e-9 and abs(rate[6] - 1e-4) < 1e-9  # the floor, and it stays there
