@@ -1,4 +1,4 @@
-"""Imports flow one way: bot → seq2seq.protocol and bot.storage; seq2seq knows nothing above it."""
+"""Imports flow one way: bot → seq2seq.protocol, seq2seq.blocklist and bot.storage; seq2seq knows nothing above it."""
 
 import ast
 import sys
@@ -9,6 +9,8 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 HEAVY = {"tensorflow", "keras", "jax", "torch", "nltk"}
 BOT_SIDE = {"bot", "discord", "sqlalchemy", "alembic", "aiosqlite", "asyncpg"}
+# The seq2seq modules the bot may import: the worker's HTTP types and the blocklist matcher, stdlib only.
+SHARED = ("seq2seq", "seq2seq.protocol", "seq2seq.blocklist")
 
 
 def imports_of(path: Path) -> set[str]:
@@ -44,14 +46,16 @@ def test_protocol_is_standard_library_only():
     assert outside == set()
 
 
+def test_blocklist_is_standard_library_only():
+    blocklist = REPO / "seq2seq" / "blocklist.py"
+    outside = {n for n in imports_of(blocklist) if top(n) not in sys.stdlib_module_names and top(n) != "__future__"}
+    assert outside == set()
+
+
 def test_bot_never_imports_the_model_stack():
     offenders = {}
     for f in files("bot"):
-        bad = sorted(
-            n
-            for n in imports_of(f)
-            if top(n) in HEAVY or (top(n) == "seq2seq" and n not in ("seq2seq", "seq2seq.protocol"))
-        )
+        bad = sorted(n for n in imports_of(f) if top(n) in HEAVY or (top(n) == "seq2seq" and n not in SHARED))
         if bad:
             offenders[str(f.relative_to(REPO))] = bad
     assert offenders == {}
