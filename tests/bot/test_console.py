@@ -83,4 +83,4 @@ print(json.dumps({"rc": rc, "heavy": heavy, "seq2seq": seq2seq}))
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.splitlines()[-1])
     assert result["rc"] == 0 and len(done.stdout.splitlines()) == 2
-    assert result["heavy"] == [] and set(result["seq2seq"]) <= {"seq2seq", "seq2seq.protocol"}
+    assert result["heavy"] == [] and set(result["seq2seq"]) <= {"seq2seq", "seq2seq.protocol", "seq2seq.blocklist"}
