@@ -176,14 +176,6 @@ class FineTuner:
         }
         try:
             await self.storage.finish_training_run(report.run_id, report.status, metrics=metrics, error=report.error)
-            if report.outcome == "activated" and report.version:
-                await self.storage.record_model_version(
-                    report.version,
-                    f"worker:{report.version}",
-                    training_run_id=report.run_id,
-                    metrics=report.after,
-                    activate=True,
-                )
         except Exception:
             log.exception("could not record the end of training run %d", report.run_id)
         log.info(
