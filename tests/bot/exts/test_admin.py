@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import struct
 
-from tests.bot.conftest import learn_in
+from tests.bot.conftest import eventually, learn_in
 
 
 async def run(server, world, user, *path, options=None, channel=None, timeout=10.0):
@@ -162,6 +161,14 @@ async def test_retrain_exports_pairs_follows_the_job_and_ends_with_metrics_and_a
         assert not bot.finetuner.running
 
 
+async def schedule_looked(bot) -> None:
+    """The barrier for "the schedule did not start a fine-tune": it has run once more, wholly after this call
+    (its count goes up at the end of a run, and the run under way may have begun before)."""
+    schedule = bot.get_cog("LearningCog").schedule
+    start = schedule.current_loop
+    await eventually(lambda: schedule.current_loop >= start + 2, timeout=10)
+
+
 async def test_the_schedule_fine_tunes_when_enough_new_pairs_and_the_interval_allow(
     server, world, storage, fake_worker, start_bot
 ):
@@ -185,14 +192,14 @@ async def test_the_schedule_fine_tunes_when_enough_new_pairs_and_the_interval_al
         for i in range(8):  # 7 pairs: not enough yet
             await server.user_says(world.general, [world.bob, world.carol][i % 2], f"live line {i}")
         await server.wait_until(lambda: bot.chat.learner.counts["stored"] == 8)
-        await asyncio.sleep(0.5)
+        await schedule_looked(bot)
         assert fake_worker.uploads == []
         for i in range(8, 14):
             await server.user_says(world.general, [world.bob, world.carol][i % 2], f"live line {i}")
         post = await server.wait_for_message(world.random, timeout=10)
         assert "`ft-2` rejected by the quality gate" in post.content and "80 → 90 (worse)" in post.content
         assert post.files == []  # the worker has no chart of ft-2: the report goes without one
-        await asyncio.sleep(0.5)
+        await schedule_looked(bot)
         assert len(fake_worker.uploads) == 1  # the next one waits for the interval
         record = await server.invoke_slash(world.guild, world.general, world.app_owner, "banter", "status")
         await record.wait(lambda r: r.followups)
