@@ -81,6 +81,7 @@ class FakeWorker:
     def __init__(self) -> None:
         self.reply_text = "hello there"
         self.reply_delay = 0.0
+        self.reply_error: tuple[int, str] | None = None  # (status, message): answer replies with this error
         self.replies: list[dict] = []
         self.job_steps: list[dict] = []  # successive GET /v1/jobs/{id} answers; the last one is kept
         self.uploads: list[tuple[dict, bytes]] = []
@@ -124,6 +125,9 @@ class FakeWorker:
         body = await request.json()
         self.replies.append(body)
         await asyncio.sleep(self.reply_delay)
+        if self.reply_error is not None:
+            status, message = self.reply_error
+            return web.json_response({"error": {"status": status, "message": message}}, status=status)
         return web.json_response({"reply": self.reply_text, "model_version": "fake", "latency_ms": 1.0})
 
     async def _chart(self, request: web.Request) -> web.Response:
