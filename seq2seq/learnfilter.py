@@ -10,8 +10,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from seq2seq.blocklist import Blocklist
 from seq2seq.corpus import Pair
+from seq2seq.protocol.blocklist import Blocklist
 
 _LINK = re.compile(r"https?://|www\.", re.IGNORECASE)
 _CODE = re.compile(r"```|`[^`]+`")

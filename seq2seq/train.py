@@ -230,7 +230,7 @@ def _publish(job: TrainJob, model, data: _Data, state: dict, log: Callable[[str]
     )
     if data.test:
         write_tsv(data.test, job.out_dir / "heldout.tsv")
-    plot_losses(state["history"], job.out_dir / "loss.png")
+    plot_losses(state["history"], job.out_dir / model_dir.LOSS_CHART_FILE)
     log(json.dumps({k: metrics.get(k) for k in ("val_perplexity", "test_perplexity", "steps", "tokens_per_second")}))
     return metrics
 

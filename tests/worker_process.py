@@ -28,9 +28,11 @@ def make_models(root: Path, tiny: Path, *names: str) -> Path:
 
 
 def make_versions(root: Path, tiny: Path) -> Path:
-    """root/default, root/alt (a copy) and root/broken (NaN weights): versions to swap, roll back and refuse."""
+    """root/default, root/alt (a copy) and root/broken (NaN weights, no loss chart): versions to swap, roll back
+    and refuse."""
     make_models(root, tiny, "default", "alt", "broken")
     corrupt_weights(root / "broken")
+    (root / "broken" / "loss.png").unlink()
     return root
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from bot.worker import WorkerClient, WorkerError, WorkerUnavailable
-from seq2seq.blocklist import Blocklist
+from seq2seq.protocol.blocklist import Blocklist
 
 from .context import RecentTurns
 from .decision import decide

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from seq2seq.blocklist import Blocklist
+from seq2seq.protocol.blocklist import Blocklist
 
 DISCORD_MAX_CHARS = 2000
 _ZWSP = "\u200b"

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from seq2seq.blocklist import Blocklist
+from seq2seq.protocol.blocklist import Blocklist
 
 from .config import LearningFilters
 from .models import OptOut, Pair

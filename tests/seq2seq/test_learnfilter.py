@@ -1,8 +1,8 @@
 """Learning filters: what a fine-tune may learn, and why the rest was dropped."""
 
-from seq2seq.blocklist import Blocklist
 from seq2seq.corpus import Pair
 from seq2seq.learnfilter import FilterConfig, filter_pairs
+from seq2seq.protocol.blocklist import Blocklist
 
 
 def pair(query, reply, group="g"):

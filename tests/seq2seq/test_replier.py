@@ -2,8 +2,8 @@
 
 import pytest
 
-from seq2seq.blocklist import Blocklist
 from seq2seq.decoding import DecodeOptions
+from seq2seq.protocol.blocklist import Blocklist
 from seq2seq.replier import Replier
 from seq2seq.vocab import UNK_ID
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.core.sanitize import DISCORD_MAX_CHARS, clean_reply
-from seq2seq.blocklist import Blocklist
+from seq2seq.protocol.blocklist import Blocklist
 
 
 def test_mass_user_and_role_mentions_are_neutralised():

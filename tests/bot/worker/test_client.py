@@ -52,6 +52,13 @@ async def test_the_client_api_against_a_worker(served, tmp_path):
         assert client.health.up  # none of those mistakes looked like an outage
 
 
+async def test_a_versions_loss_chart_comes_from_the_worker(real_worker, tiny_model_dir):
+    async with WorkerClient(real_worker.url) as client:
+        active, _ = await client.models()
+        assert await client.loss_chart(active) == (tiny_model_dir / "loss.png").read_bytes()
+        assert await client.loss_chart("no-such-version") is None
+
+
 async def test_a_dead_worker_fails_fast_and_marks_it_down():
     url = f"http://127.0.0.1:{free_port()}"
     async with WorkerClient(url, reply_timeout=5, probe_max=0.5) as client:

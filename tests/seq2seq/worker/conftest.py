@@ -29,7 +29,7 @@ def start_worker(tmp_path):
 
 @pytest.fixture(scope="module")
 def served(tiny_model_dir, tmp_path_factory):
-    """One worker per test module over models default, alt (a copy) and broken (NaN weights)."""
+    """One worker per test module over models default, alt (a copy) and broken (NaN weights, no loss chart)."""
     base = tmp_path_factory.mktemp("served")
     with running(make_versions(base / "models", tiny_model_dir), base / "worker.log") as worker:
         yield worker

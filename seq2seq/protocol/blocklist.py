@@ -1,4 +1,4 @@
-"""The one blocklist matcher, for training data, replies and the decoder (standard library only: the bot imports it).
+"""The one blocklist matcher, for training data, replies and the decoder (the bot's side and the worker's).
 
 An entry matches as a whole word or phrase, in any case: "darn" blocks "Darn it" but not "darnation";
 the spaces of a phrase match any run of white space. The decoder bans the single-word entries by token.

@@ -2,7 +2,7 @@
 
 import pytest
 
-from seq2seq.blocklist import MILD, Blocklist, default_words
+from seq2seq.protocol.blocklist import MILD, Blocklist, default_words
 
 
 @pytest.mark.parametrize(
