@@ -143,10 +143,6 @@ class Storage:
             messages.apply_edit, _check_id("message_id", message_id), content, edited_at, rules=self._rules
         )
 
-    async def apply_delete(self, message_id: int) -> int:
-        """A message was deleted: remove it and every pair it is in. Returns messages removed (0 or 1)."""
-        return await self.apply_bulk_delete([message_id])
-
     async def apply_bulk_delete(self, message_ids: Iterable[int]) -> int:
         ids = {_check_id("message_id", i) for i in message_ids}
 
@@ -254,27 +250,6 @@ class Storage:
     async def training_runs(self, limit: int = 20) -> list[training.TrainingRunInfo]:
         return await self._read(training.list_runs, limit)
 
-    async def record_model_version(
-        self,
-        name: str,
-        path: str,
-        *,
-        training_run_id: int | None = None,
-        metrics: dict[str, Any] | None = None,
-        activate: bool = False,
-    ) -> int:
-        return await self._plain_write(training.add_model_version, name, path, training_run_id, metrics, activate)
-
-    async def activate_model_version(self, version_id: int, *, actor_id: int | None = None) -> None:
-        await self._plain_write(training.activate_model_version, version_id)
-        await self.record_audit("model.activate", actor_id=actor_id, details={"version": version_id})
-
-    async def active_model_version(self) -> training.ModelVersionInfo | None:
-        return await self._read(training.active_model_version)
-
-    async def model_versions(self, limit: int = 20) -> list[training.ModelVersionInfo]:
-        return await self._read(training.list_model_versions, limit)
-
     async def export_training_pairs(
         self,
         out_dir: str | os.PathLike[str],
@@ -283,7 +258,7 @@ class Storage:
         seed: int | None = None,
         filters: LearningFilters | None = None,
     ) -> export.ExportCounts:
-        """New pairs since the last successful run plus a replay sample, as train/validation JSONL.
+        """New pairs since the last successful run plus a replay sample, as one JSONL file (counts.path).
 
         With run_id, the run records the export's watermark: once it succeeds, those pairs are old.
         `filters` defaults to config.toml's [learning]; the replay sample's seed to the run id.

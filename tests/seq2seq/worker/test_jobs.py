@@ -11,7 +11,7 @@ import time
 import aiohttp
 import pytest
 
-from .conftest import WorkerProc, make_models
+from .conftest import make_models, running
 
 QUESTIONS = [
     "do you like pizza",
@@ -46,12 +46,8 @@ LONG = {"max_steps": 400, "epochs": 50}  # long enough to be caught mid-training
 @pytest.fixture(scope="module")
 def job_worker(tiny_model_dir, tmp_path_factory):
     base = tmp_path_factory.mktemp("jobs")
-    worker = WorkerProc(make_models(base / "models", tiny_model_dir), base / "worker.log")
-    try:
-        worker.wait_ready()
+    with running(make_models(base / "models", tiny_model_dir), base / "worker.log") as worker:
         yield worker
-    finally:
-        worker.stop()
 
 
 @pytest.fixture
