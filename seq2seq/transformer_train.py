@@ -16,6 +16,7 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from seq2seq.reporting import Progress, Scalars, plot_losses
 from seq2seq.scoring import score
 from seq2seq.subword import SubwordSettings, SubwordTokenizer
 from seq2seq.text import tokenize
-from seq2seq.train import Interrupted, _StopFlag, split_three
+from seq2seq.train import Interrupted, _save_best, _step, _StopFlag, split_three
 from seq2seq.transformer_config import TransformerConfig
 from seq2seq.transformer_presets import PRESETS, TransformerTrainConfig, preset
 from seq2seq.vocab import SEP_ID
@@ -52,6 +53,7 @@ class TransformerJob:
     tokenizer: SubwordTokenizer | None = None  # fine-tuning keeps the model's tokenizer
     init_weights: dict[str, np.ndarray] | None = None
     command: str = ""
+    on_step: Callable[[int, int, float], None] | None = None  # after every step: (step, total steps, its loss)
 
 
 def encode_pairs(pairs: list[Pair], tokenizer: SubwordTokenizer, config: TransformerConfig, target_len: int):
@@ -129,7 +131,7 @@ def run(job: TransformerJob) -> dict:
     state.setdefault("commands", []).append(job.command)
     best_file = job.run_dir / "best.weights.npz"
     if state["step"] == 0 or not best_file.exists():
-        np.savez(best_file, **model_dir.weights_of(model))
+        _save_best(model, best_file)
 
     scalars = Scalars(job.run_dir / "tensorboard")
     progress = Progress(stop_at, state["step"], job.quiet)
@@ -137,14 +139,11 @@ def run(job: TransformerJob) -> dict:
     started, seconds_before = time.perf_counter(), state["seconds"]
     try:
         while state["step"] < stop_at and state["bad_evals"] < cfg.patience and state["seconds"] < cfg.max_seconds:
-            src, t_in, t_out = schedule.batch(state["step"])
-            loss = float(np.asarray(model.train_on_batch((src, t_in), t_out)))
-            if not math.isfinite(loss):
-                raise FloatingPointError(f"training loss became {loss} at step {state['step']}")
-            state["step"] += 1
-            state["tokens"] += int((t_out != 0).sum())
+            loss, tokens = _step(model, schedule, state)
             state["seconds"] = seconds_before + time.perf_counter() - started
-            progress.update(loss, int((t_out != 0).sum()))
+            progress.update(loss, tokens)
+            if job.on_step is not None:
+                job.on_step(state["step"], stop_at, loss)
             if state["step"] % 20 == 0:
                 state["history"]["train"].append((state["step"], loss))
                 scalars.add("train/loss", loss, state["step"])
@@ -174,7 +173,7 @@ def run(job: TransformerJob) -> dict:
     export(job.out_dir / ENGINE_DIR, mcfg, weights, tokenizer)
     if test_pairs:
         write_tsv(test_pairs, job.out_dir / "heldout.tsv")
-    plot_losses(state["history"], job.out_dir / "loss.png", title="Banter reply model v2")
+    plot_losses(state["history"], job.out_dir / model_dir.LOSS_CHART_FILE, title="Banter reply model v2")
     log(json.dumps({k: metrics.get(k) for k in ("val_perplexity", "test_word_perplexity", "steps_per_second")}))
     return metrics
 
@@ -197,9 +196,8 @@ def _validate(model, val_data, state, best_file, scalars, progress) -> None:
     scalars.flush()
     if result["nll"] < state["best_val"] - 1e-4:
         state["best_val"], state["bad_evals"] = result["nll"], 0
-        np.savez(best_file.with_name("best.tmp.npz"), **model_dir.weights_of(model))
-        best_file.with_name("best.tmp.npz").replace(best_file)
-    else:
+        _save_best(model, best_file)
+    else:  # no learning-rate cut on a plateau: the schedule decays it
         state["bad_evals"] += 1
     progress.write(f"step {state['step']}: validation perplexity per piece {result['perplexity']:.2f}")
 
@@ -213,6 +211,7 @@ def _final_metrics(model, tokenizer, mcfg, val_data, test_pairs, state, n_train)
         "steps_per_second": state["step"] / max(state["seconds"], 1e-9),
         "tokens_per_second": state["tokens"] / max(state["seconds"], 1e-9),
         "params": int(sum(np.prod(v.shape) for v in model.trainable_weights)),
+        "command": state["commands"][0],
         "commands": state["commands"],
     }
     if test_pairs:

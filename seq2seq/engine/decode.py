@@ -17,7 +17,7 @@ import ctranslate2
 
 from seq2seq.engine.convert import read_config
 from seq2seq.engine.options import EngineOptions
-from seq2seq.learnfilter import build_blocklist, contains_blocked
+from seq2seq.protocol.blocklist import Blocklist
 from seq2seq.subword import SubwordTokenizer
 from seq2seq.text import URL_TOKEN, USER_TOKEN
 from seq2seq.vocab import BOS, PAD, SEP, SEP_ID
@@ -71,7 +71,7 @@ class Engine:
         folder: Path | str,
         device: str | None = None,
         compute_type: str | None = None,
-        blocklist: Iterable[str] | None = None,
+        blocklist: Blocklist | None = None,  # None: the default list
         inter_threads: int = 1,
         intra_threads: int = 1,  # two intra-op threads were 5x slower at batch 1 on a 2-core CPU
         seed: int | None = None,  # sampling repeats call for call from a fresh engine with the same seed
@@ -91,8 +91,8 @@ class Engine:
             inter_threads=inter_threads,
             intra_threads=intra_threads,
         )
-        self.blocklist = build_blocklist() if blocklist is None else frozenset(w.lower() for w in blocklist)
-        self.suppressed = suppressed_sequences(self.tokenizer, self.blocklist)
+        self.blocklist = Blocklist.default() if blocklist is None else blocklist
+        self.suppressed = suppressed_sequences(self.tokenizer, self.blocklist.entries)
 
     def source_pieces(self, conversations: list[list[str]], openers: bool = False) -> list[list[str]]:
         """Each conversation as source pieces: context turns, separators, the message.
@@ -164,7 +164,7 @@ class Engine:
     def _candidate(self, pieces, log_prob, anti_lm_log_prob, score) -> Candidate:
         """The hypothesis as text; "" when it says nothing printable or holds a blocked word."""
         text = self._text(pieces)
-        usable = text and not contains_blocked(text, self.blocklist)
+        usable = text and not self.blocklist.matches(text)
         return Candidate(text if usable else "", tuple(pieces), log_prob, anti_lm_log_prob, score)
 
     def reply(self, text: str, options: EngineOptions | None = None, context: list[str] | None = None) -> str:
@@ -223,12 +223,15 @@ def _distinct(hypotheses: list[list[str]], scores: list[float]) -> list[tuple[li
     return out
 
 
-def suppressed_sequences(tokenizer: SubwordTokenizer, blocklist: Iterable[str]) -> list[list[str]]:
-    """Piece sequences the engine must never emit: `NEVER_SAID`, and each blocked word as it starts a word,
-    in every casing the tokenizer keeps apart (one, when it lower-cases). Other spellings of a blocked word
-    (glued to punctuation, split unusually) are caught on the decoded text by `contains_blocked`."""
+def suppressed_sequences(tokenizer: SubwordTokenizer, entries: Iterable[str]) -> list[list[str]]:
+    """Piece sequences the engine must never emit: `NEVER_SAID`, and each blocked word or phrase as it starts
+    a word, in every casing the tokenizer keeps apart (one, when it lower-cases). Other spellings (glued to
+    punctuation, split unusually) are caught on the decoded text by `Blocklist.matches`.
+
+    A ban is on a piece sequence, not a whole word: a word whose usual pieces begin with a blocked word's
+    ("▁ass" "ume") is steered to another spelling of itself. Subwords make phrases bannable too."""
     sequences = {(piece,) for piece in NEVER_SAID}
-    for word in blocklist:
+    for word in entries:
         for variant in {word, word.capitalize(), word.upper()}:
             pieces = tokenizer.encode_pieces(variant)
             if pieces:

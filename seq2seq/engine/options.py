@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 
 from seq2seq.decoding import STRATEGIES, DecodeOptions
 
@@ -77,6 +77,3 @@ class EngineOptions:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-    def with_(self, **changes) -> EngineOptions:
-        return replace(self, **changes)

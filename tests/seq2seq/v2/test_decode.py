@@ -9,14 +9,16 @@ import pytest
 
 from seq2seq.engine.decode import FALLBACK_REPLY, Engine, pick_device, suppressed_sequences
 from seq2seq.engine.options import EngineOptions
+from seq2seq.protocol.blocklist import Blocklist
 
 from .conftest import export_engine
 
 STRATEGIES = ("greedy", "beam", "sample", "sample_rank")
 WORD = "▁really"  # a whole-word piece of the fixture's tokenizer
+NO_BLOCKLIST = Blocklist()
 
 
-def _engine(tmp_path, tokenizer, config, weights, bias, blocklist=(), seed=5) -> Engine:
+def _engine(tmp_path, tokenizer, config, weights, bias, blocklist=NO_BLOCKLIST, seed=5) -> Engine:
     folder = export_engine(tmp_path / "engine", config, weights, tokenizer, bias)
     return Engine(folder, device="cpu", compute_type="float32", blocklist=blocklist, seed=seed)
 
@@ -60,7 +62,9 @@ def test_no_repeat_ngram_blocks_repetition(tmp_path, tokenizer, tiny_config, ini
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_a_blocked_word_never_appears(tmp_path, tokenizer, tiny_config, initial_weights, strategy):
     unblocked = _engine(tmp_path / "a", tokenizer, tiny_config, initial_weights, {WORD: 8.0})
-    blocked = _engine(tmp_path / "b", tokenizer, tiny_config, initial_weights, {WORD: 8.0}, blocklist={"Really"})
+    blocked = _engine(
+        tmp_path / "b", tokenizer, tiny_config, initial_weights, {WORD: 8.0}, blocklist=Blocklist(["Really"])
+    )
     prompts = [["hello"], ["what do you do for fun"], ["tell me about your day", "it was long"]]
     assert all("really" in reply for reply in unblocked.reply_batch(prompts, _options(strategy)))
     for _ in range(3):
@@ -84,6 +88,7 @@ def test_blocked_words_are_suppressed_in_every_casing_the_tokenizer_keeps(tokeni
         assert cased.encode_pieces(variant) in sequences
     for special in ("<s>", "<pad>", "<sep>", "<url>", "<user>"):
         assert [special] in sequences
+    assert tokenizer.encode_pieces("bad phrase") in suppressed_sequences(tokenizer, {"bad phrase"})  # phrases too
 
 
 def test_specials_and_placeholders_are_never_said(tmp_path, tokenizer, tiny_config, initial_weights):
