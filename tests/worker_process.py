@@ -33,6 +33,12 @@ def make_models(root: Path, tiny: Path, *names: str) -> Path:
     return root
 
 
+def environment_of(pid: int) -> dict[str, str]:
+    """The environment a process was started with, as the kernel shows it to anyone allowed to look."""
+    entries = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(e.decode(errors="replace").split("=", 1) for e in entries if b"=" in e)
+
+
 def corrupt_weights(path: Path) -> None:
     """Valid zip, valid arrays, but NaN inside: only a careful loader notices."""
     with np.load(path / "weights.npz") as data:

@@ -20,6 +20,7 @@ from bot.worker.process import free_port
 from tests.bot.conftest import REPO, make_models_dir
 from tests.discord_server import DiscordTestServer
 from tests.discord_server import payloads as P
+from tests.worker_process import environment_of
 
 
 def bot_env(server, tmp_path, **extra) -> dict:
@@ -72,6 +73,10 @@ async def test_python_m_bot_runs_on_discord_with_a_worker_it_starts_and_stops(se
         assert proc.poll() is None, log.read_text()
         assert server.sync_count == 1
         [worker_pid] = children(proc.pid)
+        # Issue 12, item 15: the worker got the bot's whole environment, DISCORD_TOKEN and the database URL too.
+        worker_env = environment_of(worker_pid)
+        assert worker_env["BANTER_LOG_LEVEL"] == "INFO" and worker_env["BANTER_WORKER_MODELS"] == str(models)
+        assert "DISCORD_TOKEN" not in worker_env and "BANTER_DATABASE_URL" not in worker_env
         replies = []
         for attempt in range(30):  # the worker loads its model meanwhile: Banter rests (once), then answers
             await server.user_says(world.general, world.bob, f"<@{server.bot_user.id}> hello {attempt}")
