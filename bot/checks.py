@@ -7,7 +7,7 @@ import logging
 import discord
 from discord import AppCommandOptionType, ChannelType, app_commands
 
-from bot.failures import DISCORD_UNREACHABLE, describe
+from bot.failures import CONNECTION_ERRORS, DISCORD_ERRORS, describe
 
 log = logging.getLogger("banter.commands")
 
@@ -103,7 +103,7 @@ class BanterTree(app_commands.CommandTree):
             message = "You can't use this command here."
         elif isinstance(error, app_commands.TransformerError):
             message = option_problem(interaction, error)
-        elif isinstance(cause, DISCORD_UNREACHABLE):
+        elif isinstance(cause, CONNECTION_ERRORS):
             log.warning("slash command /%s: talking to Discord failed: %s", command_name(interaction), describe(cause))
             message = "I couldn't reach Discord just then; please try again."
         else:
@@ -111,5 +111,5 @@ class BanterTree(app_commands.CommandTree):
             message = "Something went wrong on my side; it has been logged."
         try:
             await answer(interaction, message)
-        except DISCORD_UNREACHABLE as exc:
+        except DISCORD_ERRORS as exc:
             log.warning("slash command /%s: could not send its answer: %s", command_name(interaction), describe(exc))

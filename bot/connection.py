@@ -14,7 +14,7 @@ import discord
 
 from bot.backoff import Backoff
 from bot.config import TOKEN_ENV
-from bot.failures import DISCORD_UNREACHABLE, describe
+from bot.failures import DISCORD_ERRORS, describe
 
 log = logging.getLogger("banter.connection")
 
@@ -93,7 +93,7 @@ async def _log_in(bot: discord.Client, token: str, stop: asyncio.Event, backoff:
     except Exception as exc:
         if stop.is_set():
             return None  # closed while logging in: whatever that broke does not matter now
-        if not isinstance(exc, DISCORD_UNREACHABLE):
+        if not isinstance(exc, DISCORD_ERRORS):
             raise
         delay = backoff.next()
         log.warning("cannot log in to Discord (%s): trying again in %.0f s", describe(exc), delay)
@@ -125,7 +125,7 @@ async def _stay_connected(bot: discord.Client, stop: asyncio.Event, backoff: Bac
         if bot.is_closed():
             return delay
         if bot.ws is not None:
-            with contextlib.suppress(*DISCORD_UNREACHABLE):
+            with contextlib.suppress(*DISCORD_ERRORS):
                 await bot.ws.close(code=4000)  # the failed socket is still open, its heartbeat thread running
         await _sleep(stop, delay)
     return None

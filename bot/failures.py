@@ -5,9 +5,10 @@ from __future__ import annotations
 import aiohttp
 import discord
 
-# Discord answered with an error (a 5xx past discord.py's own retries included), or could not be reached:
-# a refused or dropped connection, a timeout (TimeoutError is an OSError).
-DISCORD_UNREACHABLE = (discord.HTTPException, aiohttp.ClientError, OSError)
+# Discord could not be reached: a refused or dropped connection, a timeout (TimeoutError is an OSError).
+CONNECTION_ERRORS = (aiohttp.ClientError, OSError)
+# ...or it answered with an error (a 5xx past discord.py's own retries included).
+DISCORD_ERRORS = (discord.HTTPException, *CONNECTION_ERRORS)
 
 LIMIT = 300
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from discord import app_commands
 
-from bot.failures import DISCORD_UNREACHABLE, describe
+from bot.failures import DISCORD_ERRORS, describe
 
 log = logging.getLogger("banter.sync")
 
@@ -47,7 +47,7 @@ async def sync_if_changed(
         return False
     try:
         synced = await tree.sync()
-    except DISCORD_UNREACHABLE as exc:
+    except DISCORD_ERRORS as exc:
         log.error(
             "could not sync the slash commands (%s): running with the ones Discord already has; "
             "the next start tries again",

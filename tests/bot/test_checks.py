@@ -34,3 +34,18 @@ async def test_an_answer_lost_to_a_dropped_connection_is_one_log_line(server, wo
     assert line.levelno == logging.WARNING and line.exc_info is None
     assert line.getMessage().startswith("slash command /banter retrain: could not send its answer: ")
     assert "ServerDisconnectedError" in line.getMessage()
+
+
+async def test_a_command_cut_off_from_discord_logs_one_line_and_asks_to_try_again(
+    server, world, fake_worker, start_bot, caplog
+):
+    drop = server.fail("POST", "/interactions/{interaction_id}/{token}/callback", status=None)  # the defer
+    async with start_bot(fake_worker.url):
+        with caplog.at_level(logging.WARNING, logger="banter.commands"):
+            record = await server.invoke_slash(world.guild, world.general, world.app_owner, "banter", "models")
+            await record.wait(lambda r: r.response_type == 4)
+    assert drop.hits and record.ephemeral
+    assert record.callbacks[-1]["data"]["content"] == "I couldn't reach Discord just then; please try again."
+    [line] = [r for r in caplog.records if r.name == "banter.commands"]
+    assert line.levelno == logging.WARNING and line.exc_info is None
+    assert line.getMessage().startswith("slash command /banter models: talking to Discord failed: ")
