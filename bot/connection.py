@@ -36,6 +36,23 @@ class Refused(Exception):
     """Discord refuses the bot as configured; retrying cannot help. `str()` is the line to print."""
 
 
+class OneLineReconnects(logging.Filter):
+    """discord.py logs each of its own reconnect attempts (Discord unreachable mid-session) with a whole
+    traceback; the attempt and the error's one-line description say the same."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and str(record.msg).startswith("Attempting a reconnect"):
+            record.msg = f"{record.getMessage()} ({describe(record.exc_info[1])})"
+            record.args, record.exc_info, record.exc_text = (), None, None
+        return True
+
+
+def quiet_reconnect_tracebacks() -> None:
+    logger = logging.getLogger("discord.client")
+    if not any(isinstance(f, OneLineReconnects) for f in logger.filters):
+        logger.addFilter(OneLineReconnects())
+
+
 def drop_malformed_events(client: discord.Client) -> None:
     """A gateway event discord.py cannot parse (a MESSAGE_CREATE with `"guild_id": null` raised TypeError) costs
     that one event and a log line, not the connection with everything after it. The parsers are discord.py's
@@ -68,6 +85,7 @@ async def stay_on_discord(
     so its state (cooldowns, a fine-tune in progress) carries over.
     """
     backoff = backoff or Backoff()
+    quiet_reconnect_tracebacks()
     while not stop.is_set():
         async with new_bot() as bot:
             closer = asyncio.create_task(_close_when(stop, bot))

@@ -192,7 +192,14 @@ async def test_start_up_waits_out_a_locked_database_and_an_unreachable_discord_i
         await log_says(log, "ready as Banter", proc)
         for line in lines_with(log, "locked by another process") + lines_with(log, "cannot log in to Discord"):
             assert line.endswith(" s") and "trying again in" in line  # one line each, the whole story
-        await stop_cleanly(proc, log)
+
+        await server.stop()  # and once more while connected: discord.py's own reconnects, in one line each
+        await log_says(log, "Attempting a reconnect in", proc)
+        server = DiscordTestServer()
+        await server.start(port=port)
+        await server.wait_until(lambda: server.identify_count == 1 or proc.poll() is not None, timeout=60)
+        assert all("(ClientConnectorError: " in line for line in lines_with(log, "Attempting a reconnect in"))
+        await stop_cleanly(proc, log)  # no traceback anywhere in the log
     finally:
         holder.close()
         if proc.poll() is None:
