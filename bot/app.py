@@ -97,7 +97,7 @@ def point_discord(env: dict) -> None:
 
 async def run_discord(config: BotConfig, token: str, args: argparse.Namespace) -> int:
     from bot.client import Banter
-    from bot.connection import stay_on_discord
+    from bot.connection import Refused, stay_on_discord
 
     point_discord(dict(os.environ))
     async with services(config, worker_log_level="INFO") as (storage, worker):
@@ -109,7 +109,11 @@ async def run_discord(config: BotConfig, token: str, args: argparse.Namespace) -
         def new_bot() -> Banter:
             return Banter(config=config, storage=storage, worker=worker, force_sync=args.sync)
 
-        await stay_on_discord(new_bot, token, stop)
+        try:
+            await stay_on_discord(new_bot, token, stop)
+        except Refused as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 
@@ -146,7 +150,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if use_console and not args.console:
         print(NO_TOKEN_NOTICE, file=sys.stderr)
-    from bot.connection import Refused
     from bot.storage import StorageError
 
     try:
@@ -155,6 +158,6 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(run_discord(config, token, args))
     except KeyboardInterrupt:
         return 130
-    except (FileNotFoundError, StorageError, Refused) as exc:  # no models directory; a database it cannot use
+    except (FileNotFoundError, StorageError) as exc:  # no models directory; a database it cannot use
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -74,7 +74,8 @@ def storage_line(backlog) -> str:
             f"**Storage**: the database has been locked for {_ago(backlog.locked_since)}; "
             f"{backlog.waiting} write(s) held until it is free again, none lost"
         )
-    return f"**Storage**: writing normally ({backlog.waiting} write(s) in progress)"
+    in_progress = f", {backlog.waiting} write(s) in progress" if backlog.waiting else ""
+    return f"**Storage**: writing normally{in_progress}"
 
 
 def next_finetune_line(running: bool, when: datetime | None, new_pairs: int, min_pairs: int, enabled: bool) -> str:
