@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from bot import config as cfg
 from bot.backoff import Backoff
 from bot.config import BotConfig, ConfigError
+from seq2seq.protocol.config_file import CONFIG_ENV
 
 log = logging.getLogger("banter")
 
@@ -26,7 +27,7 @@ NO_TOKEN_NOTICE = (
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Banter, the Discord chat bot.")
     parser.add_argument("--console", action="store_true", help="chat in the terminal: one reply per input line")
-    parser.add_argument("--config", help=f"config file (default: ${cfg.CONFIG_ENV} or ./config.toml)")
+    parser.add_argument("--config", help=f"config file (default: ${CONFIG_ENV} or ./config.toml)")
     parser.add_argument(
         "--learn", action="store_true", help="console: learn from what is typed, like a learning channel"
     )
@@ -158,6 +159,6 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(run_discord(config, token, args))
     except KeyboardInterrupt:
         return 130
-    except (FileNotFoundError, StorageError) as exc:  # no models directory; a database it cannot use
+    except (FileNotFoundError, StorageError, ConfigError) as exc:  # no models folder; an unusable database or [storage]
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -176,7 +176,7 @@ def run(job: TrainJob) -> dict:
     )
     if test_pairs:
         write_tsv(test_pairs, job.out_dir / "heldout.tsv")
-    plot_losses(state["history"], job.out_dir / "loss.png")
+    plot_losses(state["history"], job.out_dir / model_dir.LOSS_CHART_FILE)
     log(json.dumps({k: metrics.get(k) for k in ("val_perplexity", "test_perplexity", "steps", "tokens_per_second")}))
     return metrics
 

@@ -1,19 +1,19 @@
-"""Storage settings: reads `[storage]` and `[learning]` from config.toml and the URL override."""
+"""Storage settings: `[storage]` and `[learning]` from config.toml, and the URL override."""
 
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+
+from seq2seq.protocol import config_file
+from seq2seq.protocol.config_file import ConfigError
 
 from .pairs import DEFAULT_WINDOW_SECONDS
 from .text import DEFAULT_COMMAND_PREFIXES
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CONFIG_PATH = REPO_ROOT / "config.toml"
+REPO_ROOT = Path(__file__).resolve().parents[2]  # where migrations/ and alembic.ini are
 DEFAULT_URL = "sqlite+aiosqlite:///data/banter.db"
 URL_ENV = "BANTER_DATABASE_URL"
 
@@ -31,12 +31,14 @@ class LearningFilters:
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_chars <= self.max_chars:
-            raise ValueError("learning: need 0 <= min_chars <= max_chars")
+            raise ConfigError("[learning] min_chars, max_chars: expected 0 <= min_chars <= max_chars")
         for name in ("replay_fraction", "validation_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"learning: {name} must be between 0 and 1")
+                raise ConfigError(f"[learning] {name}: expected a number between 0 and 1, got {getattr(self, name)}")
         if self.max_share_per_user is not None and not 0.0 < self.max_share_per_user <= 1.0:
-            raise ValueError("learning: max_share_per_user must be in (0, 1]")
+            raise ConfigError(
+                f"[learning] max_share_per_user: expected a number in (0, 1], got {self.max_share_per_user}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,26 +61,14 @@ class StorageConfig:
         return self if url is None else replace(self, url=url)
 
 
-def _pick(table: Mapping[str, Any], cls: type) -> dict:
-    """The keys of a TOML table that `cls` knows (lists as tuples); unknown keys are ignored."""
-    names = set(cls.__dataclass_fields__) - {"learning"}
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in table.items() if k in names}
-
-
 def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> StorageConfig:
-    """Read config.toml (missing file: defaults); BANTER_DATABASE_URL wins over `[storage] url`."""
+    """config.toml (see seq2seq.protocol.config_file for which one); BANTER_DATABASE_URL wins over `[storage] url`."""
     env = os.environ if env is None else env
-    path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
-    data: dict[str, Any] = {}
-    if path.exists():
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    storage = _pick(data.get("storage", {}), StorageConfig)
-    learning = LearningFilters(**_pick(data.get("learning", {}), LearningFilters))
-    config = StorageConfig(**storage, learning=learning)
-    if env.get(URL_ENV):
-        config = replace(config, url=env[URL_ENV])
-    return config
+    file = config_file.read(path, env)
+    learning = LearningFilters(**config_file.typed(LearningFilters, "learning", file.table("learning")))
+    storage = config_file.typed(StorageConfig, "storage", file.table("storage"), skip={"learning"})
+    storage.update(config_file.from_env(StorageConfig, env, {URL_ENV: "url"}))
+    return StorageConfig(**storage, learning=learning)
 
 
 def resolve_url(url: str | None = None, env: Mapping[str, str] | None = None) -> str:

@@ -154,10 +154,6 @@ class Storage:
             messages.apply_edit, _check_id("message_id", message_id), content, edited_at, rules=self._rules
         )
 
-    async def apply_delete(self, message_id: int) -> int:
-        """A message was deleted: remove it and every pair it is in. Returns messages removed (0 or 1)."""
-        return await self.apply_bulk_delete([message_id])
-
     async def apply_bulk_delete(self, message_ids: Iterable[int]) -> int:
         ids = {_check_id("message_id", i) for i in message_ids}
 
@@ -264,27 +260,6 @@ class Storage:
 
     async def training_runs(self, limit: int = 20) -> list[training.TrainingRunInfo]:
         return await self._read(training.list_runs, limit)
-
-    async def record_model_version(
-        self,
-        name: str,
-        path: str,
-        *,
-        training_run_id: int | None = None,
-        metrics: dict[str, Any] | None = None,
-        activate: bool = False,
-    ) -> int:
-        return await self._plain_write(training.add_model_version, name, path, training_run_id, metrics, activate)
-
-    async def activate_model_version(self, version_id: int, *, actor_id: int | None = None) -> None:
-        await self._plain_write(training.activate_model_version, version_id)
-        await self.record_audit("model.activate", actor_id=actor_id, details={"version": version_id})
-
-    async def active_model_version(self) -> training.ModelVersionInfo | None:
-        return await self._read(training.active_model_version)
-
-    async def model_versions(self, limit: int = 20) -> list[training.ModelVersionInfo]:
-        return await self._read(training.list_model_versions, limit)
 
     async def export_training_pairs(
         self,

@@ -29,10 +29,11 @@ def start_worker(tmp_path):
 
 @pytest.fixture(scope="module")
 def served(tiny_model_dir, tmp_path_factory):
-    """One worker per test module over models default, alt (a copy) and broken (NaN weights)."""
+    """One worker per test module over models default, alt (a copy) and broken (NaN weights, no loss chart)."""
     base = tmp_path_factory.mktemp("served")
     root = make_models(base / "models", tiny_model_dir, "default", "alt", "broken")
     corrupt_weights(root / "broken")
+    (root / "broken" / "loss.png").unlink()
     worker = WorkerProc(root, base / "worker.log")
     try:
         worker.wait_ready()

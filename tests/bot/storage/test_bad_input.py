@@ -61,7 +61,7 @@ async def test_invalid_ids_are_refused_before_anything_is_written(storage, msg, 
     with pytest.raises(ValueError):
         await storage.log_message(_with(good, author_id=bad_id))
     with pytest.raises(ValueError):
-        await storage.apply_delete(bad_id)
+        await storage.apply_bulk_delete([bad_id])
     assert await count_rows("messages") == 0
 
 
@@ -75,5 +75,5 @@ async def test_largest_snowflake_fits(storage, msg, scan):
     biggest = 2**63 - 1
     message = _with(msg(1, 100, "edge"), id=biggest, author_id=biggest - 1)
     assert (await storage.log_message(message)).stored
-    assert await storage.apply_delete(biggest) == 1
+    assert await storage.apply_bulk_delete([biggest]) == 1
     assert await scan(biggest) == {}
