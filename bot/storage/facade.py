@@ -269,7 +269,7 @@ class Storage:
         seed: int | None = None,
         filters: LearningFilters | None = None,
     ) -> export.ExportCounts:
-        """New pairs since the last successful run plus a replay sample, as train/validation JSONL.
+        """New pairs since the last successful run plus a replay sample, as one JSONL file (counts.path).
 
         With run_id, the run records the export's watermark: once it succeeds, those pairs are old.
         `filters` defaults to config.toml's [learning]; the replay sample's seed to the run id.

@@ -13,7 +13,7 @@ import pytest
 
 from tests.worker_process import environment_of
 
-from .conftest import WorkerProc, make_models
+from .conftest import make_models, running
 
 QUESTIONS = [
     "do you like pizza",
@@ -57,12 +57,10 @@ AUTH = {"Authorization": f"Bearer {SECRETS['BANTER_WORKER_TOKEN']}"}
 @pytest.fixture(scope="module")
 def job_worker(tiny_model_dir, tmp_path_factory):
     base = tmp_path_factory.mktemp("jobs")
-    worker = WorkerProc(make_models(base / "models", tiny_model_dir), base / "worker.log", env=SECRETS)
-    try:
-        worker.wait_ready(headers=AUTH)
+    with running(
+        make_models(base / "models", tiny_model_dir), base / "worker.log", env=SECRETS, headers=AUTH
+    ) as worker:
         yield worker
-    finally:
-        worker.stop()
 
 
 @pytest.fixture
