@@ -27,6 +27,12 @@ def make_models(root: Path, tiny: Path, *names: str) -> Path:
     return root
 
 
+def environment_of(pid: int) -> dict[str, str]:
+    """The environment a process was started with, as the kernel shows it to anyone allowed to look."""
+    entries = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(e.decode(errors="replace").split("=", 1) for e in entries if b"=" in e)
+
+
 def make_versions(root: Path, tiny: Path) -> Path:
     """root/default, root/alt (a copy) and root/broken (NaN weights, no loss chart): versions to swap, roll back
     and refuse."""
@@ -86,11 +92,12 @@ class WorkerProc:
 
 
 @contextlib.contextmanager
-def running(models: Path, log: Path, **kwargs) -> Iterator[WorkerProc]:
-    """A ready WorkerProc for a `with` block (a module fixture's lifetime), stopped at its end."""
+def running(models: Path, log: Path, *, headers: dict | None = None, **kwargs) -> Iterator[WorkerProc]:
+    """A ready WorkerProc for a `with` block (a module fixture's lifetime), stopped at its end; `headers`
+    authorise the readiness check of a worker started with a token."""
     worker = WorkerProc(models, log, **kwargs)
     try:
-        worker.wait_ready()
+        worker.wait_ready(headers=headers)
         yield worker
     finally:
         worker.stop()

@@ -57,9 +57,11 @@ class StorageConfig:
     pair_window_seconds: float = DEFAULT_WINDOW_SECONDS
     purge_on_guild_leave: bool = True
     # SQLite waits this long for a lock before the driver gives up; the writer then
-    # retries `lock_retries` more times with a short back-off before raising.
+    # retries `lock_retries` more times with a short back-off, and after that keeps the
+    # writes (at most `write_backlog` of them) until the database is free again.
     busy_timeout_ms: int = 5000
     lock_retries: int = 3
+    write_backlog: int = 10_000
     command_prefixes: tuple[str, ...] = DEFAULT_COMMAND_PREFIXES
     learning: LearningFilters = field(default_factory=LearningFilters)
 

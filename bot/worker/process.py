@@ -12,7 +12,14 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from bot.config import TOKEN_ENV
+from bot.storage.config import URL_ENV as DATABASE_URL_ENV
+
 log = logging.getLogger("banter.local_worker")
+
+# The bot's secrets, which the worker never needs: the Discord token, and the database URL (it may hold a
+# PostgreSQL password). The worker's own secret (BANTER_WORKER_TOKEN) it does need, and gets.
+BOT_ONLY_ENV = (TOKEN_ENV, DATABASE_URL_ENV)
 
 STOP_GRACE_S = 10.0
 RESTART_MAX_S = 60.0
@@ -103,7 +110,8 @@ class LocalWorker:
         self._supervisor = asyncio.get_running_loop().create_task(self._supervise(), name="banter-local-worker")
 
     def _spawn(self) -> None:
-        env = {**os.environ, "BANTER_LOG_LEVEL": self.log_level}
+        env = {k: v for k, v in os.environ.items() if k not in BOT_ONLY_ENV}
+        env["BANTER_LOG_LEVEL"] = self.log_level
         self.proc = spawn(
             self.models, port=self.port, host=self.host, config=self.config, env=env, log_path=self.log_path
         )

@@ -17,11 +17,15 @@ from pathlib import Path
 
 from seq2seq.protocol import FinetuneOptions, JobInfo, validate_version
 from seq2seq.worker.registry import TEMP_PREFIX, ActivationError, Registry, now_iso, remove_tree
+from seq2seq.worker.settings import TOKEN_ENV
 
 log = logging.getLogger("banter.worker.jobs")
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # so the subprocess imports this same seq2seq
 JOBS_DIR = ".jobs"  # hidden: never mistaken for a model version
 CANCEL_GRACE_S = 10.0  # SIGTERM lets training stop at a step boundary; then SIGKILL
+# Training reads files and writes files: it needs none of the secrets in the worker's environment, neither
+# the worker's own token nor the bot's (a worker started by Docker Compose gets the whole .env).
+TRAINING_WITHOUT = (TOKEN_ENV, "DISCORD_TOKEN", "BANTER_DATABASE_URL")
 
 
 class JobConflict(Exception):
@@ -297,9 +301,10 @@ def finetune_command(
 
 
 def finetune_env() -> dict[str, str]:
-    """Our environment, quieter, with this seq2seq first on the path wherever the process starts."""
+    """Our environment without its secrets, quieter, with this seq2seq first on the path wherever it starts."""
     path = os.pathsep.join(p for p in (str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")) if p)
-    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": path}
+    env = {k: v for k, v in os.environ.items() if k not in TRAINING_WITHOUT}
+    return {**env, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": path}
 
 
 def _exit_reason(code: int) -> str:
