@@ -1,31 +1,48 @@
-"""`chat` (an interactive terminal conversation) and `reply` (one answer, for scripts)."""
+"""`chat` (an interactive terminal conversation) and `reply` (one answer, for scripts), on a v2 or v1 model."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
+from seq2seq import model_dir
 from seq2seq.decoding import DecodeOptions
-from seq2seq.replier import Replier
 
 HISTORY_TURNS = 4  # turns kept as context; the model reads the last `context_turns` of them
 
+ReplyFn = Callable[[list[list[str]]], list[str]]  # conversations (turns, oldest first) → one reply each
+
+
+def open_model(path: Path, options: DecodeOptions) -> ReplyFn:
+    """Replies from a model directory: v2 through the engine that serves it (the options in pieces, the seed the
+    engine's), v1 through its NumPy decoder (kept for comparisons)."""
+    if model_dir.kind(path) == model_dir.V2:
+        from seq2seq.engine.decode import Engine
+        from seq2seq.engine.options import EngineOptions
+
+        engine = Engine(model_dir.engine_dir(path), seed=options.seed)
+        engine_options = EngineOptions.from_decode_options(options)
+        return lambda conversations: engine.reply_batch(conversations, engine_options)
+    from seq2seq.replier import Replier
+
+    replier = Replier.load(path)
+    return lambda conversations: replier.reply_batch(conversations, options)
+
 
 def main(args, options: DecodeOptions) -> int:
-    replier = Replier.load(args.model)
+    reply = open_model(args.model, options)
     if args.command == "reply":
-        print(replier.reply(" ".join(args.text), options))
+        print(reply([[" ".join(args.text)]])[0])
         return 0
-    return interactive(replier, options)
+    return interactive(reply, f"{args.model} ({options.strategy})")
 
 
-def interactive(replier: Replier, options: DecodeOptions, stdin=None, stdout=None) -> int:
+def interactive(reply: ReplyFn, label: str, stdin=None, stdout=None) -> int:
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
     prompt = stdin.isatty() and stdout.isatty()
     if prompt:
-        print(
-            f"Chatting with {replier.path} ({options.strategy}). Ctrl-D or /quit to leave, /reset to forget.",
-            file=stdout,
-        )
+        print(f"Chatting with {label}. Ctrl-D or /quit to leave, /reset to forget.", file=stdout)
     history: list[str] = []
     while True:
         if prompt:
@@ -40,7 +57,7 @@ def interactive(replier: Replier, options: DecodeOptions, stdin=None, stdout=Non
             history.clear()
             continue
         history.append(text)
-        reply = replier.reply_batch([history[-HISTORY_TURNS:]], options)[0]
-        history.append(reply)
-        print(f"bot> {reply}" if prompt else reply, file=stdout, flush=True)
+        answer = reply([history[-HISTORY_TURNS:]])[0]
+        history.append(answer)
+        print(f"bot> {answer}" if prompt else answer, file=stdout, flush=True)
     return 0

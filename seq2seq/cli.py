@@ -11,6 +11,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default"
+ARCHITECTURES = ("transformer", "lstm")
 
 
 def add_decoding_options(parser: argparse.ArgumentParser) -> None:
@@ -49,20 +50,42 @@ def decoding_options(args: argparse.Namespace):
     return DecodeOptions.from_dict({n: getattr(args, n) for n in names if getattr(args, n) is not None})
 
 
+def add_training_arguments(parser: argparse.ArgumentParser, out: Path) -> None:
+    """What training reads besides the preset (also `python -m seq2seq.transformer_train`'s)."""
+    parser.add_argument("--pairs", type=Path, help="TSV or JSONL pairs (default: the chit-chat corpus)")
+    parser.add_argument("--out", type=Path, default=out, help="model directory to write")
+    parser.add_argument("--run-dir", type=Path, help="checkpoints and TensorBoard logs (default runs/<out name>)")
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --run-dir")
+    parser.add_argument("--max-steps", type=int, help="stop after this many steps (the schedule keeps its length)")
+    parser.add_argument("--schedule-steps", type=int, help="learning-rate schedule length (default: preset)")
+    parser.add_argument("--max-seconds", type=float, help="hard stop on training time (default: the preset's)")
+    parser.add_argument("--limit", type=int, help="use only the first N pairs (quick measurements)")
+    parser.add_argument("--quiet", action="store_true")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m seq2seq", description="Banter's reply model.")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    from seq2seq.presets import PRESETS as LSTM_PRESETS
+    from seq2seq.transformer_presets import PRESETS as TRANSFORMER_PRESETS
+
     p = sub.add_parser("train", help="train a model on the chit-chat corpus or your own pairs")
-    p.add_argument("--preset", default="default", choices=["tiny", "default", "large"])
-    p.add_argument("--pairs", type=Path, help="TSV (query<TAB>reply) or JSONL {query, reply} file")
-    p.add_argument("--out", type=Path, default=Path("models/trained"), help="model directory to write")
-    p.add_argument("--run-dir", type=Path, help="checkpoints and TensorBoard logs (default runs/<out name>)")
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --run-dir")
-    p.add_argument("--max-steps", type=int)
-    p.add_argument("--epochs", type=float)
-    p.add_argument("--limit", type=int, help="use only the first N pairs (quick experiments)")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument(
+        "--arch",
+        choices=ARCHITECTURES,
+        default="transformer",
+        help="transformer: model v2, served by the engine (default); lstm: v1, for comparisons",
+    )
+    p.add_argument(
+        "--preset",
+        default="default",
+        help=f"transformer: {', '.join(TRANSFORMER_PRESETS)} (or v2-<name>); lstm: {', '.join(LSTM_PRESETS)}",
+    )
+    add_training_arguments(p, Path("models/trained"))
+    p.add_argument(
+        "--epochs", type=float, help="lstm only: epochs over the pairs (the transformer's schedule is in steps)"
+    )
 
     for name, help_text in (("chat", "talk with a model in the terminal"), ("reply", "print one reply")):
         p = sub.add_parser(name, help=help_text)
@@ -122,12 +145,30 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(args: argparse.Namespace, argv: list[str]) -> int:
+    command = "python -m seq2seq " + " ".join(shlex.quote(a) for a in argv)
+    name = args.preset.removeprefix("v2-")
+    if args.arch == "transformer" or args.preset.startswith("v2-"):
+        from seq2seq.transformer_presets import PRESETS
+        from seq2seq.transformer_train import train_from_args
+
+        if name not in PRESETS:
+            raise ValueError(f"unknown transformer preset {args.preset!r}; choose one of {', '.join(PRESETS)}")
+        if args.epochs is not None:
+            raise ValueError("--epochs is for --arch lstm; the transformer's schedule is --schedule-steps")
+        args.preset = name
+        return train_from_args(args, command)
+    return _train_lstm(args, command)
+
+
+def _train_lstm(args: argparse.Namespace, command: str) -> int:
     from dataclasses import replace
 
     from seq2seq import corpus
     from seq2seq.presets import preset
     from seq2seq.train import TrainJob, run
 
+    if args.schedule_steps or args.max_seconds:
+        raise ValueError("--schedule-steps and --max-seconds are for --arch transformer")
     model_cfg, train_cfg = preset(args.preset)
     if args.epochs is not None:
         train_cfg = replace(train_cfg, max_epochs=args.epochs)
@@ -135,7 +176,6 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
     if args.limit:
         pairs = pairs[: args.limit]
     run_dir = args.run_dir or Path("runs") / args.out.name
-    command = "python -m seq2seq " + " ".join(shlex.quote(a) for a in argv)
     run(
         TrainJob(
             pairs,

@@ -1,4 +1,4 @@
-"""`evaluate`: perplexity, overlap, diversity and latency of a model on a file of pairs."""
+"""`evaluate`: perplexity, overlap, diversity and latency of a model (v2 or v1) on a file of pairs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from seq2seq import metrics
+from seq2seq import metrics, model_dir
 from seq2seq.batching import encode_target, pad_targets
 from seq2seq.corpus import Pair, read_pairs
 from seq2seq.decoding import DecodeOptions
@@ -43,47 +43,65 @@ def teacher_forced(replier: Replier, pairs: list[Pair], batch_size: int = 128) -
     return math.exp(min(nll / max(tokens, 1), 50.0)), correct / max(tokens, 1)
 
 
+def conversations_of(pairs: list[Pair]) -> list[list[str]]:
+    return [[p.context, p.query] if p.context else [p.query] for p in pairs]
+
+
 def evaluate(replier: Replier, pairs: list[Pair], options: DecodeOptions) -> dict:
+    """A v1 model (the NumPy decoder), for comparisons with v2 (`seq2seq.engine.evaluate`)."""
     if not pairs:
         raise ValueError("no pairs to evaluate")
     perplexity, accuracy = teacher_forced(replier, pairs)
-    conversations = [[p.context, p.query] if p.context else [p.query] for p in pairs]
+    conversations = conversations_of(pairs)
     reply_ids: list[list[int]] = []
     for start in range(0, len(pairs), BATCH):
         reply_ids += replier.reply_ids(conversations[start : start + BATCH], options, openers=True)
     replies = [detokenize(replier.vocab.decode(ids)) for ids in reply_ids]
+    return {
+        "perplexity": perplexity,
+        "token_accuracy": accuracy,
+        **reply_figures(pairs, replies, lambda c: replier.reply_ids([c], options, openers=True)),
+        "unk_rate": sum(1 for ids in reply_ids if UNK_ID in ids) / len(pairs),
+        "mean_reply_tokens": float(np.mean([len(ids) for ids in reply_ids])),
+        "pairs": len(pairs),
+    }
+
+
+def reply_figures(pairs: list[Pair], replies: list[str], reply_one) -> dict:
+    """What any model's replies score against the human ones (in v1's words, so models compare), and the latency
+    of `reply_one(conversation)` one conversation at a time."""
     hyp_tokens = [tokenize(r) for r in replies]
     ref_tokens = [tokenize(p.reply) for p in pairs]
     bleu1, bleu2 = metrics.bleu(ref_tokens, hyp_tokens)
     latencies = []
-    for conversation in conversations[:LATENCY_PAIRS]:
+    for conversation in conversations_of(pairs)[:LATENCY_PAIRS]:
         start = time.perf_counter()
-        replier.reply_ids([conversation], options, openers=True)
+        reply_one(conversation)
         latencies.append((time.perf_counter() - start) * 1000)
     return {
-        "perplexity": perplexity,
-        "token_accuracy": accuracy,
         "bleu1": bleu1,
         "bleu2": bleu2,
         "f1": float(np.mean([metrics.unigram_f1(r, h) for r, h in zip(ref_tokens, hyp_tokens, strict=False)])),
         "distinct1": metrics.distinct(hyp_tokens, 1),
         "distinct2": metrics.distinct(hyp_tokens, 2),
         "generic_rate": metrics.generic_rate(replies),
-        "unk_rate": sum(1 for ids in reply_ids if UNK_ID in ids) / len(pairs),
         "empty_rate": sum(1 for r in replies if not r.strip()) / len(pairs),
-        "mean_reply_tokens": float(np.mean([len(ids) for ids in reply_ids])),
+        "mean_reply_words": float(np.mean([len(h) for h in hyp_tokens])),
         "latency_ms_p50": metrics.percentile(latencies, 50),
         "latency_ms_p95": metrics.percentile(latencies, 95),
-        "pairs": len(pairs),
     }
 
 
 def main(args, options: DecodeOptions) -> int:
-    replier = Replier.load(args.model)
     pairs = read_pairs(args.pairs)
     if args.limit:
         pairs = pairs[: args.limit]
-    result = evaluate(replier, pairs, options)
+    if model_dir.kind(args.model) == model_dir.V2:
+        from seq2seq.engine import evaluate as engine_evaluate
+
+        result = engine_evaluate.evaluate_dir(args.model, pairs, options)
+    else:
+        result = evaluate(Replier.load(args.model), pairs, options)
     if args.json:
         print(json.dumps(result))
     else:

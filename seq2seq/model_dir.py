@@ -1,4 +1,9 @@
-"""The self-contained model directory: config, vocabulary, float16 weights, metrics."""
+"""The self-contained model directory, the one place that reads one: v2 (transformer.json, float16 weights.npz,
+the serving engine in engine/) or v1 (config.json, vocab.json, weights.npz); metrics.json and loss.png in both.
+
+`kind(path)` tells them apart. v1 directories are read only to upgrade from them (the worker retires them) and to
+compare with them (`python -m seq2seq evaluate`, the benchmarks); everything new is v2.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +16,20 @@ from pathlib import Path
 import numpy as np
 
 from seq2seq.model_config import ModelConfig
+from seq2seq.transformer_config import TransformerConfig
 from seq2seq.vocab import Vocabulary
 
-CONFIG_FILE = "config.json"
-VOCAB_FILE = "vocab.json"
-WEIGHTS_FILE = "weights.npz"
+V1, V2 = "v1", "v2"
+CONFIG_FILE = "config.json"  # v1
+VOCAB_FILE = "vocab.json"  # v1
+WEIGHTS_FILE = "weights.npz"  # both: Keras arrays by variable path, float16 (v2 fine-tunes from them)
+TRANSFORMER_FILE = "transformer.json"  # v2: {"format", "model": TransformerConfig, "train": settings, "command"}
+ENGINE_DIR = "engine"  # v2: what serves (`seq2seq.engine.convert.export`), tokenizer included
 METRICS_FILE = "metrics.json"
 LOSS_CHART_FILE = "loss.png"  # drawn by training; the worker serves it to the bot
+HELDOUT_FILE = "heldout.tsv"  # the base held-out pairs a fine-tune's gate judges on; travels with fine-tunes
 FORMAT = 1
+V1_RETIRED = "v1 model: replaced by the v2 engine"
 
 
 class ModelDirError(Exception):
@@ -32,6 +43,74 @@ class ModelBundle:
     weights: dict[str, np.ndarray]  # variable path → float32 array
     path: Path
     extra: dict  # the rest of config.json (training settings, provenance)
+
+
+@dataclass
+class TransformerBundle:
+    """A v2 directory, read for fine-tuning: the architecture, its training settings and the Keras weights."""
+
+    config: TransformerConfig
+    train: dict  # seq2seq.transformer_presets.TransformerTrainConfig as saved
+    weights: dict[str, np.ndarray]  # variable path → float32 array
+    path: Path
+
+    @property
+    def engine(self) -> Path:
+        return self.path / ENGINE_DIR
+
+    def tokenizer(self):
+        """The model's `SubwordTokenizer` (kept in its engine folder): fine-tuning keeps it."""
+        from seq2seq.subword import SubwordTokenizer
+
+        return SubwordTokenizer.load(self.engine)
+
+
+def kind(path: Path | str) -> str:
+    """V2 or V1 by the files present; a ModelDirError naming what is missing otherwise."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelDirError(f"model directory not found: {path}")
+    if (path / TRANSFORMER_FILE).is_file():
+        if not (path / ENGINE_DIR).is_dir():
+            raise ModelDirError(f"missing folder: {path / ENGINE_DIR} (the serving engine of this v2 model)")
+        return V2
+    if (path / CONFIG_FILE).is_file():
+        return V1
+    raise ModelDirError(f"not a model directory: {path} has neither {TRANSFORMER_FILE} (v2) nor {CONFIG_FILE} (v1)")
+
+
+def engine_dir(path: Path | str) -> Path:
+    """The serving engine's folder of a v2 directory; a clear error for a v1 one or a broken one."""
+    path = Path(path)
+    if kind(path) != V2:
+        raise ModelDirError(f"{path}: {V1_RETIRED}")
+    return path / ENGINE_DIR
+
+
+def load_transformer(path: Path | str) -> TransformerBundle:
+    path = Path(path)
+    if kind(path) != V2:
+        raise ModelDirError(f"{path} is a v1 model directory; fine-tuning needs a v2 one")
+    raw = _read_json(path / TRANSFORMER_FILE)
+    try:
+        config = TransformerConfig.from_dict(raw["model"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelDirError(f"{path / TRANSFORMER_FILE}: invalid model config ({exc})") from exc
+    train = raw.get("train") if isinstance(raw.get("train"), dict) else {}
+    return TransformerBundle(config, train, _read_weights(path / WEIGHTS_FILE), path)
+
+
+def save_transformer(
+    path: Path, config: TransformerConfig, train: dict, weights: dict[str, np.ndarray], command: str, metrics: dict
+) -> None:
+    """The Keras side of a v2 directory (the engine folder is `engine.convert.export`'s), each file atomically."""
+    path.mkdir(parents=True, exist_ok=True)
+    tmp = path / "weights.tmp.npz"
+    np.savez(tmp, **{k: v.astype(np.float16) for k, v in weights.items()})
+    os.replace(tmp, path / WEIGHTS_FILE)
+    settings = {"format": FORMAT, "model": config.to_dict(), "train": train, "command": command}
+    _atomic_json(path / TRANSFORMER_FILE, settings)
+    _atomic_json(path / METRICS_FILE, metrics)
 
 
 def variable_key(variable) -> str:
@@ -77,9 +156,10 @@ def save(
 
 
 def load(path: Path | str) -> ModelBundle:
+    """A v1 directory (the NumPy decoder's and v1 training's)."""
     path = Path(path)
-    if not path.is_dir():
-        raise ModelDirError(f"model directory not found: {path}")
+    if kind(path) != V1:
+        raise ModelDirError(f"{path} is a v2 model directory; this needs a v1 one")
     raw = _read_json(path / CONFIG_FILE)
     try:
         config = ModelConfig.from_dict(raw["model"])

@@ -34,10 +34,7 @@ from seq2seq.transformer_config import TransformerConfig
 from seq2seq.transformer_presets import PRESETS, TransformerTrainConfig, preset
 from seq2seq.vocab import SEP_ID
 
-CONFIG_FILE = "transformer.json"
-WEIGHTS_FILE = "weights.npz"
-ENGINE_DIR = "engine"
-FORMAT = 1
+ENGINE_DIR = model_dir.ENGINE_DIR
 
 
 @dataclass
@@ -165,14 +162,11 @@ def run(job: TransformerJob) -> dict:
         model_dir.assign_weights(model, {k: data[k] for k in data.files}, str(best_file))
     metrics = _final_metrics(model, tokenizer, mcfg, val_data, test_pairs, state, len(train_pairs))
     weights = model_dir.weights_of(model)
-    job.out_dir.mkdir(parents=True, exist_ok=True)
-    np.savez(job.out_dir / WEIGHTS_FILE, **{k: v.astype(np.float16) for k, v in weights.items()})
-    settings = {"format": FORMAT, "model": mcfg.to_dict(), "train": cfg.to_dict(), "command": job.command}
-    (job.out_dir / CONFIG_FILE).write_text(json.dumps(settings, indent=2) + "\n")
-    (job.out_dir / model_dir.METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+    # The engine first: a directory is a v2 model once transformer.json exists, so that file comes after it.
     export(job.out_dir / ENGINE_DIR, mcfg, weights, tokenizer)
     if test_pairs:
-        write_tsv(test_pairs, job.out_dir / "heldout.tsv")
+        write_tsv(test_pairs, job.out_dir / model_dir.HELDOUT_FILE)
+    model_dir.save_transformer(job.out_dir, mcfg, cfg.to_dict(), weights, job.command, metrics)
     plot_losses(state["history"], job.out_dir / model_dir.LOSS_CHART_FILE, title="Banter reply model v2")
     log(json.dumps({k: metrics.get(k) for k in ("val_perplexity", "test_word_perplexity", "steps_per_second")}))
     return metrics
@@ -227,30 +221,16 @@ def _final_metrics(model, tokenizer, mcfg, val_data, test_pairs, state, n_train)
     return metrics
 
 
-def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+def train_from_args(args: argparse.Namespace, command: str) -> int:
+    """Both command lines' training (`python -m seq2seq train`, and this module's): preset, overrides, data, run."""
     from seq2seq import corpus
 
-    argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(prog="python -m seq2seq.transformer_train", description=__doc__.split("\n")[0])
-    parser.add_argument("--preset", default="default", choices=sorted(PRESETS))
-    parser.add_argument("--pairs", type=Path, help="TSV or JSONL pairs (default: the chit-chat corpus)")
-    parser.add_argument("--out", type=Path, default=Path("models/v2"))
-    parser.add_argument("--run-dir", type=Path, help="checkpoints and TensorBoard logs (default runs/<out name>)")
-    parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--max-steps", type=int, help="stop after this many steps (the schedule keeps its length)")
-    parser.add_argument("--schedule-steps", type=int, help="learning-rate schedule length (default: preset)")
-    parser.add_argument("--max-seconds", type=float, help="hard stop on training time (default: the preset's)")
-    parser.add_argument("--limit", type=int, help="use only the first N pairs (quick measurements)")
-    parser.add_argument("--quiet", action="store_true")
-    args = parser.parse_args(argv)
     model_cfg, train_cfg = preset(args.preset)
     if args.schedule_steps:
         train_cfg = replace(train_cfg, max_steps=args.schedule_steps)
     if args.max_seconds:
         train_cfg = replace(train_cfg, max_seconds=args.max_seconds)
     pairs = corpus.read_pairs(args.pairs) if args.pairs else corpus.chitchat_pairs()
-    command = "python -m seq2seq.transformer_train " + " ".join(shlex.quote(a) for a in argv)
     job = TransformerJob(
         pairs[: args.limit] if args.limit else pairs,
         args.out,
@@ -269,6 +249,18 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     print(f"model written to {args.out}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from seq2seq.cli import add_training_arguments
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="python -m seq2seq.transformer_train", description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", default="default", choices=sorted(PRESETS))
+    add_training_arguments(parser, Path("models/v2"))
+    args = parser.parse_args(argv)
+    return train_from_args(args, "python -m seq2seq.transformer_train " + " ".join(shlex.quote(a) for a in argv))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Fixtures shared by every test package: a tiny trained model, made once per session."""
+"""Fixtures shared by every test package: tiny trained models (v2, and v1 to upgrade from), made once per session."""
 
 from __future__ import annotations
 
@@ -15,12 +15,27 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
-    """A real model at the tiny preset, trained for a few seconds on chit-chat pairs."""
+    """A real v2 model (Transformer, subword pieces, its CTranslate2 engine) at the tiny preset, trained for a few
+    seconds on chit-chat pairs: what the worker serves."""
+    from seq2seq import corpus
+    from seq2seq.transformer_presets import preset
+    from seq2seq.transformer_train import TransformerJob, run
+
+    base = tmp_path_factory.mktemp("tiny-model")
+    model_cfg, train_cfg = preset("tiny")
+    pairs = corpus.chitchat_pairs()[:1500]
+    run(TransformerJob(pairs, base / "model", base / "run", model_cfg, train_cfg, quiet=True, max_steps=60))
+    return base / "model"
+
+
+@pytest.fixture(scope="session")
+def tiny_v1_model_dir(tmp_path_factory) -> Path:
+    """A real v1 model (LSTM, word vocabulary) at the tiny preset: the NumPy decoder's tests and the upgrade's."""
     from seq2seq import corpus
     from seq2seq.presets import preset
     from seq2seq.train import TrainJob, run
 
-    base = tmp_path_factory.mktemp("tiny-model")
+    base = tmp_path_factory.mktemp("tiny-v1-model")
     model_cfg, train_cfg = preset("tiny")
     pairs = corpus.chitchat_pairs()[:1500]
     run(TrainJob(pairs, base / "model", base / "run", model_cfg, train_cfg, quiet=True, max_steps=60))

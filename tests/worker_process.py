@@ -12,15 +12,13 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-
 from bot.worker.process import free_port, spawn, stop
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def make_models(root: Path, tiny: Path, *names: str) -> Path:
-    """root/<name>/ copies of the tiny model; 'default' first."""
+    """root/<name>/ copies of a tiny model (v2, or v1 to upgrade from); 'default' first."""
     root.mkdir(parents=True, exist_ok=True)
     for name in names or ("default",):
         shutil.copytree(tiny, root / name)
@@ -34,21 +32,43 @@ def environment_of(pid: int) -> dict[str, str]:
 
 
 def make_versions(root: Path, tiny: Path) -> Path:
-    """root/default, root/alt (a copy) and root/broken (NaN weights, no loss chart): versions to swap, roll back
-    and refuse."""
+    """root/default, root/alt (a copy) and root/broken (a cut engine file, no loss chart): versions to swap, roll
+    back and refuse."""
     make_models(root, tiny, "default", "alt", "broken")
     corrupt_weights(root / "broken")
     (root / "broken" / "loss.png").unlink()
     return root
 
 
+V1_ACTIVE, V1_CANDIDATE = "ft-20250101-000000-aaaaaa", "ft-20241201-000000-bbbbbb"  # make_v1_era's versions
+
+
+def make_v1_era(root: Path, tiny: Path, tiny_v1: Path) -> Path:
+    """A models folder as v1 left it (its shipped default, a fine-tuned version active, an older candidate), then
+    the upgrade's checkout, which replaces models/default with the shipped v2 model."""
+    make_models(root, tiny_v1, "default", V1_ACTIVE, V1_CANDIDATE)
+    versions = {
+        "default": {"status": "retired", "created": "2024-11-01T00:00:00+00:00"},
+        V1_ACTIVE: {
+            "status": "active",
+            "created": "2025-01-01T00:00:00+00:00",
+            "parent": "default",
+            "gate": {"passed": True},
+        },
+        V1_CANDIDATE: {"status": "candidate", "created": "2024-12-01T00:00:00+00:00"},
+    }
+    (root / "registry.json").write_text(json.dumps({"format": 1, "active": V1_ACTIVE, "versions": versions}))
+    shutil.rmtree(root / "default")
+    shutil.copytree(tiny, root / "default")
+    return root
+
+
 def corrupt_weights(path: Path) -> None:
-    """Valid zip, valid arrays, but NaN inside: only a careful loader notices."""
-    with np.load(path / "weights.npz") as data:
-        arrays = {k: data[k] for k in data.files}
-    first = sorted(arrays)[0]
-    arrays[first] = np.full_like(arrays[first], np.nan)
-    np.savez(path / "weights.npz", **arrays)
+    """The serving engine's weights cut in half, as a full disk leaves them: the files are all there, only
+    loading notices."""
+    weights = path / "engine" / "model.bin"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
 
 
 class WorkerProc:

@@ -170,10 +170,14 @@ class Engine:
     def reply(self, text: str, options: EngineOptions | None = None, context: list[str] | None = None) -> str:
         return self.reply_batch([[*(context or []), text]], options)[0]
 
-    def score(self, conversations: list[list[str]], replies: list[str], openers: bool = True) -> list[list[float]]:
-        """log p of each reply piece and the closing EOS (the reply cut to max_target_len), for evaluation."""
+    def score(
+        self, conversations: list[list[str]], replies: list[str], openers: bool = True, whole: bool = False
+    ) -> list[list[float]]:
+        """log p of each reply piece and the closing EOS, for evaluation: the reply cut to max_target_len as in
+        training, or `whole` (as far as the position table reaches: positions - 1 pieces)."""
         sp = self.tokenizer.sp
-        targets = [[sp.id_to_piece(i) for i in self.tokenizer.encode(r)[: self.config.max_target_len]] for r in replies]
+        limit = self.config.positions - 1 if whole else self.config.max_target_len
+        targets = [[sp.id_to_piece(i) for i in self.tokenizer.encode(r)[:limit]] for r in replies]
         return self._log_probs(self.source_pieces(conversations, openers), targets)
 
     def _search_arguments(self, options: EngineOptions) -> dict:

@@ -1,4 +1,4 @@
-"""The training process of one fine-tuning job: new pairs plus a replay sample, train, then the quality gate.
+"""The training process of one fine-tuning job: new pairs plus a replay sample, train v2, then the quality gate.
 
 `python -m seq2seq.worker.finetune --base DIR --pairs FILE --out DIR --run-dir DIR --options JSON`
 Writes a complete model directory to --out (a hidden temp dir the worker renames) and JSON events, one a
@@ -85,21 +85,6 @@ def split_new(pairs: list[Pair], fraction: float) -> tuple[list[Pair], list[Pair
     return train, held
 
 
-def missing_words(pairs: list[Pair], vocab, top: int = 20) -> dict:
-    """Words of the new pairs that the active vocabulary lacks: what a full retrain would add."""
-    from collections import Counter
-
-    from seq2seq.text import tokenize
-
-    total, counts = 0, Counter()
-    for p in pairs:
-        for token in tokenize(p.query) + tokenize(p.reply):
-            total += 1
-            if vocab.id(token) == 1:  # UNK
-                counts[token] += 1
-    return {"unk_rate": sum(counts.values()) / max(total, 1), "distinct": len(counts), "top": counts.most_common(top)}
-
-
 def replay_sample(count: int, base_test_fraction: float, seed: int) -> list[Pair]:
     """Base-corpus pairs to mix in, never from the base held-out conversations."""
     if count <= 0:
@@ -114,9 +99,9 @@ def replay_sample(count: int, base_test_fraction: float, seed: int) -> list[Pair
 
 def base_set(base: Path, base_test_fraction: float) -> tuple[list[Pair], str]:
     """The fixed held-out base set: the active model's heldout.tsv, else held-out chit-chat conversations."""
-    heldout = base / "heldout.tsv"
+    heldout = base / model_dir.HELDOUT_FILE
     if heldout.exists():
-        return corpus.read_pairs(heldout)[:BASE_SET_LIMIT], "heldout.tsv"
+        return corpus.read_pairs(heldout)[:BASE_SET_LIMIT], model_dir.HELDOUT_FILE
     try:
         pairs = [p for p in corpus.chitchat_pairs() if is_held_out("test:" + p.group, base_test_fraction or 0.02)]
     except ImportError:
@@ -138,11 +123,41 @@ def progress_events(min_interval_s: float = 0.5):
     return on_step
 
 
+def train_settings(base_train, opts: FinetuneOptions, mix_size: int):
+    """The base model's training settings turned into a fine-tune's (or, with `full`, a retrain's) for `mix_size`
+    pairs. A fine-tune's schedule spans its epochs: a short warm-up (fresh optimizer moments on trained weights),
+    then the decay, from half the base peak learning rate."""
+    batch = opts.batch_size or base_train.batch_size
+    if opts.full:  # the base recipe on the new mix; the base held-out set stays the gate's, so nothing is held out
+        return replace(
+            base_train,
+            batch_size=batch,
+            seed=opts.seed,
+            learning_rate=opts.learning_rate or base_train.learning_rate,
+            test_fraction=0.0,
+        )
+    per_epoch = max(1, -(-mix_size // batch))
+    steps = max(1, round(opts.epochs * per_epoch))
+    return replace(
+        base_train,
+        batch_size=batch,
+        seed=opts.seed,
+        learning_rate=opts.learning_rate or base_train.learning_rate / 2,
+        warmup_steps=max(1, steps // 20),
+        max_steps=steps,
+        eval_every=max(1, min(base_train.eval_every, per_epoch)),
+        checkpoint_every=max(1, min(base_train.checkpoint_every, per_epoch)),
+        test_fraction=0.0,
+        val_fraction=min(0.2, max(0.02, 20 / mix_size)),
+        patience=2,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
-    from seq2seq.presets import TrainConfig
-    from seq2seq.replier import Replier
-    from seq2seq.train import TrainJob
-    from seq2seq.train import run as train_run
+    from seq2seq.engine.decode import Engine
+    from seq2seq.transformer_presets import TransformerTrainConfig
+    from seq2seq.transformer_train import TransformerJob
+    from seq2seq.transformer_train import run as train_run
 
     opts = FinetuneOptions.from_json(json.loads(args.options))
     emit("phase", phase="loading")
@@ -150,56 +165,43 @@ def run(args: argparse.Namespace) -> int:
     log.info("fine-tuning on %s", device)
     emit("device", device=device)
 
-    bundle = model_dir.load(args.base)
-    base_train = TrainConfig.from_dict(bundle.extra.get("train", {}))
+    base = model_dir.load_transformer(args.base)
+    base_train = TransformerTrainConfig.from_dict(base.train)
     # Defence in depth: the bot's export already filters, but anything may POST pairs to the worker.
     filtered = filter_pairs(corpus.read_pairs(args.pairs), FilterConfig())
     log.info("learning filters kept %d pairs; dropped %s", len(filtered.kept), dict(filtered.dropped) or "none")
     if len(filtered.kept) < 2:
         raise ValueError(f"only {len(filtered.kept)} pairs passed the learning filters ({dict(filtered.dropped)})")
     new_train, new_held = split_new(filtered.kept, opts.holdout_fraction)
-    missing = missing_words(new_train, bundle.vocab)
     share = opts.replay_fraction if opts.replay_fraction is not None else args.replay_fraction
-    if opts.full:  # a new vocabulary from the whole base corpus plus the log, trained from scratch
+    if opts.full:  # a new tokenizer from the whole base corpus plus the log, trained from scratch
         replay = replay_sample(10**9, base_train.test_fraction, opts.seed)
     else:
         replay = replay_sample(round(len(new_train) * share / (1 - share)), base_train.test_fraction, opts.seed)
     mix = new_train + replay
-    batch = opts.batch_size or base_train.batch_size
-    per_epoch = max(1, -(-len(mix) // batch))
-    cfg = replace(
-        base_train,
-        max_epochs=opts.epochs,
-        batch_size=batch,
-        seed=opts.seed,
-        learning_rate=opts.learning_rate or base_train.learning_rate / 2,
-        eval_every=max(1, min(base_train.eval_every, per_epoch)),
-        checkpoint_every=max(1, min(base_train.checkpoint_every, per_epoch)),
-        test_fraction=0.0,
-        val_fraction=min(0.2, max(0.02, 20 / len(mix))),
-        patience=2,
-    )
+    cfg = train_settings(base_train, opts, len(mix))
     log.info(
-        "mix: %d new pairs + %d replay pairs; %d new pairs held out; lr %.2e",
+        "mix: %d new pairs + %d replay pairs; %d new pairs held out; lr %.2e, %d scheduled steps",
         len(new_train),
         len(replay),
         len(new_held),
         cfg.learning_rate,
+        cfg.max_steps,
     )
-    if opts.full:
-        cfg = replace(cfg, learning_rate=opts.learning_rate or base_train.learning_rate, patience=base_train.patience)
+    # A fine-tune keeps the tokenizer, so new words are new sequences of known pieces, and starts from the
+    # active version's weights; a full retrain starts from nothing and learns its own pieces.
     metrics = train_run(
-        TrainJob(
+        TransformerJob(
             mix,
             args.out,
             args.run_dir,
-            bundle.config,
+            base.config,
             cfg,
-            init=None if opts.full else bundle,
             quiet=True,
             max_steps=opts.max_steps,
-            command=f"finetune from {args.base.name}",
-            extra_eval={"new_heldout": new_held},
+            tokenizer=None if opts.full else base.tokenizer(),
+            init_weights=None if opts.full else base.weights,
+            command=f"{'full retrain' if opts.full else 'finetune'} from {args.base.name}",
             on_step=progress_events(),
         )
     )
@@ -207,17 +209,18 @@ def run(args: argparse.Namespace) -> int:
     emit("phase", phase="evaluating")
     base_pairs, source = base_set(args.base, base_train.test_fraction)
     margin = opts.margin if opts.margin is not None else args.margin
-    gate: GateResult = evaluate(Replier(bundle), Replier.load(args.out), base_pairs, new_held, margin, source)
+    # Judged as they serve: each model's own engine (int8 on a CPU, float16 on CUDA).
+    active, candidate = Engine(base.engine), Engine(model_dir.engine_dir(args.out))
+    gate: GateResult = evaluate(active, candidate, base_pairs, new_held, margin, source)
     log.info("gate %s: %s", "passed" if gate.passed else "failed", "; ".join(gate.reasons) or "all checks met")
 
     # The next generation is judged on the same fixed base set, so it travels with the model.
-    if (args.base / "heldout.tsv").exists():
-        shutil.copyfile(args.base / "heldout.tsv", args.out / "heldout.tsv")
+    if (args.base / model_dir.HELDOUT_FILE).exists():
+        shutil.copyfile(args.base / model_dir.HELDOUT_FILE, args.out / model_dir.HELDOUT_FILE)
     corpus.write_tsv(new_held, args.out / "heldout_new.tsv")
     metrics = {
         **metrics,
         "full_retrain": opts.full,
-        "missing_words": missing,
         "filtered": filtered.to_json(),
         "new_pairs": len(new_train),
         "replay_pairs": len(replay),

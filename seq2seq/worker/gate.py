@@ -53,17 +53,14 @@ def decide(
 
 
 def evaluate(active, candidate, base_pairs: list, new_pairs: list, margin: float, base_set: str) -> GateResult:
-    """Teacher-forced perplexity of both Repliers on both sets (NumPy; the same decoder that serves)."""
-    from seq2seq.evaluate import teacher_forced
-
-    def ppl(replier, pairs):
-        return teacher_forced(replier, pairs)[0] if pairs else float("inf")
+    """Perplexity of both models' engines (`seq2seq.engine.decode.Engine`, as they serve) on both sets."""
+    from seq2seq.engine.evaluate import perplexity
 
     return decide(
-        ppl(active, base_pairs),
-        ppl(candidate, base_pairs),
-        ppl(active, new_pairs),
-        ppl(candidate, new_pairs),
+        perplexity(active, base_pairs),
+        perplexity(candidate, base_pairs),
+        perplexity(active, new_pairs),
+        perplexity(candidate, new_pairs),
         margin=margin,
         base_pairs=len(base_pairs),
         new_pairs=len(new_pairs),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import shutil
 import time
@@ -30,10 +31,14 @@ class ActivationError(Exception):
     """A version failed to load or to answer its warm-up; the active one stays."""
 
 
+class VersionRetired(Exception):
+    """A v1 version: the worker serves v2 through the engine only, so it can never be activated (409)."""
+
+
 @dataclass(frozen=True)
 class LoadedModel:
     version: str
-    replier: object  # seq2seq.replier.Replier; a batch keeps its reference, so a swap never cuts it off
+    engine: object  # seq2seq.engine.decode.Engine; a batch keeps its reference, so a swap never cuts it off
     warm_up_ms: float
 
 
@@ -41,28 +46,40 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def load_and_warm(path: Path, version: str) -> LoadedModel:
-    """Runs in a thread: read the directory, then answer a warm-up through every code path."""
-    from seq2seq.replier import Replier
+def load_and_warm(path: Path, version: str, engine_args: dict | None = None) -> LoadedModel:
+    """Runs in a thread: load the version's engine, then answer a warm-up through every code path."""
+    from seq2seq.engine.decode import Engine
+    from seq2seq.engine.options import EngineOptions
 
     try:
-        replier = Replier.load(path)
-        seconds = replier.warm_up()
-        probe = replier.reply_batch([["hello"]])
-        if not (isinstance(probe, list) and len(probe) == 1 and isinstance(probe[0], str) and probe[0].strip()):
+        started = time.perf_counter()
+        engine = Engine(model_dir.engine_dir(path), **(engine_args or {}))
+        probe = engine.reply_batch([["hello"], ["how are you?"]], EngineOptions(max_len=4, min_len=1))
+        if not (isinstance(probe, list) and len(probe) == 2 and all(isinstance(p, str) and p.strip() for p in probe)):
             raise ActivationError(f"version {version}: warm-up produced no reply")
+        scores = engine.score([["hello"]], [probe[0]])[0]
+        if not all(math.isfinite(s) for s in scores):
+            raise ActivationError(f"version {version} refused: its scores are not finite (NaN weights?)")
     except ActivationError:
         raise
     except model_dir.ModelDirError as exc:
         raise ActivationError(f"version {version} refused: {exc}") from exc
     except Exception as exc:  # any other failure in loading or decoding: the version is unusable
         raise ActivationError(f"version {version} refused: warm-up failed ({type(exc).__name__}: {exc})") from exc
-    return LoadedModel(version, replier, seconds * 1000)
+    return LoadedModel(version, engine, (time.perf_counter() - started) * 1000)
+
+
+def is_v1(path: Path) -> bool:
+    try:
+        return model_dir.kind(path) == model_dir.V1
+    except model_dir.ModelDirError:
+        return False  # broken, not v1: loading it says what is wrong
 
 
 class Registry:
-    def __init__(self, root: Path, keep: int = 5, metrics=None):
+    def __init__(self, root: Path, keep: int = 5, metrics=None, engine_args: dict | None = None):
         self.root = Path(root)
+        self.engine_args = engine_args or {}  # Engine(...) arguments: device, threads, seed
         self.keep = keep
         self.metrics = metrics
         self.current: LoadedModel | None = None
@@ -105,15 +122,21 @@ class Registry:
                 name = validate_version(path.name)
             except ValueError:
                 continue  # hidden temp dirs, registry.json, stray files
-            if not path.is_dir() or not (path / model_dir.CONFIG_FILE).exists():
+            if not path.is_dir() or not any(
+                (path / f).is_file() for f in (model_dir.TRANSFORMER_FILE, model_dir.CONFIG_FILE)
+            ):
                 continue
             entry = entries.get(name) if isinstance(entries.get(name), dict) else None
             if entry is None:
                 entry = {"status": "candidate", "created": _mtime_iso(path), "metrics": model_dir.read_metrics(path)}
+            if is_v1(path) and entry.get("error") != model_dir.V1_RETIRED:
+                # The upgrade to v2: a v1 version stays listed (and on disk, until pruned) but never serves again.
+                log.warning("model version %s is a v1 model: retired (replaced by the v2 engine)", name)
+                entry.update(status="retired", error=model_dir.V1_RETIRED)
             found[name] = entry
         self._entries = found
         active = data.get("active")
-        self._active = active if active in found else None
+        self._active = active if active in found and found[active].get("error") != model_dir.V1_RETIRED else None
         for name, entry in found.items():
             if entry.get("status") == "active" and name != self._active:
                 entry["status"] = "retired"
@@ -145,7 +168,8 @@ class Registry:
         try:
             self.scan()
             order = [self._active, SHIPPED, *[m.version for m in self.list() if m.status != "rejected"]]
-            for version in dict.fromkeys(v for v in order if v and v in self._entries):
+            usable = (v for v in order if v and v in self._entries and not is_v1(self.path(v)))
+            for version in dict.fromkeys(usable):
                 try:
                     await self.activate(version)
                     return
@@ -162,9 +186,11 @@ class Registry:
                 raise UnknownVersion(f"unknown model version: {version}")
             if self.current and self.current.version == version:
                 return self.info(version)
+            if is_v1(self.path(version)):
+                raise VersionRetired(f"model version {version} cannot be activated: {model_dir.V1_RETIRED}")
             log.info("loading model version %s beside %s", version, self.active or "nothing")
             try:
-                loaded = await asyncio.to_thread(load_and_warm, self.path(version), version)
+                loaded = await asyncio.to_thread(load_and_warm, self.path(version), version, self.engine_args)
             except ActivationError as exc:
                 self._entries[version]["error"] = str(exc)
                 if self.metrics:

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from seq2seq import model_dir
 from seq2seq.decoding import DecodeOptions
+from seq2seq.engine.options import EngineOptions
 from seq2seq.protocol import (
     MAX_JOB_BODY,
     MAX_REPLY_BODY,
@@ -77,7 +78,9 @@ async def reply(request: web.Request) -> web.Response:
     options = []
     for i, r in enumerate(requests):
         try:
-            options.append(decode_options(worker.settings.decoding, r.options))
+            # Validated as the bot's word-based options, served as the engine's piece-based ones; requests with
+            # equal engine options batch together (a per-request seed is not the engine's: see EngineOptions).
+            options.append(EngineOptions.from_decode_options(decode_options(worker.settings.decoding, r.options)))
         except ValueError as exc:
             raise ApiError(400, f"request {i}: {exc}" if is_list else str(exc)) from None
     timeout = min([worker.settings.request_timeout_s, *[r.timeout_s for r in requests if r.timeout_s]])
@@ -114,8 +117,11 @@ async def readyz(request: web.Request) -> web.Response:
     if registry.active is None:
         why = "loading the model" if registry.starting else "no usable model version: activate one (see the log)"
         raise ApiError(503, why, {"Retry-After": "1"})
-    active = registry.active
-    return json_response({"ready": True, "model_version": active})
+    current = registry.current
+    engine = current.engine
+    return json_response(
+        {"ready": True, "model_version": current.version, "device": engine.device, "compute_type": engine.compute_type}
+    )
 
 
 async def metrics(request: web.Request) -> web.Response:

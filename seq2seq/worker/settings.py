@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from seq2seq.decoding import DecodeOptions
+from seq2seq.engine.decode import DEVICES
 from seq2seq.protocol import config_file
 from seq2seq.protocol.config_file import ConfigError
 
@@ -17,6 +18,7 @@ ENV_OVERRIDES = {  # variable: field
     "BANTER_WORKER_HOST": "host",
     "BANTER_WORKER_PORT": "port",
     "BANTER_WORKER_DECODE_THREADS": "decode_threads",
+    "BANTER_DEVICE": "device",
 }
 
 
@@ -35,7 +37,8 @@ class WorkerSettings:
     batch_timeout_ms: float = 2.0
     max_queue: int = 256
     request_timeout_s: float = 10.0
-    decode_threads: int = 2  # batches decoded at once (each with one BLAS thread): both cores of a small machine
+    decode_threads: int = 2  # batches decoded at once: engine replicas of one thread each, both cores of a small box
+    device: str = "auto"  # where replies decode: auto (a CUDA GPU when CTranslate2 sees one), cpu or cuda
     keep_versions: int = 5  # model versions kept on disk besides the active one and "default"
     gate_margin: float = 0.05  # allowed relative worsening of base held-out perplexity
     # [worker] base_replay_fraction: share of base-corpus pairs in a fine-tune mix. 0.75 kept the base
@@ -59,6 +62,10 @@ class WorkerSettings:
         for name in ("max_batch_size", "max_queue", "decode_threads", "keep_versions", "max_jobs_kept"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"[worker] {name} must be at least 1")
+        if self.device not in DEVICES:
+            raise SettingsError(
+                f"[worker] device (or BANTER_DEVICE) must be one of {', '.join(DEVICES)}, not {self.device!r}"
+            )
         if not 0 <= self.batch_timeout_ms <= 1000:
             raise SettingsError("[worker] batch_timeout_ms must be between 0 and 1000")
         if not 0 < self.request_timeout_s <= 600:

@@ -10,8 +10,8 @@ from seq2seq.search import SearchSpec, beam_search
 from seq2seq.vocab import BOS_ID, EOS_ID
 
 
-def test_zero_weight_reproduces_plain_beam_search(tiny_model_dir):
-    replier = Replier.load(tiny_model_dir)
+def test_zero_weight_reproduces_plain_beam_search(tiny_v1_model_dir):
+    replier = Replier.load(tiny_v1_model_dir)
     net = replier.network
     source = replier.encode([["hi there"], ["do you like music?"], [""]])
     states, items = net.encode(source)
@@ -23,8 +23,8 @@ def test_zero_weight_reproduces_plain_beam_search(tiny_model_dir):
     np.testing.assert_allclose(wrapped_scores, plain_scores, rtol=1e-5)
 
 
-def test_anti_lm_makes_replies_less_alike(tiny_model_dir):
-    replier = Replier.load(tiny_model_dir)
+def test_anti_lm_makes_replies_less_alike(tiny_v1_model_dir):
+    replier = Replier.load(tiny_v1_model_dir)
     prompts = [[p.query] for p in corpus.chitchat_pairs()[2000:2030]]
     plain = replier.reply_batch(prompts, DecodeOptions(strategy="beam", anti_lm=0.0))
     mmi = replier.reply_batch(prompts, DecodeOptions(strategy="beam", anti_lm=0.8, anti_lm_steps=5))

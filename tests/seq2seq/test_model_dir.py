@@ -12,10 +12,10 @@ from seq2seq.model_dir import ModelDirError
 from seq2seq.replier import Replier
 
 
-def test_weights_are_float16_and_load_into_a_fresh_model(tiny_model_dir):
-    with np.load(tiny_model_dir / "weights.npz") as data:
+def test_weights_are_float16_and_load_into_a_fresh_model(tiny_v1_model_dir):
+    with np.load(tiny_v1_model_dir / "weights.npz") as data:
         assert all(data[k].dtype == np.float16 for k in data.files)
-    bundle = model_dir.load(tiny_model_dir)
+    bundle = model_dir.load(tiny_v1_model_dir)
     model = build(bundle.config)
     model_dir.assign_weights(model, bundle.weights)
     reloaded = model_dir.weights_of(model)
@@ -25,9 +25,9 @@ def test_weights_are_float16_and_load_into_a_fresh_model(tiny_model_dir):
 
 
 @pytest.mark.parametrize("victim", ["config.json", "vocab.json", "weights.npz"])
-def test_missing_file_is_named(tiny_model_dir, tmp_path, victim):
+def test_missing_file_is_named(tiny_v1_model_dir, tmp_path, victim):
     broken = tmp_path / "m"
-    shutil.copytree(tiny_model_dir, broken)
+    shutil.copytree(tiny_v1_model_dir, broken)
     (broken / victim).unlink()
     with pytest.raises(ModelDirError, match=victim):
         Replier.load(broken)
@@ -41,17 +41,17 @@ def test_missing_file_is_named(tiny_model_dir, tmp_path, victim):
         ("vocab.json", b"[]"),
     ],
 )
-def test_corrupt_file_is_named(tiny_model_dir, tmp_path, victim, content):
+def test_corrupt_file_is_named(tiny_v1_model_dir, tmp_path, victim, content):
     broken = tmp_path / "m"
-    shutil.copytree(tiny_model_dir, broken)
+    shutil.copytree(tiny_v1_model_dir, broken)
     (broken / victim).write_bytes(content)
     with pytest.raises(ModelDirError, match=victim):
         Replier.load(broken)
 
 
-def test_weights_of_the_wrong_shape_are_refused(tiny_model_dir, tmp_path):
+def test_weights_of_the_wrong_shape_are_refused(tiny_v1_model_dir, tmp_path):
     broken = tmp_path / "m"
-    shutil.copytree(tiny_model_dir, broken)
+    shutil.copytree(tiny_v1_model_dir, broken)
     config = json.loads((broken / "config.json").read_text())
     config["model"]["units"] *= 2
     (broken / "config.json").write_text(json.dumps(config))

@@ -22,8 +22,8 @@ HOSTILE = [
 
 
 @pytest.fixture(scope="module")
-def replier(tiny_model_dir):
-    return Replier.load(tiny_model_dir)
+def replier(tiny_v1_model_dir):
+    return Replier.load(tiny_v1_model_dir)
 
 
 @pytest.mark.parametrize("strategy", ["beam", "greedy", "sample"])
@@ -64,10 +64,10 @@ def test_invalid_options_are_clear_errors():
         DecodeOptions.from_dict({"temperature": "hot"})
 
 
-def test_blocklisted_words_are_never_generated(tiny_model_dir):
+def test_blocklisted_words_are_never_generated(tiny_v1_model_dir):
     from seq2seq import model_dir
 
-    bundle = model_dir.load(tiny_model_dir)
+    bundle = model_dir.load(tiny_v1_model_dir)
     common = [t for t in bundle.vocab.tokens[5:40] if t.isalpha()][:5]
     replier = Replier(bundle, blocklist=Blocklist(common))
     replies = replier.reply_batch(

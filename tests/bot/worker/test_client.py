@@ -17,7 +17,7 @@ from tests.worker_process import make_versions, running
 
 @pytest.fixture(scope="module")
 def served(tiny_model_dir, tmp_path_factory):
-    """One worker for this module over models default, alt (a copy) and broken (NaN weights)."""
+    """One worker for this module over models default, alt (a copy) and broken (a cut engine file)."""
     base = tmp_path_factory.mktemp("client")
     with running(make_versions(base / "models", tiny_model_dir), base / "worker.log") as worker:
         yield worker
@@ -36,7 +36,7 @@ async def test_the_client_api_against_a_worker(served, tmp_path):
         assert (await client.activate("default")).status == "active"
         with pytest.raises(WorkerError) as error:
             await client.activate("broken")
-        assert error.value.status == 422 and "NaN" in error.value.message
+        assert error.value.status == 422 and "invalid payload size" in error.value.message
         assert not isinstance(error.value, WorkerUnavailable)  # a mistake, not an outage
         with pytest.raises(WorkerError) as error:
             await client.activate("nope")

@@ -7,7 +7,17 @@ from pathlib import Path
 import pytest
 
 # Re-exported for the tests of this package.
-from tests.worker_process import REPO, WorkerProc, corrupt_weights, make_models, make_versions, running  # noqa: F401
+from tests.worker_process import (  # noqa: F401
+    REPO,
+    V1_ACTIVE,
+    V1_CANDIDATE,
+    WorkerProc,
+    corrupt_weights,
+    make_models,
+    make_v1_era,
+    make_versions,
+    running,
+)
 
 
 @pytest.fixture
@@ -29,7 +39,7 @@ def start_worker(tmp_path):
 
 @pytest.fixture(scope="module")
 def served(tiny_model_dir, tmp_path_factory):
-    """One worker per test module over models default, alt (a copy) and broken (NaN weights, no loss chart)."""
+    """One worker per test module over models default, alt (a copy) and broken (a cut engine file, no loss chart)."""
     base = tmp_path_factory.mktemp("served")
     with running(make_versions(base / "models", tiny_model_dir), base / "worker.log") as worker:
         yield worker
