@@ -23,10 +23,11 @@ def test_figures_have_known_answers():
     assert got["mean_reply_words"] == pytest.approx((3 + 3 + 3 + 1 + 0) / 5)  # "." and "⁇" are not words
     assert got["mean_human_words"] == pytest.approx((3 + 5 + 1 + 2 + 1) / 5)
     assert got["top10_share"] == pytest.approx(1.0)  # four distinct replies: all among the ten most frequent
-    assert got["distinct2"] == pytest.approx(6 / 9)  # 2 + 3 + 3 + 1 bigrams, the second "i like it." repeats 3
+    # v1's words of "⁇ ok" are ? ? ok (NFKC). Bigrams: 2 + 3 + 3 + 2, the second "i like it." repeats 3
+    assert got["distinct2"] == pytest.approx(7 / 10)
     assert got["content_repeat_rate"] == pytest.approx(1 / 5)  # "pizza is pizza"
-    # F1 per pair: pizza 1/3; i like it 2·(3/4·3/5)/(3/4+3/5) = 2/3; none; ok 1/2; none
-    assert got["unigram_f1"] == pytest.approx((1 / 3 + 2 / 3 + 0 + 1 / 2 + 0) / 5)
+    # F1 per pair: pizza 1/3; i like it 2·(3/4·3/5)/(3/4+3/5) = 2/3; none; ok 2·(1/3·1/2)/(1/3+1/2) = 2/5; none
+    assert got["unigram_f1"] == pytest.approx((1 / 3 + 2 / 3 + 0 + 2 / 5 + 0) / 5)
     assert got["unk_rate"] == pytest.approx(1 / 5) and got["empty_rate"] == pytest.approx(1 / 5)
     odd = figures(["hmm?", "<unk>", "fine \ufffd"], ["a", "b", "c"])
     assert odd["unk_rate"] == pytest.approx(2 / 3)
