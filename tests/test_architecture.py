@@ -85,3 +85,20 @@ def test_every_module_opens_with_a_docstring():
                 if ast.get_docstring(tree) is None:
                     missing.append(str(f.relative_to(REPO)))
     assert missing == []
+
+
+def test_transformer_file_imports_only_keras_numpy_and_its_config():
+    names = imports_of(REPO / "seq2seq" / "transformer.py")
+    assert {n for n in names if top(n) == "seq2seq"} == {"seq2seq.transformer_config"}
+
+
+def test_the_engine_serves_without_the_training_stack():
+    """Importing the v2 engine loads neither TensorFlow nor Keras (a worker at rest stays small)."""
+    import subprocess
+
+    code = (
+        "import sys, seq2seq.engine.decode, seq2seq.engine.convert; "
+        "print(sorted(m for m in ('tensorflow', 'keras', 'jax', 'torch') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

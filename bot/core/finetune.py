@@ -9,7 +9,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from bot.storage import RunStatus, Storage
 from bot.worker import WorkerClient, WorkerError, WorkerUnavailable
@@ -17,7 +16,6 @@ from seq2seq.protocol import MIN_FINETUNE_PAIRS, FinetuneOptions, JobInfo
 
 log = logging.getLogger("banter.finetune")
 
-UPLOAD_FILE = "pairs.jsonl"
 OUTAGE_LIMIT_S = 600.0  # a job whose worker stays unreachable this long is given up on
 
 
@@ -117,17 +115,19 @@ class FineTuner:
     async def _run(self, report: FinetuneReport, progress: Progress, full: bool = False) -> None:
         with tempfile.TemporaryDirectory(prefix="banter-export-") as tmp:
             counts = await self.storage.export_training_pairs(tmp, run_id=report.run_id)
-            report.pairs_new, report.pairs_sent = counts.new, counts.train + counts.validation
+            report.pairs_new, report.pairs_sent = counts.new, counts.pairs
             if report.pairs_sent < MIN_FINETUNE_PAIRS:
                 report.status = RunStatus.FAILED
                 report.error = f"only {report.pairs_sent} pairs to learn from; a fine-tune needs {MIN_FINETUNE_PAIRS}"
                 return
-            upload = Path(tmp) / UPLOAD_FILE
-            # The worker holds out its own share of new pairs to judge the candidate, so both files go.
-            upload.write_bytes(counts.train_path.read_bytes() + counts.validation_path.read_bytes())
             active, versions = await self.worker.models()
             report.before = next((v.metrics for v in versions if v.version == active), {}) or {}
-            job = await self.worker.start_finetune(upload, FinetuneOptions(max_steps=self.max_steps, full=full))
+            # The worker makes the one split: [learning] validation_fraction of the conversations are held
+            # out to judge the candidate.
+            options = FinetuneOptions(
+                max_steps=self.max_steps, full=full, holdout_fraction=self.storage.config.learning.validation_fraction
+            )
+            job = await self.worker.start_finetune(counts.path, options)
         report.job = job
         await progress(report)
         await self._follow(report, progress)

@@ -20,21 +20,29 @@ URL_ENV = "BANTER_DATABASE_URL"
 
 @dataclass(frozen=True, slots=True)
 class LearningFilters:
-    """What the export lets through to training (the `[learning]` table)."""
+    """What the export lets through to training, and how much of it judges the result (the `[learning]` table)."""
 
     min_chars: int = 2
     max_chars: int = 300
     blocklist: tuple[str, ...] = ()
     replay_fraction: float = 0.5
-    validation_fraction: float = 0.05
+    # Share of the exported conversations the worker holds out of training to judge the candidate (sent as
+    # the job's holdout_fraction; the worker makes the one split).
+    validation_fraction: float = 0.2
     max_share_per_user: float | None = 0.10
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_chars <= self.max_chars:
             raise ConfigError("[learning] min_chars, max_chars: expected 0 <= min_chars <= max_chars")
-        for name in ("replay_fraction", "validation_fraction"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ConfigError(f"[learning] {name}: expected a number between 0 and 1, got {getattr(self, name)}")
+        if not 0.0 <= self.replay_fraction <= 1.0:
+            raise ConfigError(
+                f"[learning] replay_fraction: expected a number between 0 and 1, got {self.replay_fraction}"
+            )
+        if not 0.0 < self.validation_fraction < 1.0:
+            raise ConfigError(
+                "[learning] validation_fraction: expected a number between 0 and 1, both excluded, "
+                f"got {self.validation_fraction}"
+            )
         if self.max_share_per_user is not None and not 0.0 < self.max_share_per_user <= 1.0:
             raise ConfigError(
                 f"[learning] max_share_per_user: expected a number in (0, 1], got {self.max_share_per_user}"
@@ -49,9 +57,11 @@ class StorageConfig:
     pair_window_seconds: float = DEFAULT_WINDOW_SECONDS
     purge_on_guild_leave: bool = True
     # SQLite waits this long for a lock before the driver gives up; the writer then
-    # retries `lock_retries` more times with a short back-off before raising.
+    # retries `lock_retries` more times with a short back-off, and after that keeps the
+    # writes (at most `write_backlog` of them) until the database is free again.
     busy_timeout_ms: int = 5000
     lock_retries: int = 3
+    write_backlog: int = 10_000
     command_prefixes: tuple[str, ...] = DEFAULT_COMMAND_PREFIXES
     learning: LearningFilters = field(default_factory=LearningFilters)
 

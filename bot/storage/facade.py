@@ -12,13 +12,13 @@ from sqlalchemy.exc import DBAPIError
 
 from . import audit, export, messages, privacy, settings, training
 from .config import LearningFilters, StorageConfig, load_config
-from .engine import Engines, create_engines, is_not_a_database
-from .errors import NotADatabaseError
+from .engine import Engines, create_engines, is_lock_error, is_not_a_database, not_a_database
+from .errors import DatabaseLockedError
 from .messages import Caches, LogResult, MessageRules
 from .migrate import upgrade
 from .models import OptOut, RunStatus
 from .pairs import IncomingMessage
-from .writer import Writer
+from .writer import Backlog, Writer
 
 _MAX_ID = 2**63 - 1
 _BATCH = 500
@@ -54,7 +54,9 @@ class Storage:
         self._engines = engines
         self._caches = caches
         self._rules = MessageRules(config.pair_window_seconds, tuple(config.command_prefixes))
-        self._writer = Writer(engines.writer, lock_retries=config.lock_retries, max_batch=_BATCH)
+        self._writer = Writer(
+            engines.writer, lock_retries=config.lock_retries, max_batch=_BATCH, max_backlog=config.write_backlog
+        )
 
     @classmethod
     async def open(
@@ -71,7 +73,11 @@ class Storage:
         except BaseException as exc:
             await engines.dispose()
             if isinstance(exc, DBAPIError) and is_not_a_database(exc):
-                raise NotADatabaseError(f"{engines.url.database} is not an SQLite database") from exc
+                raise not_a_database(engines.url, exc) from exc
+            if isinstance(exc, DBAPIError) and is_lock_error(exc):
+                raise DatabaseLockedError(
+                    f"database {engines.url.render_as_string(hide_password=True)} is locked by another process"
+                ) from exc
             raise
         storage = cls(engines, config, Caches(opted_out=opted_out))
         storage._writer.start()
@@ -90,6 +96,11 @@ class Storage:
     @property
     def dialect(self) -> str:
         return self._engines.dialect
+
+    @property
+    def write_backlog(self) -> Backlog:
+        """Writes waiting to be committed, and since when the database has been locked (None: it is not)."""
+        return self._writer.backlog
 
     async def _write(self, fn, *args, **kwargs):
         async def handler(conn, _items, hooks):
@@ -258,7 +269,7 @@ class Storage:
         seed: int | None = None,
         filters: LearningFilters | None = None,
     ) -> export.ExportCounts:
-        """New pairs since the last successful run plus a replay sample, as train/validation JSONL.
+        """New pairs since the last successful run plus a replay sample, as one JSONL file (counts.path).
 
         With run_id, the run records the export's watermark: once it succeeds, those pairs are old.
         `filters` defaults to config.toml's [learning]; the replay sample's seed to the run id.

@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from seq2seq.protocol import FinetuneOptions, JobInfo, ModelInfo, ReplyRequest, ReplyResult
+from seq2seq.protocol import FinetuneOptions, JobInfo, ModelInfo, ReplyRequest, ReplyResult, validate_version
 
 from .health import WorkerHealth
 
@@ -126,6 +126,12 @@ class WorkerClient:
             raise
 
     async def activate(self, version: str) -> ModelInfo:
+        """Promote or roll back to `version`. A name that is not a version is refused before any request (a 400
+        WorkerError, as the worker would answer): in a URL, "../x" would name another route."""
+        try:
+            validate_version(version)
+        except ValueError as exc:
+            raise WorkerError(400, f"bad version name {version!r}: {exc}") from None
         data = await self._request("POST", f"/v1/models/{version}/activate", timeout=120)
         return ModelInfo.from_json(data.get("version", {}))
 

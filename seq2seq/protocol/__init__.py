@@ -1,6 +1,8 @@
-"""What the bot and the worker share, standard library only: the HTTP/JSON types (wire) and the config loader.
+"""What the bot and the worker share, standard library only: the HTTP/JSON types (wire), the config loader
+and the blocklist matcher.
 
-`from seq2seq.protocol import X` names the wire types; the loader is `seq2seq.protocol.config_file`.
+`from seq2seq.protocol import X` names the wire types; the loader is `seq2seq.protocol.config_file`, the
+matcher `seq2seq.protocol.blocklist`.
 """
 
 from .wire import (

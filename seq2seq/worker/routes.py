@@ -206,7 +206,9 @@ def _pairs_from_path(raw) -> list[dict]:
         raise ValueError(f"{raw} is over the {MAX_JOB_BODY * 4}-byte limit")
     pairs = []
     for i, p in enumerate(read_pairs(path)):
-        pairs.append(pair_from_json({"query": p.query, "reply": p.reply, "context": p.context}, f"{raw}: pair {i + 1}"))
+        # The group (a JSONL line's, or the file and line) keeps conversations whole in the held-out split.
+        pair = {"query": p.query, "reply": p.reply, "context": p.context, "group": p.group}
+        pairs.append(pair_from_json(pair, f"{raw}: pair {i + 1}"))
     return pairs
 
 

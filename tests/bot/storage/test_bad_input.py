@@ -35,7 +35,7 @@ async def test_long_messages_are_stored_whole_up_to_discords_limit_and_kept_out_
     assert await stored_content(storage, 101, M(2)) == long_text.strip()
     assert (await storage.pair_counts()).total == 1
     counts = await storage.export_training_pairs(tmp_path)
-    assert counts.train + counts.validation == 0  # max_chars = 300
+    assert counts.pairs == 0  # max_chars = 300
     huge = await storage.log_message(msg(3, 100, "x" * 20000, 2))
     assert huge.stored and len(await stored_content(storage, 100, M(3))) == MAX_STORED_CHARS
 

@@ -89,6 +89,8 @@ def test_the_repo_config_toml_loads():
         {"min_chars": 10, "max_chars": 5},
         {"replay_fraction": 1.5},
         {"validation_fraction": -0.1},
+        {"validation_fraction": 0.0},  # the worker needs held-out conversations to judge a fine-tune
+        {"validation_fraction": 1.0},
         {"max_share_per_user": 0.0},
     ],
 )
