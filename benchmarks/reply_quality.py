@@ -1,7 +1,8 @@
 """`python -m benchmarks.reply_quality --json OUT`: what a model's replies are like, asked through the worker's API.
 
-Starts its own worker over `--model` (or drives `--url`), sends N prompts (default 400) with no options, so the
-worker's default decoding answers, and measures the replies against the human ones:
+Starts its own worker over `--model` (or drives `--url`), sends N prompts (default 400) with only a sampling seed
+as options (one per prompt: the same replies on every run), so the worker's default decoding answers, and measures
+the replies against the human ones (averaged over `--draws` seeds per prompt: one draw's figures are noisy):
 
     mean_reply_words      words per reply (v1's word count, punctuation not counted); mean_human_words beside it
     top10_share           replies that are one of the ten most frequent replies
@@ -14,7 +15,7 @@ on two prompt sets: the model's held-out split (`heldout.tsv`, conversations tra
 `chatterbot-corpus` package's English dialogues (another source). Prompts are a seeded sample, the same for
 every model. `coverage` is the share of all human replies of each set containing a word v1's vocabulary lacks.
 Words are counted by v1's frozen tokenizer (seq2seq.eval.wordcount), so v1 and later models compare;
-`--baseline` (an earlier report) adds the unigram-F1 ratio target. Every reply is kept in the JSON.
+`--baseline` (an earlier report) adds the unigram-F1 ratio target. The first draw's replies are kept in the JSON.
 """
 
 from __future__ import annotations
@@ -100,27 +101,37 @@ def check_targets(heldout: dict, baseline: dict | None) -> dict:
     return checks
 
 
-async def ask(url: str, conversations: list[list[str]], token: str = "", concurrency: int = CONCURRENCY) -> list[str]:
-    """The worker's reply to each conversation, with its default decoding (no options sent)."""
+async def ask(
+    url: str, conversations: list[list[str]], seeds: list[int], token: str = "", concurrency: int = CONCURRENCY
+) -> list[str]:
+    """The worker's reply to each conversation: its default decoding, with only the sampling seed fixed (one per
+    prompt, so each reply is the same on every run whatever the batching)."""
     gate = asyncio.Semaphore(concurrency)
     async with WorkerClient(url, token) as client:
 
-        async def one(turns: list[str]) -> str:
+        async def one(turns: list[str], seed: int) -> str:
             async with gate:
-                return (await client.reply(turns, timeout=60.0)).reply
+                return (await client.reply(turns, timeout=60.0, options={"seed": seed})).reply
 
-        return list(await asyncio.gather(*(one(c) for c in conversations)))
+        return list(await asyncio.gather(*(one(c, s) for c, s in zip(conversations, seeds, strict=True))))
 
 
-async def measure(url: str, proc, sets: dict[str, list[Pair]], token: str) -> tuple[str, dict]:
+async def measure(url: str, proc, sets: dict[str, list[Pair]], token: str, draws: int) -> tuple[str, dict]:
+    """Figures per set, averaged over `draws` samplings (the spread beside them); the first draw's replies kept."""
     version = await wait_ready(url, proc, token)
     out = {}
     for name, pairs in sets.items():
-        replies = await ask(url, [conversation(p) for p in pairs], token)
+        conversations, humans = [conversation(p) for p in pairs], [p.reply for p in pairs]
+        runs = []
+        for draw in range(draws):
+            seeds = [draw * len(pairs) + i for i in range(len(pairs))]
+            runs.append(await ask(url, conversations, seeds, token))
+        per_draw = [figures(replies, humans) for replies in runs]
         out[name] = {
-            "figures": figures(replies, [p.reply for p in pairs]),
+            "figures": {k: sum(f[k] for f in per_draw) / draws for k in per_draw[0]} | {"prompts": len(pairs)},
+            "spread": {k: [min(f[k] for f in per_draw), max(f[k] for f in per_draw)] for k in per_draw[0]},
             "replies": [
-                {"prompt": conversation(p), "human": p.reply, "reply": r} for p, r in zip(pairs, replies, strict=True)
+                {"prompt": c, "human": h, "reply": r} for c, h, r in zip(conversations, humans, runs[0], strict=True)
             ],
         }
     return version, out
@@ -146,9 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=Path, help="held-out pairs (default: the model's heldout.tsv)")
     parser.add_argument("--prompts", type=int, default=PROMPTS, help="prompts per set")
     parser.add_argument("--seed", type=int, default=SEED, help="which prompts (the same seed, the same prompts)")
+    parser.add_argument("--draws", type=int, default=1, help="samplings per prompt, figures averaged (default 1)")
     parser.add_argument("--baseline", type=Path, help="an earlier report: adds the unigram-F1 ratio target")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
+    if args.draws < 1 or args.prompts < 1:
+        parser.error("--draws and --prompts must be at least 1")
     pairs_file = args.pairs or args.model / "heldout.tsv"
     if not pairs_file.is_file():
         print(f"error: no held-out pairs at {pairs_file}; pass --pairs FILE", file=sys.stderr)
@@ -157,17 +171,18 @@ def main(argv: list[str] | None = None) -> int:
     sets = {name: choose(pairs, args.prompts, args.seed) for name, pairs in everything.items()}
     token = os.environ.get("BANTER_WORKER_TOKEN", "")
     if args.url:
-        version, measured = asyncio.run(measure(args.url.rstrip("/"), None, sets, token))
+        version, measured = asyncio.run(measure(args.url.rstrip("/"), None, sets, token, args.draws))
     else:
         log_path = args.json.with_suffix(".worker.log") if args.json else Path(tempfile.gettempdir()) / "rq.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with own_model_worker(args.model, log_path) as (url, proc):
-            version, measured = asyncio.run(measure(url, proc, sets, token))
+            version, measured = asyncio.run(measure(url, proc, sets, token, args.draws))
     result = {
         "model": str(args.model) if not args.url else None,
         "url": args.url or "(own worker)",
         "model_version": version,
-        "decoding": "the worker's defaults (no options sent)",
+        "decoding": "the worker's defaults; seed = draw × prompts + prompt index",
+        "draws": args.draws,
         "pairs_file": str(pairs_file),
         "seed": args.seed,
         "machine": platform.machine(),
