@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
 from datetime import datetime
@@ -12,13 +13,15 @@ from sqlalchemy.exc import DBAPIError
 
 from . import audit, export, messages, privacy, settings, training
 from .config import LearningFilters, StorageConfig, load_config
-from .engine import Engines, create_engines, is_not_a_database
+from .engine import Engines, create_engines, empty_wal, is_not_a_database
 from .errors import NotADatabaseError
 from .messages import Caches, LogResult, MessageRules
 from .migrate import upgrade
 from .models import OptOut, RunStatus
 from .pairs import IncomingMessage
 from .writer import Writer
+
+log = logging.getLogger(__name__)
 
 _MAX_ID = 2**63 - 1
 _BATCH = 500
@@ -103,6 +106,32 @@ class Storage:
 
         return await self._writer.submit(handler)
 
+    async def _erase(self, fn, *args, only_if_changed: bool = False, **kwargs):
+        """A write that deletes or replaces people's data: once committed, it leaves the disk too."""
+        result = await self._write(fn, *args, **kwargs)
+        if result or not only_if_changed:
+            await self._empty_wal()
+        return result
+
+    async def _empty_wal(self) -> None:
+        # SQLite keeps the old pages in its write-ahead log until a checkpoint, deleted text included.
+        # (PostgreSQL: deleted rows are invisible at once; autovacuum reclaims their space.)
+        if self.dialect != "sqlite":
+            return
+        try:
+            emptied = await empty_wal(self._engines.writer)
+        except DBAPIError as exc:
+            emptied, reason = False, str(exc.orig)
+        else:
+            reason = "another connection held on to the database"
+        if not emptied:
+            log.warning(
+                "deleted, but could not empty the write-ahead log now (%s): old copies of the text stay in "
+                "%s-wal until the next deletion or restart empties it",
+                reason,
+                self._engines.url.database,
+            )
+
     async def _read(self, fn, *args, **kwargs):
         async with self._engines.reader.connect() as conn:
             return await fn(conn, *args, **kwargs)
@@ -139,8 +168,13 @@ class Storage:
 
     async def apply_edit(self, message_id: int, content: str, edited_at: datetime | None = None) -> bool:
         """A message was edited: update it and its pairs. False if it was never stored."""
-        return await self._write(
-            messages.apply_edit, _check_id("message_id", message_id), content, edited_at, rules=self._rules
+        return await self._erase(
+            messages.apply_edit,
+            _check_id("message_id", message_id),
+            content,
+            edited_at,
+            rules=self._rules,
+            only_if_changed=True,
         )
 
     async def apply_delete(self, message_id: int) -> int:
@@ -156,13 +190,13 @@ class Storage:
             )
             return await messages.delete_messages(conn, ids)
 
-        return await self._write(delete)
+        return await self._erase(delete, only_if_changed=True)
 
     # Privacy --------------------------------------------------------------------------------
 
     async def opt_out(self, user_id: int) -> int:
         """Purge everything of the user's and log nothing of theirs again. Returns messages removed."""
-        return await self._write(privacy.opt_out, _check_id("user_id", user_id))
+        return await self._erase(privacy.opt_out, _check_id("user_id", user_id))
 
     async def opt_in(self, user_id: int) -> bool:
         return await self._write(privacy.opt_in, _check_id("user_id", user_id))
@@ -172,14 +206,14 @@ class Storage:
 
     async def forget_user(self, user_id: int) -> int:
         """Delete the user's data without opting them out. Returns messages removed."""
-        return await self._write(privacy.forget_user, _check_id("user_id", user_id))
+        return await self._erase(privacy.forget_user, _check_id("user_id", user_id))
 
     async def export_user_data(self, user_id: int) -> dict[str, Any]:
         """All stored data about the user, ready for json.dumps."""
         return await self._read(privacy.export_user_data, _check_id("user_id", user_id))
 
     async def purge_guild(self, guild_id: int) -> int:
-        return await self._write(privacy.purge_guild, _check_id("guild_id", guild_id))
+        return await self._erase(privacy.purge_guild, _check_id("guild_id", guild_id))
 
     async def handle_guild_leave(self, guild_id: int) -> bool:
         """Call when the bot leaves a guild: purges it if [storage] purge_on_guild_leave. True if purged."""
