@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
-from . import audit, export, messages, privacy, settings, training
+from . import audit, export, locks, messages, privacy, settings, training
 from .config import LearningFilters, StorageConfig, load_config
 from .engine import Engines, create_engines, empty_wal, is_not_a_database
 from .errors import NotADatabaseError
@@ -49,7 +50,9 @@ def _check_message(msg: IncomingMessage) -> IncomingMessage:
 class Storage:
     """Banter's storage. Writes go through one writer task and are durable when the call returns.
 
-    One process owns a database: the opt-out list and guild settings are cached here.
+    Several processes (bot shards) may share one database. Each write reads opt-outs and the
+    messages it pairs with from the database; guild settings are cached, since one shard gets
+    all of a guild's events and commands.
     """
 
     def __init__(self, engines: Engines, config: StorageConfig, caches: Caches):
@@ -266,6 +269,17 @@ class Storage:
 
     async def audit_log(self, guild_id: int | None = None, limit: int = 50) -> list[audit.AuditRecord]:
         return await self._read(audit.read, guild_id=guild_id, limit=limit)
+
+    # Across processes (bot shards on one database) ----------------------------------------------
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[bool]:
+        """`async with storage.exclusive("finetune") as held:` held is False, at once, while any other
+        process (or Storage) on this database holds `name`. A process that dies lets go of it."""
+        return locks.exclusive(self._engines, name)
+
+    async def lock_held(self, name: str) -> bool:
+        """Whether anyone, this process included, holds the lock `name` now."""
+        return await locks.is_held(self._engines, name)
 
     # Training -------------------------------------------------------------------------------
 
