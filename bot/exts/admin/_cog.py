@@ -149,7 +149,11 @@ class AdminCog(BanterCog):
             worker_line(health, info),
             f"**Pairs logged**: {counts.total} ({counts.since_last_run} since the last fine-tune)",
             next_finetune_line(
-                bot.finetuner.running, when, new, bot.finetuner.min_pairs, bot.config.finetune_interval_hours > 0
+                await bot.finetuner.running_anywhere(),
+                when,
+                new,
+                bot.finetuner.min_pairs,
+                bot.config.finetune_interval_hours > 0,
             ),
             f"**Since start**: {chat['seen']} messages seen, {chat['replies']} replies, "
             f"{chat['resting_notices']} resting notices; {len(bot.guilds)} server(s)",
