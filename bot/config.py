@@ -18,6 +18,9 @@ TOKEN_ENV = "DISCORD_TOKEN"  # the bot token: environment only, never a file or 
 # A local Discord-compatible endpoint (the test server, or a REST/gateway proxy).
 API_BASE_ENV = "BANTER_DISCORD_API"
 GATEWAY_ENV = "BANTER_DISCORD_GATEWAY"
+# One bot process per shard: which one this is, of how many (see README "Scaling").
+SHARD_ID_ENV = "BANTER_SHARD_ID"
+SHARD_COUNT_ENV = "BANTER_SHARD_COUNT"
 
 
 class ConfigError(ValueError):
@@ -47,6 +50,8 @@ class BotConfig:
     finetune_check_minutes: float = 10.0  # how often the schedule is looked at
     finetune_poll_seconds: float = 2.0
     finetune_max_steps: int = 0  # 0: the worker's default (epochs)
+    shard_id: int = 0  # this process's shard, of shard_count; each gets its guilds' events, DMs go to 0
+    shard_count: int = 1  # 1: no sharding
     # From elsewhere in config.toml:
     worker_url: str = ""  # [worker] url; empty: spawn a local worker
     worker_models: Path = Path("models")  # [worker] models, for a spawned worker
@@ -62,6 +67,11 @@ class BotConfig:
     @property
     def spawns_worker(self) -> bool:
         return not self.worker_url
+
+    @property
+    def shard_options(self) -> dict[str, int]:
+        """discord.py's Client options for this process's one shard ({} when not sharded)."""
+        return {"shard_id": self.shard_id, "shard_count": self.shard_count} if self.shard_count > 1 else {}
 
     def check(self) -> None:
         for name in ("context_turns", "channel_rate"):
@@ -86,6 +96,11 @@ class BotConfig:
         ):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"[bot] {name} must be positive")
+        if self.shard_count < 1 or not 0 <= self.shard_id < self.shard_count:
+            raise ConfigError(
+                f"shard {self.shard_id} of {self.shard_count}: the shard id must be at least 0 and below the "
+                f"shard count ([bot] shard_id and shard_count, or {SHARD_ID_ENV} and {SHARD_COUNT_ENV})"
+            )
         if self.worker_url and not self.worker_url.startswith(("http://", "https://")):
             raise ConfigError(f"[worker] url must start with http:// or https://, got {self.worker_url!r}")
 
@@ -125,7 +140,8 @@ def config_file(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
 
 
 def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> BotConfig:
-    """Read config.toml (a missing default file means defaults), then BANTER_WORKER_URL/TOKEN/MODELS."""
+    """Read config.toml (a missing default file means defaults), then BANTER_WORKER_URL/TOKEN/MODELS
+    and BANTER_SHARD_ID/COUNT."""
     env = os.environ if env is None else env
     file = config_file(path, env)
     explicit = path is not None or bool(env.get(CONFIG_ENV))
@@ -153,6 +169,12 @@ def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | No
         values["worker_url"] = env[WORKER_URL_ENV]
     if env.get(MODELS_ENV):
         values["worker_models"] = Path(env[MODELS_ENV])
+    for key, name in (("shard_id", SHARD_ID_ENV), ("shard_count", SHARD_COUNT_ENV)):
+        if env.get(name, "").strip():
+            try:
+                values[key] = int(env[name])
+            except ValueError:
+                raise ConfigError(f"{name} must be a whole number, got {env[name]!r}") from None
     config = replace(
         defaults, **values, worker_token=env.get(WORKER_TOKEN_ENV, ""), config_path=file if file.exists() else None
     )

@@ -156,6 +156,7 @@ class AdminCog(BanterCog):
                 bot.config.finetune_interval_hours > 0,
             ),
             f"**Since start**: {chat['seen']} messages seen, {chat['replies']} replies, "
-            f"{chat['resting_notices']} resting notices; {len(bot.guilds)} server(s)",
+            f"{chat['resting_notices']} resting notices; {len(bot.guilds)} server(s)"
+            + (f" on shard {bot.shard_id} of {bot.shard_count}" if bot.shard_count and bot.shard_count > 1 else ""),
         ]
         await answer(interaction, "\n".join(lines))
