@@ -9,6 +9,7 @@ from seq2seq.corpus import Pair
 from seq2seq.decoding import DecodeOptions
 from seq2seq.engine.decode import Engine
 from seq2seq.engine.options import EngineOptions
+from seq2seq.eval import wordcount
 
 BATCH = 64
 UNK_MARKS = ("\u2047", "<unk>")  # how SentencePiece spells an unknown piece in text; the engine never emits one
@@ -36,7 +37,8 @@ def perplexity(engine: Engine, pairs: list[Pair]) -> float:
 
 
 def reply_nlls(engine: Engine, pairs: list[Pair]) -> list[float]:
-    """Each whole reply's NLL in nats, every piece and the EOS: what a word perplexity spreads over words."""
+    """Each whole reply's NLL in nats, every piece and the EOS: what a word perplexity spreads over words (a reply
+    longer than the position table, positions - 1 pieces, is scored that far)."""
     return [-math.fsum(s) for s in piece_log_probs(engine, pairs, whole=True)]
 
 
@@ -51,6 +53,7 @@ def evaluate(engine: Engine, pairs: list[Pair], options: EngineOptions) -> dict:
         replies += engine.reply_batch(conversations[start : start + BATCH], options, openers=True)
     return {
         "perplexity": perplexity(engine, pairs),  # per subword piece: compare models by word perplexity
+        **wordcount.word_perplexities(reply_nlls(engine, pairs), [p.reply for p in pairs]),
         **reply_figures(pairs, replies, lambda c: engine.reply_batch([c], options, openers=True)),
         "unk_rate": sum(1 for r in replies if any(m in r for m in UNK_MARKS)) / len(pairs),
         "mean_reply_tokens": sum(len(engine.tokenizer.encode(r)) for r in replies) / len(pairs),  # pieces
