@@ -152,7 +152,8 @@ async def test_a_job_trains_gates_and_publishes_one_at_a_time(http, job_worker):
     assert entry["status"] == ("active" if gate["passed"] else "rejected") and entry["parent"] == "default"
     assert entry["metrics"]["gate"]["passed"] == gate["passed"]
     assert models["active"] == (version if gate["passed"] else "default")
-    for name in ("config.json", "vocab.json", "weights.npz", "metrics.json", "heldout.tsv", "heldout_new.tsv"):
+    names = ("transformer.json", "weights.npz", "engine/model.bin", "engine/subword.model", "metrics.json")
+    for name in (*names, "loss.png", "heldout.tsv", "heldout_new.tsv"):
         assert (job_worker.models / version / name).exists(), name
     assert version_dirs(job_worker) == sorted(["default", version])
     on_disk = json.loads((job_worker.models / "registry.json").read_text())
