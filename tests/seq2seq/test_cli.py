@@ -1,9 +1,10 @@
-"""The command line end to end at the tiny preset: train, reply, chat, evaluate."""
+"""The command line end to end at the tiny preset: train (v2), reply, chat, evaluate, serve; evaluate on v1 too."""
 
 import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,6 @@ REPO = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 KEYS = {
     "perplexity",
-    "token_accuracy",
     "word_perplexity",
     "word_perplexity_covered",
     "covered_replies",
@@ -74,12 +74,13 @@ def trained(tmp_path_factory):
     return base
 
 
-def test_train_writes_a_self_contained_model_directory(trained):
+def test_train_writes_a_self_contained_v2_model_directory(trained):
     model = trained / "model"
-    for name in ("config.json", "vocab.json", "weights.npz", "metrics.json", "loss.png", "heldout.tsv"):
+    engine = ("engine/model.bin", "engine/subword.model", "engine/engine.json")
+    for name in ("transformer.json", "weights.npz", "metrics.json", "loss.png", "heldout.tsv", *engine):
         assert (model / name).is_file(), name
     metrics = json.loads((model / "metrics.json").read_text())
-    assert metrics["steps"] == 40 and metrics["train_unk_rate"] < 0.5
+    assert metrics["steps"] == 40 and metrics["test_word_perplexity"] > 1
     assert "--preset tiny" in metrics["command"]
     assert list((trained / "run" / "tensorboard").glob("events.out.tfevents.*"))
     assert (model / "loss.png").read_bytes()[:4] == b"\x89PNG"
@@ -115,6 +116,33 @@ def test_evaluate_json_on_messy_text(trained, tmp_path):
     # only "i'm fine, thanks." is all v1 words (😀, 山田, 🎉 are not); 7 + 5 + 1 + 6 words
     assert report["covered_replies"] == 1 and report["reply_words"] == 19
     assert report["word_perplexity"] > 1 and report["word_perplexity_covered"] > 1
+    assert report["device"] == "cpu" and report["compute_type"] == "int8"  # as a CPU worker serves it
+
+
+def test_evaluate_measures_a_v1_model_beside_v2(tiny_v1_model_dir, tmp_path):
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("hello there\thi, how are you?\nwhat do you do for fun?\ti play chess\n", encoding="utf-8")
+    result = cli("evaluate", "--model", str(tiny_v1_model_dir), "--pairs", str(pairs), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report) >= KEYS | {"token_accuracy"} and report["pairs"] == 2 and report["word_perplexity"] > 1
+
+
+def test_serve_answers_with_the_trained_model(trained, tmp_path):
+    from tests.worker_process import make_models, running
+
+    models = make_models(tmp_path / "models", trained / "model")
+    with running(models, tmp_path / "worker.log") as worker:
+        request = urllib.request.Request(
+            worker.url + "/v1/reply",
+            data=json.dumps({"context": ["hello there"], "options": {"strategy": "greedy"}}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            body = json.loads(response.read())
+    assert body["model_version"] == "default" and body["reply"].strip()
+    greedy = cli("reply", "--model", str(trained / "model"), "--strategy", "greedy", "hello", "there")
+    assert greedy.stdout.strip() == body["reply"]  # the worker and the command line decode alike
 
 
 def test_bad_arguments_are_clear_errors(trained, tmp_path):
@@ -126,3 +154,11 @@ def test_bad_arguments_are_clear_errors(trained, tmp_path):
     assert bad.returncode == 2 and "bad.tsv:1" in bad.stderr
     options = cli("reply", "--model", str(trained / "model"), "--beam-size", "0", "hi")
     assert options.returncode == 2 and "beam_size" in options.stderr
+    for args, message in (
+        (("--preset", "large"), "unknown transformer preset 'large'"),
+        (("--arch", "lstm", "--schedule-steps", "5"), "are for --arch transformer"),
+        (("--epochs", "2"), "--epochs is for --arch lstm"),
+    ):
+        wrong = cli("train", "--out", str(tmp_path / "never"), *args)
+        assert wrong.returncode == 2 and message in wrong.stderr, wrong.stderr
+    assert not (tmp_path / "never").exists()
