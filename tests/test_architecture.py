@@ -93,11 +93,12 @@ def test_transformer_file_imports_only_keras_numpy_and_its_config():
 
 
 def test_the_engine_serves_without_the_training_stack():
-    """Importing the v2 engine loads neither TensorFlow nor Keras (a worker at rest stays small)."""
+    """Importing the v2 engine, or the worker that serves through it, loads neither TensorFlow nor Keras (a worker
+    at rest stays small; only its fine-tuning processes train)."""
     import subprocess
 
     code = (
-        "import sys, seq2seq.engine.decode, seq2seq.engine.convert; "
+        "import sys, seq2seq.engine.decode, seq2seq.engine.convert, seq2seq.worker.server; "
         "print(sorted(m for m in ('tensorflow', 'keras', 'jax', 'torch') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)

@@ -1,4 +1,5 @@
-"""Model directories: float16 weights, fresh-model loading, and clear errors naming the broken file."""
+"""Model directories: v2 and v1 told apart, float16 weights, fresh-model loading, and clear errors naming the broken
+file."""
 
 import json
 import shutil
@@ -63,3 +64,39 @@ def test_weights_of_the_wrong_shape_are_refused(tiny_v1_model_dir, tmp_path):
 def test_missing_directory():
     with pytest.raises(ModelDirError, match="not found"):
         Replier.load("/nonexistent/model")
+
+
+def test_kind_tells_v2_from_v1_and_names_what_is_missing(tiny_model_dir, tiny_v1_model_dir, tmp_path):
+    assert model_dir.kind(tiny_model_dir) == model_dir.V2 and model_dir.kind(tiny_v1_model_dir) == model_dir.V1
+    assert model_dir.engine_dir(tiny_model_dir) == tiny_model_dir / "engine"
+    with pytest.raises(ModelDirError, match="v1 model: replaced by the v2 engine"):
+        model_dir.engine_dir(tiny_v1_model_dir)
+    with pytest.raises(ModelDirError, match="is a v2 model directory"):
+        model_dir.load(tiny_model_dir)
+    with pytest.raises(ModelDirError, match="fine-tuning needs a v2 one"):
+        model_dir.load_transformer(tiny_v1_model_dir)
+    noengine = tmp_path / "noengine"
+    shutil.copytree(tiny_model_dir, noengine)
+    shutil.rmtree(noengine / "engine")
+    with pytest.raises(ModelDirError, match="missing folder: .*engine"):
+        model_dir.kind(noengine)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelDirError, match="neither transformer.json .* nor config.json"):
+        model_dir.kind(tmp_path / "empty")
+
+
+def test_a_v2_directory_loads_for_fine_tuning(tiny_model_dir, tmp_path):
+    bundle = model_dir.load_transformer(tiny_model_dir)
+    assert bundle.config.vocab_size == len(bundle.tokenizer()) and bundle.train["batch_size"] > 0
+    assert bundle.weights["embedding/embeddings"].shape == (bundle.config.vocab_size, bundle.config.dim)
+    broken = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, broken)
+    with np.load(broken / "weights.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["out_bias"] = np.full_like(arrays["out_bias"], np.nan)
+    np.savez(broken / "weights.npz", **arrays)
+    with pytest.raises(ModelDirError, match="NaN"):
+        model_dir.load_transformer(broken)
+    (broken / "transformer.json").write_text('{"model": {"dim": 7, "heads": 2}}')
+    with pytest.raises(ModelDirError, match="invalid model config"):
+        model_dir.load_transformer(broken)

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 
 import aiohttp
 import pytest
+
+from .conftest import REPO
 
 
 @pytest.fixture
@@ -236,3 +241,12 @@ async def test_a_full_queue_answers_503_at_once(tmp_path, tiny_model_dir, start_
         assert status == 200 and len(body) == 4 and max(r["batch_size"] for r in body) <= 2
         async with http.get("/metrics") as response:
             assert "banter_worker_rejected_total 5.0" in await response.text()
+
+
+def test_cuda_without_a_gpu_is_a_clear_error_at_start(tmp_path):
+    # CUDA_VISIBLE_DEVICES="" hides any GPU, so this machine has none whatever it is.
+    env = {**os.environ, "BANTER_DEVICE": "cuda", "CUDA_VISIBLE_DEVICES": ""}
+    command = [sys.executable, "-m", "seq2seq", "serve", "--models", str(tmp_path), "--port", "0"]
+    result = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "BANTER_DEVICE=cuda, but CTranslate2 sees no CUDA device" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -46,6 +46,14 @@ def test_config_then_environment_then_flags(tmp_path):
     assert s.port == 9200 and s.models == Path("some/models")
 
 
+def test_the_decoding_device_comes_from_the_config_or_banter_device(tmp_path):
+    assert load(write(tmp_path, CONFIG), env={}).device == "auto"  # a GPU when CTranslate2 sees one
+    assert load(write(tmp_path, "[worker]\ndevice = 'cpu'\n"), env={}).device == "cpu"
+    assert load(write(tmp_path, "[worker]\ndevice = 'cpu'\n"), env={"BANTER_DEVICE": "cuda"}).device == "cuda"
+    with pytest.raises(SettingsError, match="BANTER_DEVICE"):
+        load(write(tmp_path, CONFIG), env={"BANTER_DEVICE": "tpu"})
+
+
 def test_the_repo_config_loads():
     s = load(Path(__file__).resolve().parents[3] / "config.toml", env={})
     assert s.max_queue >= 1 and s.host == "127.0.0.1"
@@ -77,6 +85,7 @@ def test_banter_config_names_the_file_and_a_bad_environment_value_names_the_vari
         ("[worker]\nport = '9000'\n", r"\[worker\] port: expected an integer, got '9000'"),  # TOML has numbers
         ("[worker]\nbase_replay_fraction = true\n", r"\[worker\] base_replay_fraction: expected a number"),
         ("[worker]\nmax_queue = 0\n", "max_queue"),
+        ("[worker]\ndevice = 'gpu'\n", r"device \(or BANTER_DEVICE\) must be one of auto, cpu, cuda, not 'gpu'"),
         ("[decoding]\nbeam_size = 0\n", "beam_size"),
         ("[worker\n", "config.toml"),
     ],
