@@ -15,13 +15,13 @@ ReplyFn = Callable[[list[list[str]]], list[str]]  # conversations (turns, oldest
 
 
 def open_model(path: Path, options: DecodeOptions) -> ReplyFn:
-    """Replies from a model directory: v2 through the engine that serves it (the options in pieces, the seed the
-    engine's), v1 through its NumPy decoder (kept for comparisons)."""
+    """Replies from a model directory: v2 through the engine that serves it (the options in pieces; a seed makes
+    each reply repeatable), v1 through its NumPy decoder (kept for comparisons)."""
     if model_dir.kind(path) == model_dir.V2:
         from seq2seq.engine.decode import Engine
         from seq2seq.engine.options import EngineOptions
 
-        engine = Engine(model_dir.engine_dir(path), seed=options.seed)
+        engine = Engine(model_dir.engine_dir(path))
         engine_options = EngineOptions.from_decode_options(options)
         return lambda conversations: engine.reply_batch(conversations, engine_options)
     from seq2seq.replier import Replier

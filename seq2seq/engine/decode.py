@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import os
+import random
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,7 @@ FALLBACK_REPLY = "hmm?"  # said only when every hypothesis was empty or blocked
 # Pieces a reply never holds: padding, start, the separator, and placeholders a reply cannot fill in.
 NEVER_SAID = (PAD, BOS, SEP, URL_TOKEN, USER_TOKEN)
 NEUTRAL_SOURCE = [SEP]  # "nothing was said": the anti-LM's source, as v1's `antilm.py` uses
+SEEDED = threading.Lock()  # the seed new generators start from is process-wide: one seeded decode at a time
 
 
 def pick_device(requested: str | None = None) -> str:
@@ -77,6 +80,7 @@ class Engine:
         seed: int | None = None,  # sampling repeats call for call from a fresh engine with the same seed
     ):
         self.folder = Path(folder)
+        self.seed, self.intra_threads = seed, intra_threads
         self.config = read_config(self.folder)
         self.tokenizer = SubwordTokenizer.load(self.folder)
         self.device = pick_device(device)
@@ -130,7 +134,10 @@ class Engine:
     def _ranked(self, conversations, options: EngineOptions, openers: bool) -> list[list[tuple]]:
         """Per conversation, its distinct hypotheses best first, as (pieces, log_prob, anti_lm_log_prob, score)."""
         sources = self.source_pieces(conversations, openers)
-        results = self.translator.translate_batch(sources, **self._search_arguments(options))
+        if options.seed is not None and options.strategy in ("sample", "sample_rank"):
+            results = self._seeded(sources, self._search_arguments(options), options.seed)
+        else:
+            results = self.translator.translate_batch(sources, **self._search_arguments(options))
         found = [_distinct(r.hypotheses, r.scores) for r in results]
         flat = [(source, pieces, score) for source, item in zip(sources, found, strict=True) for pieces, score in item]
         # Sampling scores are the model's own log-probabilities (no temperature, no truncation; the search's
@@ -160,6 +167,26 @@ class Engine:
                 ranked.sort(key=lambda r: -r[3])
             out.append(ranked)
         return out
+
+    def _seeded(self, sources: list[list[str]], arguments: dict, seed: int) -> list:
+        """Each source sampled by a fresh one-thread replica whose generator starts from `seed` (a generator is
+        seeded when its thread first samples), so a conversation's draws never depend on its batch."""
+        results = []
+        with SEEDED:
+            try:
+                for source in sources:
+                    ctranslate2.set_random_seed(seed)
+                    replica = ctranslate2.Translator(
+                        str(self.folder),
+                        device=self.device,
+                        compute_type=self.compute_type,
+                        intra_threads=self.intra_threads,
+                    )
+                    results += replica.translate_batch([source], **arguments)
+                    del replica
+            finally:  # threads that have not sampled yet start from the engine's seed again, or a random one
+                ctranslate2.set_random_seed(self.seed if self.seed is not None else random.getrandbits(32))
+        return results
 
     def _candidate(self, pieces, log_prob, anti_lm_log_prob, score) -> Candidate:
         """The hypothesis as text; "" when it says nothing printable or holds a blocked word."""

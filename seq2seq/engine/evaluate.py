@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 from seq2seq.corpus import Pair
@@ -67,5 +68,7 @@ def evaluate_dir(path: Path, pairs: list[Pair], options: DecodeOptions) -> dict:
     """`python -m seq2seq evaluate` on a v2 directory: the CLI's word-based options as the engine's."""
     from seq2seq import model_dir
 
+    # The seed is the engine's: its one decoding thread draws the same replies run after run, without a fresh
+    # replica per reply (which a per-call seed costs).
     engine = Engine(model_dir.engine_dir(path), seed=options.seed)
-    return evaluate(engine, pairs, EngineOptions.from_decode_options(options))
+    return evaluate(engine, pairs, replace(EngineOptions.from_decode_options(options), seed=None))

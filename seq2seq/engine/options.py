@@ -18,8 +18,10 @@ class EngineOptions:
     """What `DecodeOptions` means, served by CTranslate2: beam/greedy/sample run inside the engine; with
     more than one hypothesis (beam, sample_rank) the engine's scores rank them with the MMI anti-LM.
 
-    No per-request seed: CTranslate2 samples with one generator per worker thread, seeded when the thread
-    first samples (OpenNMT/CTranslate2#1757), so a seed is the engine's (`Engine(seed=...)`), not a call's.
+    `seed`: CTranslate2 samples with one generator per worker thread, seeded when the thread first samples
+    (OpenNMT/CTranslate2#1757), so an engine's own draws follow `Engine(seed=...)`. A seed here makes one call
+    repeatable: each of its conversations is sampled by a fresh engine replica whose generator starts from
+    it (tens of milliseconds more per conversation), so the same seed gives the same reply whatever the batch.
     """
 
     strategy: str = "sample_rank"
@@ -33,6 +35,7 @@ class EngineOptions:
     top_p: float = 0.9
     anti_lm: float = 0.3  # λ: rank by log p(T | S) - λ · log p(T_<γ | neutral source)
     anti_lm_steps: int = 3  # γ: reply pieces the anti-LM term covers
+    seed: int | None = None  # sampling only: see above
 
     def __post_init__(self) -> None:
         problems = []
@@ -58,6 +61,8 @@ class EngineOptions:
             problems.append("anti_lm must be between 0 and 1")
         if not 1 <= self.anti_lm_steps <= MAX_PIECES:
             problems.append(f"anti_lm_steps must be between 1 and {MAX_PIECES}")
+        if self.seed is not None and not 0 <= self.seed < 2**32:
+            problems.append("seed must be between 0 and 2**32 - 1")
         if problems:
             raise ValueError("invalid engine options: " + "; ".join(problems))
 
@@ -68,7 +73,7 @@ class EngineOptions:
 
     @classmethod
     def from_decode_options(cls, options: DecodeOptions) -> EngineOptions:
-        """The bot's word-based request as piece-based engine options (same names, same meaning; no seed)."""
+        """The bot's word-based request as piece-based engine options (same names, same meaning)."""
         values = asdict(options)
         values["max_len"] = min(MAX_PIECES, math.ceil(options.max_len * PIECES_PER_WORD))
         values["min_len"] = min(values["max_len"], options.min_len)  # a word is at least one piece

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from aiohttp import web
@@ -78,9 +79,7 @@ async def reply(request: web.Request) -> web.Response:
     options = []
     for i, r in enumerate(requests):
         try:
-            # Validated as the bot's word-based options, served as the engine's piece-based ones; requests with
-            # equal engine options batch together (a per-request seed is not the engine's: see EngineOptions).
-            options.append(EngineOptions.from_decode_options(decode_options(worker.settings.decoding, r.options)))
+            options.append(engine_options(worker.settings.decoding, r.options))
         except ValueError as exc:
             raise ApiError(400, f"request {i}: {exc}" if is_list else str(exc)) from None
     timeout = min([worker.settings.request_timeout_s, *[r.timeout_s for r in requests if r.timeout_s]])
@@ -259,6 +258,14 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/jobs", list_jobs)
     app.router.add_get("/v1/jobs/{id}", get_job)
     app.router.add_delete("/v1/jobs/{id}", cancel_job)
+
+
+def engine_options(defaults: DecodeOptions, overrides: dict | None) -> EngineOptions:
+    """Validated as the bot's word-based options, served as the engine's piece-based ones; requests with equal
+    engine options batch together. Only a request's own seed makes its replies repeatable (at a cost: see
+    EngineOptions); a [decoding] seed is the engines' own (`server.engine_args`)."""
+    options = EngineOptions.from_decode_options(decode_options(defaults, overrides))
+    return options if overrides and "seed" in overrides else replace(options, seed=None)
 
 
 def decode_options(defaults: DecodeOptions, overrides: dict | None) -> DecodeOptions:

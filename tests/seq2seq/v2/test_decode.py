@@ -4,6 +4,7 @@ each test first shows the model doing the thing the feature must prevent."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -136,6 +137,22 @@ def test_sample_rank_keeps_the_best_draw_by_the_mmi_formula(tmp_path, tokenizer,
     assert again.reply_batch([conversation], options) == [found[0].text]
 
 
+@pytest.mark.parametrize("strategy", ["sample", "sample_rank"])
+def test_a_call_with_a_seed_repeats_whatever_the_batch(random_engine_dir, strategy):
+    engine = Engine(random_engine_dir, device="cpu", compute_type="float32")  # its own draws are unseeded
+    options = EngineOptions(strategy=strategy, temperature=1.5, top_k=0, top_p=1.0, max_len=12)
+    seeded = replace(options, seed=3)
+    alone = engine.reply_batch([["what do you do for fun"]], seeded)
+    assert engine.reply_batch([["what do you do for fun"]], seeded) == alone
+    crowd = engine.reply_batch([["hi"], ["what do you do for fun"], ["hi"]], seeded)
+    assert crowd[1] == alone[0] and crowd[0] == crowd[2]  # each conversation draws from the seed afresh
+    assert len({engine.reply_batch([["what do you do for fun"]], replace(options, seed=s))[0] for s in range(6)}) > 1
+    unseeded = {engine.reply_batch([["what do you do for fun"]], options)[0] for _ in range(6)}
+    assert len(unseeded) > 1  # without a seed, the engine's own generator moves on call after call
+    with pytest.raises(ValueError, match="seed"):
+        replace(options, seed=-1)
+
+
 def test_no_empty_reply(tmp_path, tokenizer, tiny_config, initial_weights):
     # The model's favourite reply is a lone space mark or half an emoji's bytes: nothing printable.
     for piece in ("▁", "<0xF0>"):
@@ -183,6 +200,7 @@ def test_options_mirror_the_bots_decode_options():
     assert (options.strategy, options.min_len, options.anti_lm) == ("beam", 2, 0.2)
     assert options.max_len >= 20  # a word is at least one piece
     assert EngineOptions.from_decode_options(DecodeOptions()).to_dict().keys() == EngineOptions().to_dict().keys()
+    assert EngineOptions.from_decode_options(DecodeOptions(seed=7)).seed == 7
     with pytest.raises(ValueError, match="min_len"):
         EngineOptions(min_len=10, max_len=5)
     with pytest.raises(ValueError, match="strategy"):
