@@ -5,8 +5,8 @@
 #
 # Build arguments:
 #   TENSORFLOW  the TensorFlow distribution (default tensorflow-cpu; the GPU profile uses tensorflow[and-cuda])
-#   PRESET      unset: ship models/default from the checkout. tiny|default|large: train that preset
-#               during the build instead (default takes hours on a CPU).
+#   PRESET      unset: ship models/default from the checkout. tiny|default: train that v2 preset during the
+#               build instead (default takes hours on a CPU).
 #   TRAIN_ARGS  extra flags for that training, e.g. "--max-steps 2000" or "--limit 20000"
 FROM python:3.11-slim
 
@@ -49,10 +49,10 @@ RUN set -eu; mkdir -p /app/models-shipped; \
       echo "training preset $PRESET $TRAIN_ARGS (PRESET is set: models/default from the checkout is not used)"; \
       python -m seq2seq train --preset "$PRESET" $TRAIN_ARGS --quiet \
         --out /app/models-shipped/default --run-dir /tmp/train-run; \
-    elif [ -f /tmp/shipped/default/config.json ]; then \
+    elif [ -f /tmp/shipped/default/transformer.json ]; then \
       mv /tmp/shipped/default /app/models-shipped/default; \
     else \
-      echo "error: models/default/ is not in this checkout. Train it first" \
+      echo "error: models/default/ in this checkout is not a v2 model (no transformer.json). Train it first" \
            "(python -m seq2seq train --out models/default), or build with --build-arg PRESET=tiny" >&2; \
       exit 1; \
     fi; \

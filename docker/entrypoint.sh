@@ -33,13 +33,22 @@ writable() {  # writable DIR WHAT SERVICE
 }
 
 seed_models() {
-  [ -f "$MODELS/default/config.json" ] && return 0
-  [ -f "$SHIPPED/default/config.json" ] || die "the image has no shipped model in $SHIPPED/default"
-  say "first start: copying the shipped model into $MODELS/default"
+  # The shipped model is v2 (transformer.json). A volume from a v1 image holds the v1 shipped model in
+  # default/: it is replaced (the worker serves only v2), while fine-tuned v1 versions stay, listed as retired.
+  [ -f "$MODELS/default/transformer.json" ] && return 0
+  [ -f "$SHIPPED/default/transformer.json" ] || die "the image has no shipped model in $SHIPPED/default"
+  if [ -f "$MODELS/default/config.json" ]; then
+    say "upgrade: replacing the v1 model in $MODELS/default with the shipped v2 model"
+  else
+    say "first start: copying the shipped model into $MODELS/default"
+  fi
   tmp="$MODELS/.tmp-seed-$(hostname)"  # .tmp- directories are ignored and cleaned up by the worker
   rm -rf "$tmp" && cp -R "$SHIPPED/default" "$tmp"
-  [ -f "$MODELS/default/config.json" ] || rm -rf "$MODELS/default"  # a half-copied one from a crash
-  mv -T "$tmp" "$MODELS/default" 2>/dev/null || rm -rf "$tmp"       # else another worker seeded it meanwhile
+  if [ -d "$MODELS/default" ] && [ ! -f "$MODELS/default/transformer.json" ]; then  # v1, or half-copied by a crash
+    old="$MODELS/.tmp-old-default-$(hostname)"
+    rm -rf "$old"; mv -T "$MODELS/default" "$old" 2>/dev/null || true; rm -rf "$old"
+  fi
+  mv -T "$tmp" "$MODELS/default" 2>/dev/null || rm -rf "$tmp"  # else another worker seeded it meanwhile
 }
 
 migrate() {
