@@ -2,8 +2,9 @@
 
 import os
 
-# Decoding multiplies small matrices. BLAS helper threads spin and contend with each other (and with a
-# training job) on a few cores: one BLAS thread per decode was 4-5x faster on the 2-core test machine.
+# Replies decode in CTranslate2, whose threads are set per engine (`server.engine_args`). What NumPy still
+# does here is small: BLAS helper threads would only spin and contend with decoding (and with a training
+# job) on a few cores, as they did when v1 decoded in NumPy (one BLAS thread was 4-5x faster on 2 cores).
 # Set before NumPy is first imported (`python -m seq2seq serve` imports this package first); an explicit
 # OPENBLAS_NUM_THREADS / MKL_NUM_THREADS in the environment wins. TensorFlow's own thread pools, which do a
 # fine-tuning job's training, do not use OpenBLAS and are not affected.
