@@ -1,6 +1,6 @@
 """`python -m benchmarks.learncheck`: does fine-tuning on logged dialogue help, not forget, and resist poisoning?
 
-Starting from a model directory (the shipped default), it fine-tunes through the worker's own fine-tune
+Starting from a v2 model directory (the shipped default), it fine-tunes through the worker's own fine-tune
 process on about 2,000 pairs of a domain the chit-chat corpus lacks (chatterbot-corpus, English), then
 measures that domain's held-out perplexity and the base held-out perplexity before and after. A second
 fine-tune mixes in 300 pairs from one user who always answers with the same abusive line, and counts
@@ -20,12 +20,12 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from seq2seq import corpus  # noqa: E402
+from seq2seq import corpus, model_dir  # noqa: E402
 from seq2seq.cli import DEFAULT_MODEL  # noqa: E402
 from seq2seq.corpus import Pair  # noqa: E402
-from seq2seq.evaluate import teacher_forced  # noqa: E402
+from seq2seq.engine.decode import Engine  # noqa: E402
+from seq2seq.engine.evaluate import perplexity  # noqa: E402
 from seq2seq.protocol import FinetuneOptions  # noqa: E402
-from seq2seq.replier import Replier  # noqa: E402
 from seq2seq.reporting import publish_figures  # noqa: E402
 from seq2seq.worker.jobs import finetune_command, finetune_env  # noqa: E402
 
@@ -80,15 +80,15 @@ def main(argv: list[str] | None = None) -> int:
     domain = corpus.chatterbot_pairs()
     domain_train, domain_held = corpus.split(domain, DOMAIN_HELDOUT)
     base_held = corpus.read_pairs(args.model / "heldout.tsv")[: args.base_pairs]
-    active = Replier.load(args.model)
+    active = Engine(model_dir.engine_dir(args.model))  # measured as served: the worker's gate does the same
     report: dict = {
         "model": str(args.model),
         "finetune_pairs": len(domain_train),
         "new_domain_heldout_pairs": len(domain_held),
         "base_heldout_pairs": len(base_held),
     }
-    report["new_domain_ppl_before"] = teacher_forced(active, domain_held)[0]
-    report["base_ppl_before"] = teacher_forced(active, base_held)[0]
+    report["new_domain_ppl_before"] = perplexity(active, domain_held)
+    report["base_ppl_before"] = perplexity(active, base_held)
     options = {
         "epochs": args.epochs,
         "learning_rate": args.learning_rate,
@@ -98,10 +98,10 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="learncheck-") as tmp:
         result, seconds, candidate = finetune(args.model, domain_train, Path(tmp) / "domain", options)
-        tuned = Replier.load(candidate)
+        tuned = Engine(model_dir.engine_dir(candidate))
         report["finetune_seconds"] = seconds
-        report["new_domain_ppl_after"] = teacher_forced(tuned, domain_held)[0]
-        report["base_ppl_after"] = teacher_forced(tuned, base_held)[0]
+        report["new_domain_ppl_after"] = perplexity(tuned, domain_held)
+        report["base_ppl_after"] = perplexity(tuned, base_held)
         report["gate"] = "accepted" if result["gate"]["passed"] else "rejected"
         report["gate_reasons"] = result["gate"]["reasons"]
         report["filtered"] = result.get("metrics", {}).get("filtered")
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         poison_source = [p for p in corpus.chitchat_pairs()[:5000]][:POISON_PAIRS]
         mixed = poisoned_pairs(domain_train, poison_source)
         result2, seconds2, candidate2 = finetune(args.model, mixed, Path(tmp) / "poison", options)
-        poisoned = Replier.load(candidate2)
+        poisoned = Engine(model_dir.engine_dir(candidate2))
         replies = poisoned.reply_batch([[p.context, p.query] if p.context else [p.query] for p in prompts])
         report["poison_hits"] = sum(1 for r in replies if POISON_LINE in r)
         words = POISON_LINE.split()
