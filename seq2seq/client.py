@@ -109,10 +109,16 @@ class WorkerClient:
         data = await self._call("GET", "/v1/models")
         return data.get("active"), [ModelInfo.from_json(m) for m in data.get("versions", [])]
 
-    async def activate(self, version: str) -> ModelInfo:
-        """Promote or roll back to `version`; raises WorkerRequestError (422) if it fails to load."""
+    async def activate(self, version: str, *, force: bool = False) -> ModelInfo:
+        """Promote or roll back to `version`; raises WorkerRequestError: 422 if it fails to load, 409 if the
+        quality gate rejected it (unless `force`, which the worker records in the version's `forced`)."""
         validate_version(version)
-        data = await self._call("POST", f"/v1/models/{version}/activate", timeout=max(self.timeout, 120.0))
+        data = await self._call(
+            "POST",
+            f"/v1/models/{version}/activate",
+            json_body={"force": True} if force else None,
+            timeout=max(self.timeout, 120.0),
+        )
         return ModelInfo.from_json(data["version"])
 
     # ----- fine-tuning

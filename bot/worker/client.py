@@ -114,8 +114,10 @@ class WorkerClient:
         data = await self._request("GET", "/v1/models", timeout=10)
         return data.get("active"), [ModelInfo.from_json(m) for m in data.get("versions", [])]
 
-    async def activate(self, version: str) -> ModelInfo:
-        data = await self._request("POST", f"/v1/models/{version}/activate", timeout=120)
+    async def activate(self, version: str, *, force: bool = False) -> ModelInfo:
+        """`force` activates a version the quality gate rejected (the worker records it); otherwise that is a 409."""
+        body = {"json": {"force": True}} if force else {}
+        data = await self._request("POST", f"/v1/models/{version}/activate", timeout=120, **body)
         return ModelInfo.from_json(data.get("version", {}))
 
     # -- fine-tuning ----------------------------------------------------------------------------

@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from seq2seq.protocol import FinetuneOptions, JobInfo, validate_version
-from seq2seq.worker.registry import TEMP_PREFIX, ActivationError, Registry, now_iso, remove_tree
+from seq2seq.worker.files import TEMP_PREFIX, remove_tree, write_json_atomically
+from seq2seq.worker.registry import ActivationError, Registry, now_iso
 
 log = logging.getLogger("banter.worker.jobs")
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # so the subprocess imports this same seq2seq
@@ -326,6 +327,4 @@ def _write_jsonl(path: Path, pairs: list[dict]) -> None:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    write_json_atomically(path, data)

@@ -12,8 +12,10 @@ from seq2seq.decoding import DecodeOptions
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config.toml"
 TOKEN_ENV = "BANTER_WORKER_TOKEN"  # the shared secret comes only from the environment, never a file or flag
+MIN_TOKEN_CHARS = 16
 ENV_OVERRIDES = {
     "BANTER_WORKER_MODELS": "models",
+    "BANTER_WORKER_IMPORT_DIR": "import_dir",
     "BANTER_WORKER_HOST": "host",
     "BANTER_WORKER_PORT": "port",
     "BANTER_WORKER_DECODE_THREADS": "decode_threads",
@@ -40,6 +42,8 @@ class WorkerSettings:
     # held-out perplexity within the gate's 5% while the new domain improved by 30% (learncheck).
     replay_fraction: float = 0.75
     max_jobs_kept: int = 20  # finished job records (and their logs) kept
+    # The one folder whose files a fine-tune request may name by `path`; None: `path` is refused.
+    import_dir: Path | None = None
     decoding: DecodeOptions = field(default_factory=DecodeOptions)
     token: str = field(default="", repr=False)  # repr=False: a logged settings object never shows it
 
@@ -54,6 +58,13 @@ class WorkerSettings:
                 f"binding {self.host} (not loopback) requires a shared secret: "
                 f"set {TOKEN_ENV} and send it as 'Authorization: Bearer <token>'"
             )
+        if self.token and not is_real_secret(self.token):  # the message never shows the token
+            raise SettingsError(
+                f"{TOKEN_ENV} must be a real secret: at least {MIN_TOKEN_CHARS} printable ASCII characters, "
+                "no spaces (for example the output of: python3 -c 'import secrets; print(secrets.token_hex(32))')"
+            )
+        if self.import_dir is not None and not self.import_dir.is_dir():
+            raise SettingsError(f"[worker] import_dir: {self.import_dir} is not a directory")
         for name in ("max_batch_size", "max_queue", "decode_threads", "keep_versions", "max_jobs_kept"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"[worker] {name} must be at least 1")
@@ -67,6 +78,11 @@ class WorkerSettings:
             raise SettingsError("[worker] base_replay_fraction must be in [0, 1)")
         if not 0 <= self.port <= 65535:
             raise SettingsError("[worker] port must be between 0 and 65535")
+
+
+def is_real_secret(token: str) -> bool:
+    """Long enough to resist guessing, and sendable as a bearer token (no whitespace, nothing outside ASCII)."""
+    return len(token) >= MIN_TOKEN_CHARS and all("!" <= c <= "~" for c in token)
 
 
 def is_loopback(host: str) -> bool:
@@ -119,7 +135,11 @@ def _typed(values: dict) -> dict:
             continue
         value, default = values[f.name], getattr(defaults, f.name)
         try:
-            if isinstance(default, Path):
+            if f.name == "import_dir":  # optional: an empty value means none
+                if not isinstance(value, str):
+                    raise ValueError
+                value = Path(value) if value.strip() else None
+            elif isinstance(default, Path):
                 value = Path(value)
             elif isinstance(value, bool):
                 raise ValueError  # TOML true is not a number
@@ -132,6 +152,7 @@ def _typed(values: dict) -> dict:
             elif isinstance(default, str) and not isinstance(value, str):
                 raise ValueError
         except (TypeError, ValueError):
-            raise SettingsError(f"[worker] {f.name}: {value!r} is not a valid {type(default).__name__}") from None
+            kind = "path" if f.name == "import_dir" else type(default).__name__
+            raise SettingsError(f"[worker] {f.name}: {value!r} is not a valid {kind}") from None
         out[f.name] = value
     return out
