@@ -13,6 +13,7 @@ from discord.ext import commands, tasks
 
 from bot.checks import BanterTree
 from bot.config import BotConfig
+from bot.connection import drop_malformed_events
 from bot.core.chat import ChatService
 from bot.core.factory import chat_service
 from bot.core.finetune import FineTuner
@@ -49,6 +50,8 @@ class Banter(commands.Bot):
         **options,
     ) -> None:
         options.setdefault("max_messages", None)  # raw events carry what edits and deletes need
+        for key, value in config.shard_options.items():  # one shard of several: a process per shard
+            options.setdefault(key, value)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents(),
@@ -57,6 +60,7 @@ class Banter(commands.Bot):
             tree_cls=BanterTree,
             **options,
         )
+        drop_malformed_events(self)
         self.config = config
         self.storage = storage
         self.worker = worker
@@ -80,7 +84,7 @@ class Banter(commands.Bot):
         for extension in self._extensions:
             await self.load_extension(extension)
         self.tree.add_command(self.banter_group)
-        if self._sync:
+        if self._sync and self.config.shard_id == 0:  # commands are global: shard 0 syncs them for all
             await sync_if_changed(self.tree, self.application_id, self.config.state_dir, force=self._force_sync)
         if os.environ.get(HEARTBEAT_ENV):
             self.heartbeat.start()
@@ -88,7 +92,7 @@ class Banter(commands.Bot):
     @tasks.loop(seconds=20)
     async def heartbeat(self) -> None:
         """Touch the heartbeat file only while the gateway is up, so a stuck bot turns unhealthy."""
-        if self.is_ready() and not self.is_closed() and self.ws is not None:
+        if self.is_ready() and not self.is_closed() and self.ws is not None and self.ws.open:
             Path(os.environ[HEARTBEAT_ENV]).touch()
 
     @heartbeat.before_loop

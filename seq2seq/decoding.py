@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 
 STRATEGIES = ("beam", "greedy", "sample", "sample_rank")
 
@@ -81,6 +81,3 @@ class DecodeOptions:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-    def with_(self, **changes) -> DecodeOptions:
-        return replace(self, **changes)

@@ -3,28 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from bot.storage import RunStatus, Storage
 from bot.worker import WorkerClient, WorkerError, WorkerUnavailable
 from seq2seq.protocol import MIN_FINETUNE_PAIRS, FinetuneOptions, JobInfo
 
-from .chart import loss_chart
-
 log = logging.getLogger("banter.finetune")
 
-UPLOAD_FILE = "pairs.jsonl"
 OUTAGE_LIMIT_S = 600.0  # a job whose worker stays unreachable this long is given up on
+LOCK_NAME = "finetune"  # Storage.exclusive: one fine-tune across every shard on the database
 
 
 class AlreadyRunning(Exception):
     pass
+
+
+def figures_only(metrics: dict) -> dict:
+    """A model's metrics as the database keeps them. The worker lists the words its vocabulary lacked:
+    people's words, which forget-me could not reach inside a run's record. Their counts stay."""
+    missing = metrics.get("missing_words")
+    if isinstance(missing, dict):
+        return {**metrics, "missing_words": {k: v for k, v in missing.items() if not isinstance(v, list)}}
+    return metrics
 
 
 @dataclass
@@ -38,11 +45,8 @@ class FinetuneReport:
     pairs_sent: int = 0
     before: dict = field(default_factory=dict)  # the active model's metrics before the job
     after: dict = field(default_factory=dict)  # the candidate's
-    losses: list[tuple[float, float]] = field(default_factory=list)  # (step, training loss) as it went
     job: JobInfo | None = None
-
-    def chart(self) -> bytes | None:
-        return loss_chart([self.losses])
+    chart: bytes | None = None  # the new version's loss chart (PNG), drawn by the worker
 
 
 Progress = Callable[[FinetuneReport], Awaitable[None]]
@@ -53,7 +57,8 @@ async def _nothing(_: FinetuneReport) -> None:
 
 
 class FineTuner:
-    """One fine-tune at a time; `due()` says whether the schedule (interval and enough new pairs) calls for one."""
+    """One fine-tune at a time, across every shard on the database; `due()` says whether the schedule
+    (interval and enough new pairs) calls for one."""
 
     def __init__(
         self,
@@ -76,7 +81,12 @@ class FineTuner:
 
     @property
     def running(self) -> bool:
+        """A fine-tune runs in this process."""
         return self._lock.locked()
+
+    async def running_anywhere(self) -> bool:
+        """A fine-tune runs here or in another process on the same database (another shard)."""
+        return self.running or await self.storage.lock_held(LOCK_NAME)
 
     async def last_success(self) -> datetime | None:
         for run in await self.storage.training_runs(limit=50):
@@ -96,43 +106,65 @@ class FineTuner:
         now = now or datetime.now(UTC)
         return (when is None or when <= now) and new >= self.min_pairs
 
+    @contextlib.asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[None]:
+        """One fine-tune at a time in this process, and across every process on the database."""
+        if self._lock.locked():
+            raise AlreadyRunning("a fine-tune is already running")
+        async with self._lock, self.storage.exclusive(LOCK_NAME) as held:
+            if not held:
+                raise AlreadyRunning("a fine-tune is already running in another process (shard)")
+            yield
+
     async def run(
         self, triggered_by: int | None = None, progress: Progress = _nothing, full: bool = False
     ) -> FinetuneReport:
-        if self._lock.locked():
-            raise AlreadyRunning("a fine-tune is already running")
-        async with self._lock:
-            report = FinetuneReport(run_id=await self.storage.start_training_run(triggered_by))
-            self.current = report
-            try:
-                await self._run(report, progress, full)
-            except (WorkerError, OSError) as exc:
-                report.status, report.error = RunStatus.FAILED, getattr(exc, "message", None) or str(exc)
-            except asyncio.CancelledError:
-                report.status, report.error = RunStatus.CANCELLED, "the bot stopped"
-                raise
-            finally:
-                if report.status == RunStatus.RUNNING:
-                    report.status, report.error = RunStatus.FAILED, report.error or "stopped unexpectedly"
-                await self._finish(report)
-                self.current = None
-            await progress(report)
-            return report
+        async with self._exclusive():
+            return await self._run_recorded(triggered_by, progress, full)
+
+    async def run_if_due(self) -> FinetuneReport | None:
+        """The schedule's fine-tune: None if not due. Checked again once the lock is held, since
+        another shard may have just finished one (which made it no longer due)."""
+        async with self._exclusive():
+            if not await self.due():
+                return None
+            return await self._run_recorded(None, _nothing, False)
+
+    async def _run_recorded(self, triggered_by: int | None, progress: Progress, full: bool) -> FinetuneReport:
+        report = FinetuneReport(run_id=await self.storage.start_training_run(triggered_by))
+        log.info("training run %d starting%s", report.run_id, " (scheduled)" if triggered_by is None else "")
+        self.current = report
+        try:
+            await self._run(report, progress, full)
+        except (WorkerError, OSError) as exc:
+            report.status, report.error = RunStatus.FAILED, getattr(exc, "message", None) or str(exc)
+        except asyncio.CancelledError:
+            report.status, report.error = RunStatus.CANCELLED, "the bot stopped"
+            raise
+        finally:
+            if report.status == RunStatus.RUNNING:
+                report.status, report.error = RunStatus.FAILED, report.error or "stopped unexpectedly"
+            await self._finish(report)
+            self.current = None
+        await progress(report)
+        return report
 
     async def _run(self, report: FinetuneReport, progress: Progress, full: bool = False) -> None:
         with tempfile.TemporaryDirectory(prefix="banter-export-") as tmp:
             counts = await self.storage.export_training_pairs(tmp, run_id=report.run_id)
-            report.pairs_new, report.pairs_sent = counts.new, counts.train + counts.validation
+            report.pairs_new, report.pairs_sent = counts.new, counts.pairs
             if report.pairs_sent < MIN_FINETUNE_PAIRS:
                 report.status = RunStatus.FAILED
                 report.error = f"only {report.pairs_sent} pairs to learn from; a fine-tune needs {MIN_FINETUNE_PAIRS}"
                 return
-            upload = Path(tmp) / UPLOAD_FILE
-            # The worker holds out its own share of new pairs to judge the candidate, so both files go.
-            upload.write_bytes(counts.train_path.read_bytes() + counts.validation_path.read_bytes())
             active, versions = await self.worker.models()
             report.before = next((v.metrics for v in versions if v.version == active), {}) or {}
-            job = await self.worker.start_finetune(upload, FinetuneOptions(max_steps=self.max_steps, full=full))
+            # The worker makes the one split: [learning] validation_fraction of the conversations are held
+            # out to judge the candidate.
+            options = FinetuneOptions(
+                max_steps=self.max_steps, full=full, holdout_fraction=self.storage.config.learning.validation_fraction
+            )
+            job = await self.worker.start_finetune(counts.path, options)
         report.job = job
         await progress(report)
         await self._follow(report, progress)
@@ -152,38 +184,37 @@ class FineTuner:
                     ) from exc
                 continue
             outage_since = None
-            step, loss = job.progress.get("step"), job.progress.get("loss")
-            if isinstance(step, (int, float)) and isinstance(loss, (int, float)):
-                if not report.losses or report.losses[-1][0] != step:
-                    report.losses.append((float(step), float(loss)))
             report.job = job
             await progress(report)
         job = report.job
         report.outcome, report.version, report.after = job.outcome, job.version, job.metrics or {}
         if job.state == "succeeded":
             report.status = RunStatus.SUCCEEDED
+            report.chart = await self._chart(job.version)
         else:
             report.status = RunStatus.CANCELLED if job.state == "cancelled" else RunStatus.FAILED
             report.error = job.error or job.state
+
+    async def _chart(self, version: str | None) -> bytes | None:
+        """A report without its chart is still worth sending: a failure to fetch it is only logged."""
+        if not version:
+            return None
+        try:
+            return await self.worker.loss_chart(version)
+        except WorkerError as exc:
+            log.warning("no loss chart for version %s: %s", version, exc.message)
+            return None
 
     async def _finish(self, report: FinetuneReport) -> None:
         metrics = {
             "outcome": report.outcome,
             "version": report.version,
-            "before": report.before,
-            "after": report.after,
+            "before": figures_only(report.before),
+            "after": figures_only(report.after),
             "job": report.job.id if report.job else None,
         }
         try:
             await self.storage.finish_training_run(report.run_id, report.status, metrics=metrics, error=report.error)
-            if report.outcome == "activated" and report.version:
-                await self.storage.record_model_version(
-                    report.version,
-                    f"worker:{report.version}",
-                    training_run_id=report.run_id,
-                    metrics=report.after,
-                    activate=True,
-                )
         except Exception:
             log.exception("could not record the end of training run %d", report.run_id)
         log.info(

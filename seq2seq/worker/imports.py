@@ -22,8 +22,11 @@ def pairs_from_import(folder: Path | None, raw, limit: int = MAX_IMPORT_BYTES) -
     """The pairs of the file `raw` (absolute, or relative to the import folder), checked like uploaded ones."""
     data = read_import(folder, raw, limit)
     lines = io.StringIO(data.decode("utf-8", errors="replace"), newline=None)
+    # The group (a JSONL line's, or the file and line) keeps conversations whole in the held-out split.
     return [
-        pair_from_json({"query": p.query, "reply": p.reply, "context": p.context}, f"{raw}: pair {i + 1}")
+        pair_from_json(
+            {"query": p.query, "reply": p.reply, "context": p.context, "group": p.group}, f"{raw}: pair {i + 1}"
+        )
         for i, p in enumerate(pairs_from_lines(lines, Path(raw)))
     ]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from seq2seq import model_dir
 from seq2seq.decoding import DecodeOptions
 from seq2seq.protocol import (
     MAX_JOB_BODY,
@@ -140,6 +141,17 @@ async def get_model(request: web.Request) -> web.Response:
     return json_response(worker_of(request).registry.info(_version(request)).to_json())
 
 
+async def loss_chart(request: web.Request) -> web.Response:
+    """The version's training-loss chart, drawn by training (the bot attaches it to its fine-tune report)."""
+    registry = worker_of(request).registry
+    version = registry.info(_version(request)).version  # 404 for an unknown version
+    try:
+        png = await asyncio.to_thread((registry.path(version) / model_dir.LOSS_CHART_FILE).read_bytes)
+    except FileNotFoundError:
+        raise ApiError(404, f"model version {version} has no loss chart") from None
+    return web.Response(body=png, content_type="image/png")
+
+
 async def activate(request: web.Request) -> web.Response:
     registry = worker_of(request).registry
     version = _version(request)
@@ -228,6 +240,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/v1/models/{version}", get_model)
+    app.router.add_get("/v1/models/{version}/loss.png", loss_chart)
     app.router.add_post("/v1/models/{version}/activate", activate)
     app.router.add_post("/v1/jobs/finetune", start_finetune)
     app.router.add_get("/v1/jobs", list_jobs)

@@ -9,7 +9,7 @@ from bot.checks import Refusal, answer, bot_admin, manage_server
 from bot.exts._base import BanterCog
 from bot.worker import WorkerError, WorkerUnavailable
 
-from ._format import models_text, next_finetune_line, settings_text, worker_line
+from ._format import models_text, next_finetune_line, settings_text, storage_line, worker_line
 
 RESTING = "The worker isn't reachable right now; I'm resting until it's back. `/banter status` shows why."
 CHANCES = [
@@ -149,11 +149,17 @@ class AdminCog(BanterCog):
         chat = bot.chat.counts
         lines = [
             worker_line(health, info),
+            storage_line(bot.storage.write_backlog),
             f"**Pairs logged**: {counts.total} ({counts.since_last_run} since the last fine-tune)",
             next_finetune_line(
-                bot.finetuner.running, when, new, bot.finetuner.min_pairs, bot.config.finetune_interval_hours > 0
+                await bot.finetuner.running_anywhere(),
+                when,
+                new,
+                bot.finetuner.min_pairs,
+                bot.config.finetune_interval_hours > 0,
             ),
             f"**Since start**: {chat['seen']} messages seen, {chat['replies']} replies, "
-            f"{chat['resting_notices']} resting notices; {len(bot.guilds)} server(s)",
+            f"{chat['resting_notices']} resting notices; {len(bot.guilds)} server(s)"
+            + (f" on shard {bot.shard_id} of {bot.shard_count}" if bot.shard_count and bot.shard_count > 1 else ""),
         ]
         await answer(interaction, "\n".join(lines))

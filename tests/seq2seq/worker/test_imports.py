@@ -34,7 +34,8 @@ def test_without_an_import_folder_no_path_is_read(folder):
 
 def test_files_inside_are_read_by_absolute_or_relative_path(folder):
     assert [p["reply"] for p in pairs_from_import(folder, "pairs.jsonl")] == ["answer 0", "answer 1", "answer 2"]
-    assert pairs_from_import(folder, str(folder / "sub" / "more.tsv")) == [{"query": "hello", "reply": "hi there"}]
+    more = pairs_from_import(folder, str(folder / "sub" / "more.tsv"))
+    assert more == [{"query": "hello", "reply": "hi there", "group": "more.tsv:1"}]  # its line: its conversation
     (folder / "link.jsonl").symlink_to(folder / "pairs.jsonl")  # a symlink that stays inside is fine
     assert len(pairs_from_import(folder, "link.jsonl")) == 3
 

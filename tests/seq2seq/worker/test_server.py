@@ -129,6 +129,19 @@ async def test_versions_refuse_broken_activate_and_roll_back(http):
     assert status == 200 and body["active"] == "default"
 
 
+async def test_a_versions_loss_chart_is_served_as_png(http, served):
+    async with http.get("/v1/models/alt/loss.png") as response:
+        assert response.status == 200 and response.content_type == "image/png"
+        assert await response.read() == (served.models / "alt" / "loss.png").read_bytes()
+    for path, status, message in (
+        ("/v1/models/broken/loss.png", 404, "has no loss chart"),
+        ("/v1/models/nope/loss.png", 404, "unknown model version"),
+        ("/v1/models/a..b/loss.png", 400, "bad version name"),
+    ):
+        got, body = await call(http, "GET", path)
+        assert got == status and message in body["error"]["message"], path
+
+
 async def test_swaps_under_load_drop_nothing(http):
     seen, failures = set(), []
     stop = asyncio.Event()
@@ -233,7 +246,7 @@ async def test_a_full_queue_answers_503_at_once(tmp_path, tiny_model_dir, start_
 
 
 async def test_a_version_the_gate_rejected_is_activated_only_with_force(tmp_path, tiny_model_dir, start_worker):
-    from seq2seq.client import WorkerClient, WorkerRequestError
+    from bot.worker import WorkerClient, WorkerError
 
     from .conftest import make_models
 
@@ -250,8 +263,9 @@ async def test_a_version_the_gate_rejected_is_activated_only_with_force(tmp_path
             assert status == 400 and "force" in body["error"]["message"]
         assert (await call(http, "GET", "/readyz"))[1]["model_version"] == "default"
     async with WorkerClient(worker.url) as client:
-        with pytest.raises(WorkerRequestError, match="quality gate"):
+        with pytest.raises(WorkerError, match="quality gate") as refused:
             await client.activate("ft-bad")
+        assert refused.value.status == 409
         info = await client.activate("ft-bad", force=True)
         assert info.status == "active" and info.forced
         active, listed = await client.models()
