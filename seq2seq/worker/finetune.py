@@ -214,10 +214,10 @@ def run(args: argparse.Namespace) -> int:
     gate: GateResult = evaluate(active, candidate, base_pairs, new_held, margin, source)
     log.info("gate %s: %s", "passed" if gate.passed else "failed", "; ".join(gate.reasons) or "all checks met")
 
-    # The next generation is judged on the same fixed base set, so it travels with the model.
+    # The next generation is judged on the same fixed base set, so it travels with the model. The held-out
+    # new pairs do not: they are people's text, and only their figures (in the gate's result) are kept.
     if (args.base / model_dir.HELDOUT_FILE).exists():
         shutil.copyfile(args.base / model_dir.HELDOUT_FILE, args.out / model_dir.HELDOUT_FILE)
-    corpus.write_tsv(new_held, args.out / "heldout_new.tsv")
     metrics = {
         **metrics,
         "full_retrain": opts.full,

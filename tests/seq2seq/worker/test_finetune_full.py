@@ -56,6 +56,9 @@ def test_fine_tune_keeps_the_tokenizer_and_starts_from_the_active_weights(tmp_pa
     assert model_dir.load_transformer(out).config == model_dir.load_transformer(tiny_model_dir).config
     # Two steps from the active weights move them by about 2%; a fresh start lands far away (below).
     assert 0 < distance(weights(out), weights(tiny_model_dir)) < 0.1
+    assert NEW_WORD not in json.dumps(metrics)  # figures only: the words are people's text
+    texts = [f for f in out.rglob("*") if f.suffix in (".json", ".tsv")]
+    assert texts and not any(NEW_WORD in f.read_text(errors="replace") for f in texts)
 
 
 @pytest.mark.slow
