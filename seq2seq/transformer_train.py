@@ -104,7 +104,7 @@ def run(job: TransformerJob) -> dict:
     mcfg = replace(job.model_config, vocab_size=len(tokenizer))
     train_data = encode_pairs(train_pairs, tokenizer, mcfg, mcfg.max_target_len)
     val_data = encode_pairs(val_pairs, tokenizer, mcfg, mcfg.max_target_len)
-    schedule = BatchSchedule(train_data, cfg.batch_size, cfg.seed)
+    schedule = BatchSchedule(train_data, cfg.batch_size, cfg.seed, bucket=cfg.bucket)
     total_steps = cfg.max_steps
     stop_at = min(total_steps, job.max_steps or total_steps)
     log(
@@ -148,13 +148,13 @@ def run(job: TransformerJob) -> dict:
                 state["history"]["train"].append((state["step"], loss))
                 scalars.add("train/loss", loss, state["step"])
             if state["step"] % cfg.eval_every == 0:
-                _validate(model, val_data, state, best_file, scalars, progress)
+                _validate(model, val_data, cfg.bucket, state, best_file, scalars, progress)
             if state["step"] % cfg.checkpoint_every == 0 or stop.raised:
                 checkpoint.save(job.run_dir, model, state)
                 if stop.raised:
                     raise Interrupted(f"stopped at step {state['step']}; continue with --resume")
         if not state["history"]["val"] or state["history"]["val"][-1][0] != state["step"]:
-            _validate(model, val_data, state, best_file, scalars, progress)
+            _validate(model, val_data, cfg.bucket, state, best_file, scalars, progress)
         checkpoint.save(job.run_dir, model, state)
     finally:
         progress.close()
@@ -163,7 +163,7 @@ def run(job: TransformerJob) -> dict:
 
     with np.load(best_file) as data:
         model_dir.assign_weights(model, {k: data[k] for k in data.files}, str(best_file))
-    metrics = _final_metrics(model, tokenizer, mcfg, val_data, test_pairs, state, len(train_pairs))
+    metrics = _final_metrics(model, tokenizer, mcfg, cfg.bucket, val_data, test_pairs, state, len(train_pairs))
     weights = model_dir.weights_of(model)
     job.out_dir.mkdir(parents=True, exist_ok=True)
     np.savez(job.out_dir / WEIGHTS_FILE, **{k: v.astype(np.float16) for k, v in weights.items()})
@@ -189,8 +189,8 @@ def _tokenizer(pairs: list[Pair], cfg: TransformerTrainConfig, run_dir: Path, re
     return tokenizer
 
 
-def _validate(model, val_data, state, best_file, scalars, progress) -> None:
-    result = score(model, val_data)
+def _validate(model, val_data, bucket, state, best_file, scalars, progress) -> None:
+    result = score(model, val_data, bucket=bucket)
     state["history"]["val"].append((state["step"], result["nll"]))
     scalars.add("val/loss", result["nll"], state["step"])
     scalars.flush()
@@ -202,9 +202,9 @@ def _validate(model, val_data, state, best_file, scalars, progress) -> None:
     progress.write(f"step {state['step']}: validation perplexity per piece {result['perplexity']:.2f}")
 
 
-def _final_metrics(model, tokenizer, mcfg, val_data, test_pairs, state, n_train) -> dict:
+def _final_metrics(model, tokenizer, mcfg, bucket, val_data, test_pairs, state, n_train) -> dict:
     metrics = {
-        "val_perplexity": score(model, val_data)["perplexity"],  # per piece, EOS included
+        "val_perplexity": score(model, val_data, bucket=bucket)["perplexity"],  # per piece, EOS included
         "steps": state["step"],
         "train_pairs": n_train,
         "train_seconds": state["seconds"],
@@ -217,7 +217,7 @@ def _final_metrics(model, tokenizer, mcfg, val_data, test_pairs, state, n_train)
     if test_pairs:
         # Word perplexity: the whole reply's NLL (every piece and EOS) ÷ (v1-tokenizer words + 1), so v1 compares.
         data = encode_pairs(test_pairs, tokenizer, mcfg, mcfg.positions - 1)
-        test = score(model, data)
+        test = score(model, data, bucket=bucket)
         words = sum(len(tokenize(p.reply)) + 1 for p in test_pairs)
         metrics.update(
             test_perplexity=test["perplexity"],
