@@ -241,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-steps", type=int, help="stop after this many steps (the schedule keeps its length)")
     parser.add_argument("--schedule-steps", type=int, help="learning-rate schedule length (default: preset)")
     parser.add_argument("--max-seconds", type=float, help="hard stop on training time (default: the preset's)")
+    parser.add_argument("--batch-size", type=int, help="pairs per step (default: the preset's); less memory")
     parser.add_argument("--limit", type=int, help="use only the first N pairs (quick measurements)")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
@@ -249,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         train_cfg = replace(train_cfg, max_steps=args.schedule_steps)
     if args.max_seconds:
         train_cfg = replace(train_cfg, max_seconds=args.max_seconds)
+    if args.batch_size:
+        train_cfg = replace(train_cfg, batch_size=args.batch_size)
     pairs = corpus.read_pairs(args.pairs) if args.pairs else corpus.chitchat_pairs()
     command = "python -m seq2seq.transformer_train " + " ".join(shlex.quote(a) for a in argv)
     job = TransformerJob(
