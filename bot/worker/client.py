@@ -96,10 +96,13 @@ class WorkerClient:
         return True
 
     # -- replies --------------------------------------------------------------------------------
-    async def reply(self, context: list[str], *, timeout: float | None = None) -> ReplyResult:
-        """The worker's reply to the last turn of `context`. WorkerUnavailable marks the worker down."""
+    async def reply(
+        self, context: list[str], *, timeout: float | None = None, options: dict | None = None
+    ) -> ReplyResult:
+        """The worker's reply to the last turn of `context`. WorkerUnavailable marks the worker down.
+        `options` override the worker's [decoding] defaults (the bot sends none; benchmarks fix a seed)."""
         timeout = timeout or self.reply_timeout
-        body = ReplyRequest(context, timeout_s=timeout).to_json()
+        body = ReplyRequest(context, options, timeout_s=timeout).to_json()
         try:
             data = await self._request("POST", "/v1/reply", json=body, timeout=timeout + 1)
         except WorkerUnavailable as exc:
@@ -125,14 +128,16 @@ class WorkerClient:
                 return None
             raise
 
-    async def activate(self, version: str) -> ModelInfo:
+    async def activate(self, version: str, *, force: bool = False) -> ModelInfo:
         """Promote or roll back to `version`. A name that is not a version is refused before any request (a 400
-        WorkerError, as the worker would answer): in a URL, "../x" would name another route."""
+        WorkerError, as the worker would answer): in a URL, "../x" would name another route. `force` activates a
+        version the quality gate rejected (the worker records it); without it that is a 409."""
         try:
             validate_version(version)
         except ValueError as exc:
             raise WorkerError(400, f"bad version name {version!r}: {exc}") from None
-        data = await self._request("POST", f"/v1/models/{version}/activate", timeout=120)
+        body = {"json": {"force": True}} if force else {}
+        data = await self._request("POST", f"/v1/models/{version}/activate", timeout=120, **body)
         return ModelInfo.from_json(data.get("version", {}))
 
     # -- fine-tuning ----------------------------------------------------------------------------
