@@ -21,6 +21,18 @@ FINISHED_JOB_STATES = ("succeeded", "failed", "cancelled")
 _VERSION_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
+def clip(value: Any, limit: int = 60) -> str:
+    """Caller input quoted in a message or a log line: repr'd, and cut short so no one can make either huge."""
+    text = repr(value) if not isinstance(value, str) else value
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def clip_names(names: list[str], most: int = 5) -> str:
+    """A few (clipped) unknown names for an error message, and how many more there were."""
+    shown = ", ".join(clip(str(n), 40) for n in names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
 def validate_version(name: Any) -> str:
     """A model version name that is safe as a directory name; ValueError otherwise."""
     if not isinstance(name, str) or not _VERSION_RE.match(name):
@@ -44,7 +56,7 @@ class ReplyRequest:
             raise ValueError(f"{where}: expected an object with a 'context' list")
         unknown = sorted(set(data) - {"context", "options", "timeout_s"})
         if unknown:
-            raise ValueError(f"{where}: unknown fields: {', '.join(unknown)}")
+            raise ValueError(f"{where}: unknown fields: {clip_names(unknown)}")
         context = data.get("context")
         if not isinstance(context, list) or not context:
             raise ValueError(f"{where}: 'context' must be a non-empty list of strings (the message last)")
@@ -200,7 +212,7 @@ def _typed(cls, data: dict, coerce: bool) -> dict:
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ValueError(f"unknown fine-tune options: {', '.join(unknown)}")
+        raise ValueError(f"unknown fine-tune options: {clip_names(unknown)}")
     clean = {}
     for key, value in data.items():
         kind = _FIELD_TYPES[key]
@@ -257,7 +269,7 @@ def pair_from_json(obj: Any, where: str) -> dict:
         raise ValueError(f"{where}: expected an object with 'query' and 'reply'")
     unknown = sorted(set(obj) - {"query", "reply", "context", "group"})
     if unknown:
-        raise ValueError(f"{where}: unknown fields: {', '.join(unknown)}")
+        raise ValueError(f"{where}: unknown fields: {clip_names(unknown)}")
     query, reply, context = obj.get("query"), obj.get("reply"), obj.get("context") or ""
     if not isinstance(query, str) or not isinstance(reply, str) or not query.strip() or not reply.strip():
         raise ValueError(f"{where}: 'query' and 'reply' must be non-empty strings")

@@ -69,7 +69,7 @@ class Replier:
             banned=self.banned,
             max_len=options.max_len,
             min_len=options.min_len,
-            beam_size=options.beam_size if options.strategy in ("beam", "sample_rank") else 1,
+            beam_size=options.width,
             length_penalty=options.length_penalty,
             no_repeat_ngram=options.no_repeat_ngram,
         )

@@ -67,6 +67,8 @@ def test_non_loopback_needs_a_token_which_never_shows(tmp_path):
         ("[worker]\nport = 'x'\n", "port"),
         ("[worker]\nmax_queue = 0\n", "max_queue"),
         ("[decoding]\nbeam_size = 0\n", "beam_size"),
+        ("[decoding]\nseed = -1\n", "seed"),
+        ("[decoding]\ntemperature = '0.9'\n", "temperature"),
         ("[worker\n", "config.toml"),
     ],
 )
