@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from pathlib import Path
 
@@ -16,12 +17,15 @@ from seq2seq.protocol import (
     MIN_FINETUNE_PAIRS,
     FinetuneOptions,
     ReplyResult,
+    clip,
+    clip_names,
     pair_from_json,
     parse_reply_body,
     validate_version,
 )
 from seq2seq.worker.metrics import CONTENT_TYPE_LATEST
 
+_JOB_ID_RE = re.compile(r"^[0-9a-f]{1,64}$")  # jobs are named by hex ids
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines")
 
 
@@ -54,9 +58,19 @@ def parse_json(body: bytes):
     if not body.strip():
         raise ApiError(400, "empty body: expected JSON")
     try:
-        return json.loads(body)
+        return loads(body)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+def loads(text: bytes | str):
+    """json.loads with every way it can fail as a ValueError: bad JSON, bad UTF-8, or nesting too deep to parse."""
+    try:
+        return json.loads(text)
+    except RecursionError:  # "[" × 100,000: the parser recurses once per level
+        raise ValueError("malformed JSON: nested too deeply") from None
     except ValueError as exc:  # includes bad UTF-8
-        raise ApiError(400, f"malformed JSON: {exc}") from None
+        raise ValueError(f"malformed JSON: {exc}") from None
 
 
 def json_response(data, status: int = 200) -> web.Response:
@@ -127,7 +141,7 @@ def _version(request: web.Request) -> str:
     try:
         return validate_version(request.match_info["version"])
     except ValueError as exc:
-        raise ApiError(400, f"bad version name {request.match_info['version']!r}: {exc}") from None
+        raise ApiError(400, f"bad version name {clip(request.match_info['version'])!r}: {exc}") from None
 
 
 async def list_models(request: web.Request) -> web.Response:
@@ -170,7 +184,7 @@ async def _finetune_json(data) -> tuple[FinetuneOptions, list[dict]]:
         raise ValueError("expected an object with 'pairs' (a list) or 'path' (a file on the worker), and 'options'")
     unknown = sorted(set(data) - {"pairs", "path", "options"})
     if unknown:
-        raise ValueError(f"unknown fields: {', '.join(unknown)}")
+        raise ValueError(f"unknown fields: {clip_names(unknown)}")
     options = FinetuneOptions.from_json(data.get("options"))
     if ("pairs" in data) == ("path" in data):
         raise ValueError("send exactly one of 'pairs' (a list of {query, reply, context?}) or 'path'")
@@ -207,9 +221,9 @@ def parse_jsonl(body: bytes) -> list[dict]:
     for number, line in enumerate(text.splitlines(), 1):
         if line.strip():
             try:
-                obj = json.loads(line)
+                obj = loads(line)
             except ValueError as exc:
-                raise ValueError(f"line {number}: malformed JSON: {exc}") from None
+                raise ValueError(f"line {number}: {exc}") from None
             pairs.append(pair_from_json(obj, f"line {number}"))
     return pairs
 
@@ -218,12 +232,19 @@ async def list_jobs(request: web.Request) -> web.Response:
     return json_response({"jobs": [j.to_json() for j in worker_of(request).jobs.list()]})
 
 
+def _job_id(request: web.Request) -> str:
+    job_id = request.match_info["id"]
+    if not _JOB_ID_RE.match(job_id):  # never a job's id: answer without quoting all of it
+        raise ApiError(404, f"unknown job: {clip(job_id)}")
+    return job_id
+
+
 async def get_job(request: web.Request) -> web.Response:
-    return json_response(worker_of(request).jobs.get(request.match_info["id"]).to_json())
+    return json_response(worker_of(request).jobs.get(_job_id(request)).to_json())
 
 
 async def cancel_job(request: web.Request) -> web.Response:
-    return json_response((await worker_of(request).jobs.cancel(request.match_info["id"])).to_json())
+    return json_response((await worker_of(request).jobs.cancel(_job_id(request))).to_json())
 
 
 def add_routes(app: web.Application) -> None:

@@ -13,15 +13,17 @@ import sys
 
 from aiohttp import web
 
-from seq2seq.protocol import error_body
+from seq2seq.protocol import clip, error_body
 from seq2seq.worker import routes
 from seq2seq.worker.batcher import Batcher, DeadlineExceeded, NotReady, QueueFull
 from seq2seq.worker.jobs import JobConflict, JobManager, UnknownJob
+from seq2seq.worker.logs import quiet_noisy_loggers
 from seq2seq.worker.metrics import WorkerMetrics
 from seq2seq.worker.registry import ActivationError, Registry, UnknownVersion
 from seq2seq.worker.settings import TOKEN_ENV, SettingsError, WorkerSettings, load
 
 log = logging.getLogger("banter.worker")
+MAX_MESSAGE_CHARS = 1000  # an error message quotes caller input at most this long in all (each quote is clipped too)
 
 # Exceptions of the parts below the HTTP layer → (status, extra headers).
 ERRORS = {
@@ -113,7 +115,7 @@ async def json_errors(request: web.Request, handler):
     except Exception:
         log.exception("unexpected error in %s %s", request.method, request.path)
         status, message, headers = 500, "internal error in the worker (see its log)", {}
-    response = routes.json_response(error_body(status, message), status=status)
+    response = routes.json_response(error_body(status, clip(message, MAX_MESSAGE_CHARS)), status=status)
     response.headers.update(headers)
     return response
 
@@ -123,7 +125,8 @@ def bearer_auth(token: str):
 
     @web.middleware
     async def check(request: web.Request, handler):
-        given = request.headers.get("Authorization", "").encode()
+        # Header bytes that are not UTF-8 arrive as surrogates: encode them back as they came, never raise.
+        given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
         if not hmac.compare_digest(given, expected):  # constant time; the token itself is never logged
             raise routes.ApiError(
                 401, "missing or wrong bearer token", {"WWW-Authenticate": 'Bearer realm="banter-worker"'}
@@ -162,6 +165,7 @@ def accelerator_note() -> str:
 
 
 async def serve(settings: WorkerSettings, ready: asyncio.Event | None = None) -> None:
+    quiet_noisy_loggers()
     worker = Worker(settings)
     worker.start_batcher()
     runner = web.AppRunner(
