@@ -93,6 +93,13 @@ async def reply(request: web.Request) -> web.Response:
             options.append(decode_options(worker.settings.decoding, r.options))
         except ValueError as exc:
             raise ApiError(400, f"request {i}: {exc}" if is_list else str(exc)) from None
+    cost, budget = sum(o.cost for o in options), worker.settings.max_request_cost
+    if cost > budget:
+        raise ApiError(
+            400,
+            f"this request would decode {cost} hypothesis-steps (items × beams × max_len); the worker allows "
+            f"{budget} per request ([worker] max_request_cost): send fewer items, a smaller beam_size or max_len",
+        )
     timeout = min([worker.settings.request_timeout_s, *[r.timeout_s for r in requests if r.timeout_s]])
     results = await worker.batcher.submit_many(
         [(r.context, o, o) for r, o in zip(requests, options, strict=False)], started + timeout
@@ -118,6 +125,7 @@ async def healthz(request: web.Request) -> web.Response:
             "model_version": worker.registry.active,
             "loading": worker.registry.starting,
             "queue_depth": worker.batcher.depth,
+            "decoding": worker.batcher.decoding,
         }
     )
 

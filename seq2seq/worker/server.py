@@ -38,8 +38,8 @@ ERRORS = {
 }
 
 
-def _decode(model, conversations, options):
-    return model.replier.reply_batch(conversations, options)
+def _decode(model, conversations, options, should_stop):
+    return model.replier.reply_batch(conversations, options, should_stop=should_stop)
 
 
 class Worker:
@@ -67,6 +67,9 @@ class Worker:
             batch_timeout_s=s.batch_timeout_ms / 1000,
             max_queue=s.max_queue,
             threads=s.decode_threads,
+            cost=lambda options: options.cost,
+            # No batch costs more than a full batch of default replies: that bounds how long anyone waits.
+            max_batch_cost=s.max_batch_size * s.decoding.cost,
             metrics=self.metrics,
         )
         self.batcher.start()

@@ -33,6 +33,9 @@ class WorkerSettings:
     batch_timeout_ms: float = 2.0
     max_queue: int = 256
     request_timeout_s: float = 10.0
+    # Σ width × max_len over one request's items (see DecodeOptions.cost): 256 replies at the default
+    # [decoding] cost 25,600; 256 items × beam 32 × 100 tokens (819,200) is refused with a 400.
+    max_request_cost: int = 32_768
     decode_threads: int = 2  # batches decoded at once (each with one BLAS thread): both cores of a small machine
     keep_versions: int = 5  # model versions kept on disk besides the active one and "default"
     gate_margin: float = 0.05  # allowed relative worsening of base held-out perplexity
@@ -57,6 +60,11 @@ class WorkerSettings:
         for name in ("max_batch_size", "max_queue", "decode_threads", "keep_versions", "max_jobs_kept"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"[worker] {name} must be at least 1")
+        if self.max_request_cost < self.decoding.cost:
+            raise SettingsError(
+                f"[worker] max_request_cost ({self.max_request_cost}) is below the cost of one reply "
+                f"at the [decoding] settings ({self.decoding.cost} = width × max_len)"
+            )
         if not 0 <= self.batch_timeout_ms <= 1000:
             raise SettingsError("[worker] batch_timeout_ms must be between 0 and 1000")
         if not 0 < self.request_timeout_s <= 600:
