@@ -258,16 +258,17 @@ class Batcher:
                         BatchResult(reply, model.version, queue_s * 1000, decode_s * 1000, len(items))
                     )
         except Exception as exc:
+            error: Exception = exc
             if should_stop():  # stopped on purpose: nobody waits for these replies any more
                 log.info("stopped decoding a batch of %d: its callers left or their deadline passed", len(items))
                 if self._metrics:
                     self._metrics.stopped.inc()
-                exc = DeadlineExceeded("the deadline passed while the request was decoded")
+                error = DeadlineExceeded("the deadline passed while the request was decoded")
             else:  # a decoding failure fails this batch only
                 log.exception("decoding a batch of %d failed", len(items))
             for item in items:
                 if not item.future.done():
-                    item.future.set_exception(exc)
+                    item.future.set_exception(error)
         finally:
             self._decoding -= len(items)
             self._slots.release()
