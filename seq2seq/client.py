@@ -138,8 +138,15 @@ class WorkerClient:
                     params={k: _query_value(v) for k, v in (options or {}).items() if v is not None},
                 )
         else:
-            items = [pair_from_json(_as_pair(p), f"pair {i}") for i, p in enumerate(pairs)]
-            data = await self._call("POST", "/v1/jobs/finetune", json_body={"pairs": items, "options": options or {}})
+            # As JSONL, like a file: a JSON body is capped (MAX_JOB_JSON_BODY), since the worker parses it whole.
+            lines = [json.dumps(pair_from_json(_as_pair(p), f"pair {i}")) for i, p in enumerate(pairs)]
+            data = await self._call(
+                "POST",
+                "/v1/jobs/finetune",
+                data="\n".join(lines).encode(),
+                content_type=JSONL,
+                params={k: _query_value(v) for k, v in (options or {}).items() if v is not None},
+            )
         return JobInfo.from_json(data).id
 
     async def job(self, job_id: str) -> JobInfo:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -12,6 +13,7 @@ MAX_TURN_CHARS = 4000  # a Discord message is at most 4000 characters (Nitro)
 MAX_BATCH_ITEMS = 256  # reply requests in one batched POST
 MAX_REPLY_BODY = 1 << 20  # bytes of a /v1/reply body
 MAX_JOB_BODY = 64 << 20  # bytes of a fine-tune upload (JSONL)
+MAX_JOB_JSON_BODY = 4 << 20  # bytes of a fine-tune sent as one JSON object: parsed whole, so larger ones go as JSONL
 MIN_FINETUNE_PAIRS = 10  # fewer cannot be split into training and held-out pairs
 
 VERSION_STATUSES = ("active", "candidate", "rejected", "retired")
@@ -19,6 +21,16 @@ JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED_JOB_STATES = ("succeeded", "failed", "cancelled")
 
 _VERSION_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def loads_json(text: bytes | str) -> Any:
+    """json.loads with every way it can fail as a ValueError: bad JSON, bad UTF-8, or nesting too deep to parse."""
+    try:
+        return json.loads(text)
+    except RecursionError:  # "[" × 100,000: the parser recurses once per level
+        raise ValueError("malformed JSON: nested too deeply") from None
+    except ValueError as exc:  # includes bad UTF-8
+        raise ValueError(f"malformed JSON: {exc}") from None
 
 
 def clip(value: Any, limit: int = 60) -> str:

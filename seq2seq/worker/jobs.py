@@ -17,10 +17,12 @@ from pathlib import Path
 
 from seq2seq.protocol import FinetuneOptions, JobInfo, validate_version
 from seq2seq.worker.registry import TEMP_PREFIX, ActivationError, Registry, now_iso, remove_tree
+from seq2seq.worker.uploads import PairsFile
 
 log = logging.getLogger("banter.worker.jobs")
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # so the subprocess imports this same seq2seq
 JOBS_DIR = ".jobs"  # hidden: never mistaken for a model version
+UPLOAD_PREFIX = "upload-"  # pairs of a request still being read, in JOBS_DIR
 CANCEL_GRACE_S = 10.0  # SIGTERM lets training stop at a step boundary; then SIGKILL
 
 
@@ -61,6 +63,8 @@ class JobManager:
     def load_history(self) -> None:
         """Earlier jobs from disk; one that was running when the worker died is failed now."""
         self.root.mkdir(parents=True, exist_ok=True)
+        for upload in self.root.glob(f"{UPLOAD_PREFIX}*"):  # a request cut off by the worker's death
+            upload.unlink(missing_ok=True)
         for file in sorted(self.root.glob("*/job.json"), key=lambda f: f.stat().st_mtime):
             try:
                 info = JobInfo.from_json(json.loads(file.read_text(encoding="utf-8")))
@@ -94,7 +98,11 @@ class JobManager:
     def list(self) -> list[JobInfo]:
         return [j.info for j in reversed(self.jobs.values())]
 
-    async def start(self, pairs: list[dict], options: FinetuneOptions) -> JobInfo:
+    def upload_path(self) -> Path:
+        """Where a request's pairs are written before its job exists (beside the jobs: one rename moves them)."""
+        return self.root / f"{UPLOAD_PREFIX}{uuid.uuid4().hex}.jsonl"
+
+    async def start(self, pairs: PairsFile, options: FinetuneOptions) -> JobInfo:
         async with self._starting:
             if self.running:
                 raise JobConflict(f"job {self.running.info.id} is still {self.running.info.state}; one job at a time")
@@ -108,7 +116,7 @@ class JobManager:
                 raise JobConflict(f"model version {version} already exists")
             job_dir = self.root / job_id
             job_dir.mkdir(parents=True)
-            await asyncio.to_thread(_write_jsonl, job_dir / "pairs.jsonl", pairs)
+            os.replace(pairs.path, job_dir / "pairs.jsonl")
             job = Job(
                 JobInfo(
                     job_id,
@@ -116,7 +124,7 @@ class JobManager:
                     version=version,
                     base_version=base,
                     options=options.to_json(),
-                    pairs=len(pairs),
+                    pairs=pairs.count,
                     created=now_iso(),
                     progress={"phase": "queued"},
                 ),
@@ -317,12 +325,6 @@ def _child_setup() -> None:
     os.nice(10)
     if _LIBC is not None:
         _LIBC.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG; survives exec, so no window where training is orphaned
-
-
-def _write_jsonl(path: Path, pairs: list[dict]) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        for i, pair in enumerate(pairs):
-            handle.write(json.dumps({"group": f"upload:{i}", **pair}, ensure_ascii=False) + "\n")
 
 
 def _write_json(path: Path, data: dict) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
@@ -13,17 +14,20 @@ from aiohttp import web
 from seq2seq.decoding import DecodeOptions
 from seq2seq.protocol import (
     MAX_JOB_BODY,
+    MAX_JOB_JSON_BODY,
     MAX_REPLY_BODY,
     MIN_FINETUNE_PAIRS,
     FinetuneOptions,
     ReplyResult,
     clip,
     clip_names,
+    loads_json,
     pair_from_json,
     parse_reply_body,
     validate_version,
 )
 from seq2seq.worker.metrics import CONTENT_TYPE_LATEST
+from seq2seq.worker.uploads import receive_jsonl, write_pairs
 
 _JOB_ID_RE = re.compile(r"^[0-9a-f]{1,64}$")  # jobs are named by hex ids
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines")
@@ -41,36 +45,37 @@ def worker_of(request: web.Request):
     return request.app["worker"]
 
 
-async def read_body(request: web.Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it passes `limit` (before reading it all, when the length is declared)."""
+async def body_chunks(request: web.Request, limit: int) -> AsyncIterator[bytes]:
+    """The body as it arrives: 413 as soon as it passes `limit` (at once when the length is declared),
+    408 when the client pauses longer than [worker] idle_timeout_s (a stalled upload holds nothing for long)."""
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, f"request body of {request.content_length} bytes is over the {limit}-byte limit")
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(1 << 16):
+    idle_s, size = worker_of(request).settings.idle_timeout_s, 0
+    while True:
+        try:
+            async with asyncio.timeout(idle_s):
+                chunk = await request.content.readany()
+        except TimeoutError:
+            raise ApiError(408, f"no part of the request body arrived for {idle_s:g} s") from None
+        if not chunk:
+            return
         size += len(chunk)
         if size > limit:
             raise ApiError(413, f"request body is over the {limit}-byte limit")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        yield chunk
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    return b"".join([chunk async for chunk in body_chunks(request, limit)])
 
 
 def parse_json(body: bytes):
     if not body.strip():
         raise ApiError(400, "empty body: expected JSON")
     try:
-        return loads(body)
+        return loads_json(body)
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None
-
-
-def loads(text: bytes | str):
-    """json.loads with every way it can fail as a ValueError: bad JSON, bad UTF-8, or nesting too deep to parse."""
-    try:
-        return json.loads(text)
-    except RecursionError:  # "[" × 100,000: the parser recurses once per level
-        raise ValueError("malformed JSON: nested too deeply") from None
-    except ValueError as exc:  # includes bad UTF-8
-        raise ValueError(f"malformed JSON: {exc}") from None
 
 
 def json_response(data, status: int = 200) -> web.Response:
@@ -172,18 +177,28 @@ async def start_finetune(request: web.Request) -> web.Response:
     worker = worker_of(request)
     if worker.jobs.running:  # answer 409 before reading a large upload
         raise ApiError(409, f"job {worker.jobs.running.info.id} is still running; one job at a time")
-    body = await read_body(request, MAX_JOB_BODY)
+    upload = worker.jobs.upload_path()
     try:
         if request.content_type in JSONL_TYPES:
             options = FinetuneOptions.from_query(dict(request.query))
-            pairs = parse_jsonl(body)
+            pairs = await receive_jsonl(body_chunks(request, MAX_JOB_BODY), upload)
         else:
-            options, pairs = await _finetune_json(parse_json(body))
+            body = await read_body(request, MAX_JOB_JSON_BODY)
+            if not body.strip():
+                raise ApiError(400, "empty body: expected JSON")
+            options, listed = await _finetune_json(await asyncio.to_thread(loads_json, body))
+            pairs = await asyncio.to_thread(write_pairs, listed, upload)
+        if pairs.count < MIN_FINETUNE_PAIRS:
+            raise ApiError(400, f"{pairs.count} pairs: a fine-tune needs at least {MIN_FINETUNE_PAIRS}")
+        info = await worker.jobs.start(pairs, options)
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None
-    if len(pairs) < MIN_FINETUNE_PAIRS:
-        raise ApiError(400, f"{len(pairs)} pairs: a fine-tune needs at least {MIN_FINETUNE_PAIRS}")
-    info = await worker.jobs.start(pairs, options)
+    except ApiError as exc:
+        if exc.status == 413 and request.content_type not in JSONL_TYPES:
+            exc.message += ": send large fine-tunes as JSONL (Content-Type: application/x-ndjson, options as query)"
+        raise
+    finally:
+        upload.unlink(missing_ok=True)  # moved into the job when it started
     return json_response(info.to_json(), status=202)
 
 
@@ -217,22 +232,6 @@ def _pairs_from_path(raw) -> list[dict]:
     pairs = []
     for i, p in enumerate(read_pairs(path)):
         pairs.append(pair_from_json({"query": p.query, "reply": p.reply, "context": p.context}, f"{raw}: pair {i + 1}"))
-    return pairs
-
-
-def parse_jsonl(body: bytes) -> list[dict]:
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"the JSONL body is not UTF-8: {exc}") from None
-    pairs = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                obj = loads(line)
-            except ValueError as exc:
-                raise ValueError(f"line {number}: {exc}") from None
-            pairs.append(pair_from_json(obj, f"line {number}"))
     return pairs
 
 
