@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -17,6 +18,10 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def _limit_open_files(count: int) -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (count, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 
 
 def free_port() -> int:
@@ -45,7 +50,17 @@ def corrupt_weights(path: Path) -> None:
 class WorkerProc:
     """`python -m seq2seq serve` on a free loopback port; its log is kept for assertions."""
 
-    def __init__(self, models: Path, log: Path, *, env: dict | None = None, args: tuple = (), port: int | None = None):
+    def __init__(
+        self,
+        models: Path,
+        log: Path,
+        *,
+        env: dict | None = None,
+        args: tuple = (),
+        port: int | None = None,
+        open_files: int | None = None,
+    ):
+        """`open_files`: the worker's file-descriptor limit (RLIMIT_NOFILE), to see it run out."""
         self.models, self.log_path, self.port = models, log, port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
@@ -58,6 +73,7 @@ class WorkerProc:
                 env=full_env,
                 stdout=handle,
                 stderr=subprocess.STDOUT,
+                preexec_fn=None if open_files is None else lambda: _limit_open_files(open_files),
             )
 
     def wait_ready(self, timeout: float = 60.0, headers: dict | None = None) -> None:

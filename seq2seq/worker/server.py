@@ -16,6 +16,7 @@ from aiohttp import web
 from seq2seq.protocol import clip, error_body
 from seq2seq.worker import routes
 from seq2seq.worker.batcher import Batcher, DeadlineExceeded, NotReady, QueueFull
+from seq2seq.worker.connections import ConnectionGuard, GuardedSite, connection_cap
 from seq2seq.worker.jobs import JobConflict, JobManager, UnknownJob
 from seq2seq.worker.logs import quiet_noisy_loggers
 from seq2seq.worker.metrics import WorkerMetrics
@@ -139,8 +140,8 @@ def bearer_auth(token: str):
     return check
 
 
-def build_app(worker: Worker) -> web.Application:
-    middlewares = [count_requests, json_errors]
+def build_app(worker: Worker, guard: ConnectionGuard | None = None) -> web.Application:
+    middlewares = ([guard.middleware] if guard else []) + [count_requests, json_errors]
     if worker.settings.token:
         middlewares.append(bearer_auth(worker.settings.token))
     app = web.Application(middlewares=middlewares, client_max_size=routes.MAX_JOB_BODY)
@@ -171,11 +172,16 @@ async def serve(settings: WorkerSettings, ready: asyncio.Event | None = None) ->
     quiet_noisy_loggers()
     worker = Worker(settings)
     worker.start_batcher()
+    guard = ConnectionGuard(connection_cap(settings.max_connections), settings.header_timeout_s)
     runner = web.AppRunner(
-        build_app(worker), access_log=None, shutdown_timeout=settings.request_timeout_s, handle_signals=False
+        build_app(worker, guard),
+        access_log=None,
+        shutdown_timeout=settings.request_timeout_s,
+        handle_signals=False,
+        keepalive_timeout=settings.idle_timeout_s,  # aiohttp's default is an hour
     )
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024, reuse_address=True)
+    site = GuardedSite(runner, guard, settings.host, settings.port)
     await site.start()
     port = runner.addresses[0][1] if runner.addresses else settings.port
     # Bound before loading: /healthz answers at once, /readyz says 503 until a model is active.
