@@ -79,9 +79,9 @@ def parse_json(body: bytes):
 
 
 def json_response(data, status: int = 200) -> web.Response:
-    return web.Response(
-        body=json.dumps(data, ensure_ascii=False).encode(), status=status, content_type="application/json"
-    )
+    # A lone surrogate (JSON input may carry "\ud800", and a message may quote it) goes back as that escape.
+    body = json.dumps(data, ensure_ascii=False).encode("utf-8", "backslashreplace")
+    return web.Response(body=body, status=status, content_type="application/json")
 
 
 # ----- replies
