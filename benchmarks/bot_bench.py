@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,8 +30,8 @@ sys.path.insert(0, str(REPO))
 
 import aiohttp  # noqa: E402
 
+from benchmarks.worker import linked_models, own_worker, wait_ready  # noqa: E402
 from bot.storage import Storage, StorageConfig  # noqa: E402
-from bot.worker.process import free_port  # noqa: E402
 from tests.discord_server import DiscordTestServer  # noqa: E402
 
 WORDS = (
@@ -57,29 +56,6 @@ def pct(values: list[float], q: float) -> float:
 
 def sentence(rng: random.Random, i: int) -> str:
     return " ".join(rng.choices(WORDS, k=rng.randint(3, 10))) + f" {i}"
-
-
-def start_worker(models: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "BANTER_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "seq2seq", "serve", "--models", str(models), "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/readyz", timeout=2):
-                return proc, url
-        except OSError as exc:
-            if proc.poll() is not None:
-                raise SystemExit(f"the worker exited: {log.read_text()[-2000:]}") from exc
-            time.sleep(0.2)
-    raise SystemExit("the worker was not ready within 120 s")
 
 
 class Bench:
@@ -247,7 +223,15 @@ class Bench:
     async def run(self) -> dict:
         args = self.args
         await self.setup_world()
-        worker, self.worker_url = start_worker(args.models, self.tmp / "worker.log")
+        with own_worker(args.models, self.tmp / "worker.log", {"BANTER_LOG_LEVEL": "WARNING"}) as (url, worker):
+            self.worker_url = url
+            await wait_ready(url, worker, os.environ.get("BANTER_WORKER_TOKEN", ""))
+            await self.measure()
+        self.results["bot_exit_code"] = self.bot.returncode
+        return self.results
+
+    async def measure(self) -> None:
+        args = self.args
         try:
             self.start_bot()
             await self.wait_ready()
@@ -260,11 +244,7 @@ class Bench:
             if self.alive():
                 self.bot.terminate()
                 self.bot.wait(30)
-            worker.terminate()
-            worker.wait(30)
             await self.server.stop()
-        self.results["bot_exit_code"] = self.bot.returncode
-        return self.results
 
 
 def main() -> int:
@@ -284,9 +264,7 @@ def main() -> int:
                     f"no model at {args.model}; pass --model DIR (e.g. a tiny one: "
                     "python -m seq2seq train --preset tiny --out /tmp/tiny)"
                 )
-            args.models = Path(tmp) / "models"
-            args.models.mkdir()
-            (args.models / "bench").symlink_to(args.model.resolve(), target_is_directory=True)
+            args.models = linked_models(args.model, Path(tmp) / "models", "bench")
         results = asyncio.run(Bench(args, Path(tmp)).run())
     results["machine"] = {
         "cpus": os.cpu_count(),

@@ -218,12 +218,10 @@ async def export_child(url: str, out_dir: str) -> dict:
     await store.close()
     return {
         "seconds": round(seconds, 2),
-        "pairs_written": counts.train + counts.validation,
-        "train": counts.train,
-        "validation": counts.validation,
+        "pairs_written": counts.pairs,
         "rss_before_mib": round(rss_before / 1024, 1),
         "peak_rss_mib": round(rss_kib("VmHWM") / 1024, 1),
-        "output_bytes": counts.train_path.stat().st_size + counts.validation_path.stat().st_size,
+        "output_bytes": counts.path.stat().st_size,
     }
 
 

@@ -12,7 +12,9 @@ import sys
 from collections.abc import AsyncIterator
 
 from bot import config as cfg
+from bot.backoff import Backoff
 from bot.config import BotConfig, ConfigError
+from seq2seq.protocol.config_file import CONFIG_ENV
 
 log = logging.getLogger("banter")
 
@@ -25,7 +27,7 @@ NO_TOKEN_NOTICE = (
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Banter, the Discord chat bot.")
     parser.add_argument("--console", action="store_true", help="chat in the terminal: one reply per input line")
-    parser.add_argument("--config", help=f"config file (default: ${cfg.CONFIG_ENV} or ./config.toml)")
+    parser.add_argument("--config", help=f"config file (default: ${CONFIG_ENV} or ./config.toml)")
     parser.add_argument(
         "--learn", action="store_true", help="console: learn from what is typed, like a learning channel"
     )
@@ -37,13 +39,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 @contextlib.asynccontextmanager
 async def services(config: BotConfig, *, worker_log_level: str) -> AsyncIterator[tuple]:
     """Storage and a worker client (and the worker itself when none is configured), closed in reverse order."""
-    from bot.storage import Storage
     from bot.storage import load_config as storage_config
     from bot.worker import WorkerClient
     from bot.worker.process import LocalWorker
 
     async with contextlib.AsyncExitStack() as stack:
-        storage = await Storage.open(config=storage_config(config.config_path))
+        storage = await open_storage(storage_config(config.config_path))
         stack.push_async_callback(storage.close)
         url = config.worker_url
         if config.spawns_worker:
@@ -69,6 +70,20 @@ async def services(config: BotConfig, *, worker_log_level: str) -> AsyncIterator
         yield storage, worker
 
 
+async def open_storage(config, backoff: Backoff | None = None):
+    """Storage.open, waiting while another process holds the database locked (one line per try)."""
+    from bot.storage import DatabaseLockedError, Storage
+
+    backoff = backoff or Backoff(first=2.0, ceiling=30.0)
+    while True:
+        try:
+            return await Storage.open(config=config)
+        except DatabaseLockedError as exc:
+            delay = backoff.next()
+            log.warning("%s: trying again in %.0f s", exc, delay)
+            await asyncio.sleep(delay)
+
+
 def point_discord(env: dict) -> None:
     """Use a Discord-compatible endpoint other than discord.com (a local test server, a proxy)."""
     import discord.gateway
@@ -82,28 +97,24 @@ def point_discord(env: dict) -> None:
 
 
 async def run_discord(config: BotConfig, token: str, args: argparse.Namespace) -> int:
-    import discord
-
     from bot.client import Banter
+    from bot.connection import Refused, stay_on_discord
 
     point_discord(dict(os.environ))
     async with services(config, worker_log_level="INFO") as (storage, worker):
-        async with Banter(config=config, storage=storage, worker=worker, force_sync=args.sync) as bot:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
-            try:
-                await bot.start(token)
-            except discord.LoginFailure:
-                print(f"error: Discord refused the token in {cfg.TOKEN_ENV}", file=sys.stderr)
-                return 2
-            except discord.PrivilegedIntentsRequired:
-                print(
-                    "error: enable the Message Content intent for this bot in the Discord developer portal "
-                    "(Bot → Privileged Gateway Intents)",
-                    file=sys.stderr,
-                )
-                return 2
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+
+        def new_bot() -> Banter:
+            return Banter(config=config, storage=storage, worker=worker, force_sync=args.sync)
+
+        try:
+            await stay_on_discord(new_bot, token, stop)
+        except Refused as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 
@@ -140,12 +151,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if use_console and not args.console:
         print(NO_TOKEN_NOTICE, file=sys.stderr)
+    from bot.storage import StorageError
+
     try:
         if use_console:
             return asyncio.run(run_console(config, args))
         return asyncio.run(run_discord(config, token, args))
     except KeyboardInterrupt:
         return 130
-    except FileNotFoundError as exc:  # no models directory for the worker, most likely
+    except (FileNotFoundError, StorageError, ConfigError) as exc:  # no models folder; an unusable database or [storage]
         print(f"error: {exc}", file=sys.stderr)
         return 2

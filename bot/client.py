@@ -13,6 +13,7 @@ from discord.ext import commands, tasks
 
 from bot.checks import BanterTree
 from bot.config import BotConfig
+from bot.connection import drop_malformed_events
 from bot.core.chat import ChatService
 from bot.core.factory import chat_service
 from bot.core.finetune import FineTuner
@@ -57,6 +58,7 @@ class Banter(commands.Bot):
             tree_cls=BanterTree,
             **options,
         )
+        drop_malformed_events(self)
         self.config = config
         self.storage = storage
         self.worker = worker
@@ -88,7 +90,7 @@ class Banter(commands.Bot):
     @tasks.loop(seconds=20)
     async def heartbeat(self) -> None:
         """Touch the heartbeat file only while the gateway is up, so a stuck bot turns unhealthy."""
-        if self.is_ready() and not self.is_closed() and self.ws is not None:
+        if self.is_ready() and not self.is_closed() and self.ws is not None and self.ws.open:
             Path(os.environ[HEARTBEAT_ENV]).touch()
 
     @heartbeat.before_loop

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-CONFIG_ENV = "BANTER_CONFIG"  # another config file (tests, several deployments)
+from seq2seq.protocol import config_file
+from seq2seq.protocol.config_file import ConfigError
+
 WORKER_URL_ENV = "BANTER_WORKER_URL"
 WORKER_TOKEN_ENV = "BANTER_WORKER_TOKEN"  # the worker's shared secret: environment only, never a file
 MODELS_ENV = "BANTER_WORKER_MODELS"  # the worker's own override of [worker] models, honoured when we spawn it
@@ -18,10 +17,6 @@ TOKEN_ENV = "DISCORD_TOKEN"  # the bot token: environment only, never a file or 
 # A local Discord-compatible endpoint (the test server, or a REST/gateway proxy).
 API_BASE_ENV = "BANTER_DISCORD_API"
 GATEWAY_ENV = "BANTER_DISCORD_GATEWAY"
-
-
-class ConfigError(ValueError):
-    """A setting has the wrong type or value; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -90,72 +85,24 @@ class BotConfig:
             raise ConfigError(f"[worker] url must start with http:// or https://, got {self.worker_url!r}")
 
 
-def _convert(name: str, value: Any, default: Any) -> Any:
-    try:
-        if isinstance(default, frozenset):
-            return frozenset(int(v) for v in value)
-        if isinstance(default, tuple):
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise TypeError
-            return tuple(value)
-        if isinstance(default, Path):
-            return Path(value)
-        if isinstance(default, bool) or isinstance(value, bool):
-            raise TypeError
-        if isinstance(default, int):
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError
-            return int(value)
-        if isinstance(default, float):
-            return float(value)
-        if isinstance(default, str) and not isinstance(value, str):
-            raise TypeError
-        return value
-    except (TypeError, ValueError):
-        raise ConfigError(f"[bot] {name}: {value!r} is not a valid {type(default).__name__}") from None
-
-
-def config_file(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    if path is not None:
-        return Path(path)
-    if env.get(CONFIG_ENV):
-        return Path(env[CONFIG_ENV])
-    return Path("config.toml") if Path("config.toml").exists() else REPO_ROOT / "config.toml"
+# Keys of other tables the bot reads ({table: {key: field}}); `[bot]` holds the rest of BotConfig's fields.
+_ELSEWHERE = {
+    "worker": {"url": "worker_url", "models": "worker_models", "host": "worker_host"},
+    "learning": {"blocklist": "learning_blocklist"},
+}
+_NOT_IN_BOT_TABLE = {"worker_token", "config_path", *(f for keys in _ELSEWHERE.values() for f in keys.values())}
+_ENV = {WORKER_URL_ENV: "worker_url", MODELS_ENV: "worker_models"}
 
 
 def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> BotConfig:
-    """Read config.toml (a missing default file means defaults), then BANTER_WORKER_URL/TOKEN/MODELS."""
+    """config.toml (see seq2seq.protocol.config_file for which one), then BANTER_WORKER_URL/TOKEN/MODELS."""
     env = os.environ if env is None else env
-    file = config_file(path, env)
-    explicit = path is not None or bool(env.get(CONFIG_ENV))
-    data: dict[str, Any] = {}
-    if file.exists():
-        try:
-            data = tomllib.loads(file.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{file}: {exc}") from None
-    elif explicit:
-        raise ConfigError(f"config file not found: {file}")
-    defaults = BotConfig()
-    known = {f.name: getattr(defaults, f.name) for f in fields(BotConfig)}
-    values: dict[str, Any] = {}
-    for key, value in data.get("bot", {}).items():
-        if key in known and not key.startswith("worker_") and key not in ("config_path", "learning_blocklist"):
-            values[key] = _convert(key, value, known[key])
-    worker = data.get("worker", {})
-    for key in ("url", "models", "host"):
-        if key in worker:
-            values[f"worker_{key}"] = _convert(f"worker.{key}", worker[key], known[f"worker_{key}"])
-    if "blocklist" in data.get("learning", {}):
-        values["learning_blocklist"] = _convert("learning.blocklist", data["learning"]["blocklist"], ())
-    if env.get(WORKER_URL_ENV):
-        values["worker_url"] = env[WORKER_URL_ENV]
-    if env.get(MODELS_ENV):
-        values["worker_models"] = Path(env[MODELS_ENV])
-    config = replace(
-        defaults, **values, worker_token=env.get(WORKER_TOKEN_ENV, ""), config_path=file if file.exists() else None
-    )
+    file = config_file.read(path, env)
+    values = config_file.typed(BotConfig, "bot", file.table("bot"), skip=_NOT_IN_BOT_TABLE)
+    for table, keys in _ELSEWHERE.items():
+        values.update(config_file.typed(BotConfig, table, file.table(table), keys=keys))
+    values.update(config_file.from_env(BotConfig, env, _ENV))
+    config = BotConfig(**values, worker_token=env.get(WORKER_TOKEN_ENV, ""), config_path=file.path)
     config = replace(config, worker_url=config.worker_url.rstrip("/"))
     config.check()
     return config

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from discord import app_commands
 
+from bot.failures import DISCORD_ERRORS, describe
+
 log = logging.getLogger("banter.sync")
 
 STATE_FILE = "command-tree.json"
@@ -33,7 +35,9 @@ async def sync_if_changed(
 ) -> bool:
     """PUT the global commands unless this application already has exactly these. True if it synced.
 
-    Discord allows 200 command creations a day: a restart must not spend any.
+    Discord allows 200 command creations a day: a restart must not spend any. A sync Discord refuses
+    (a 400, a 5xx past discord.py's retries, no connection) must not keep the bot off Discord: it runs
+    with the commands Discord already has, and the next start tries again (the hash is not stored).
     """
     path = Path(state_dir) / STATE_FILE
     stored = _read(path)
@@ -41,7 +45,15 @@ async def sync_if_changed(
     if not force and stored.get(str(application_id)) == digest:
         log.info("slash commands unchanged: not syncing")
         return False
-    synced = await tree.sync()
+    try:
+        synced = await tree.sync()
+    except DISCORD_ERRORS as exc:
+        log.error(
+            "could not sync the slash commands (%s): running with the ones Discord already has; "
+            "the next start tries again",
+            describe(exc),
+        )
+        return False
     stored[str(application_id)] = digest
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

@@ -38,9 +38,6 @@ class EncodedPairs:
     def __len__(self) -> int:
         return len(self.sources)
 
-    def target_tokens(self) -> int:
-        return sum(len(t) for t in self.targets)
-
 
 def encode_pairs(
     pairs: list[Pair], vocab: Vocabulary, max_source_len: int, max_target_len: int, context_turns: int

@@ -17,7 +17,6 @@ class Pair:
     reply: str
     context: str = ""  # the turn before the query; empty when unknown
     group: str = ""  # conversation id: a split never cuts a conversation in two
-    author: str = ""  # who wrote the reply (logged dialogue): caps one person's share of a fine-tune
 
 
 def chitchat_pairs() -> list[Pair]:
@@ -86,8 +85,7 @@ def _pair_from_json(line: str, path: Path, number: int) -> Pair:
     context = obj.get("context") or ""
     if isinstance(context, list):
         context = context[-1] if context else ""
-    author = obj.get("author", obj.get("reply_author", ""))
-    return Pair(query, reply, str(context), str(obj.get("group", f"{path.name}:{number}")), str(author or ""))
+    return Pair(query, reply, str(context), str(obj.get("group", f"{path.name}:{number}")))
 
 
 def is_held_out(group: str, fraction: float) -> bool:

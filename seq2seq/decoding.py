@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 
 from seq2seq.protocol import clip_names
 
@@ -62,9 +62,6 @@ class DecodeOptions:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-    def with_(self, **changes) -> DecodeOptions:
-        return replace(self, **changes)
 
 
 def _is_int(value) -> bool:

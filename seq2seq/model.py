@@ -97,8 +97,3 @@ def build(config: ModelConfig) -> Seq2Seq:
     model = Seq2Seq(config, name="seq2seq")
     model((ops.ones((1, 3), dtype="int32"), ops.ones((1, 2), dtype="int32")))  # create the weights
     return model
-
-
-def masked_loss(y_true, logits):
-    """Mean cross-entropy per non-padding target token."""
-    return keras.losses.sparse_categorical_crossentropy(y_true, logits, from_logits=True, ignore_class=PAD_ID)

@@ -17,6 +17,7 @@ CONFIG_FILE = "config.json"
 VOCAB_FILE = "vocab.json"
 WEIGHTS_FILE = "weights.npz"
 METRICS_FILE = "metrics.json"
+LOSS_CHART_FILE = "loss.png"  # drawn by training; the worker serves it to the bot
 FORMAT = 1
 
 

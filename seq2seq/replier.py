@@ -13,7 +13,7 @@ from seq2seq.antilm import anti_lm_step
 from seq2seq.batching import encode_source, pad_batch
 from seq2seq.decoding import DecodeOptions
 from seq2seq.inference import NumpySeq2Seq
-from seq2seq.learnfilter import build_blocklist
+from seq2seq.protocol.blocklist import Blocklist
 from seq2seq.search import SearchSpec, beam_search, greedy, sample, sample_and_rank
 from seq2seq.text import URL_TOKEN, USER_TOKEN, detokenize
 from seq2seq.vocab import BOS_ID, EOS_ID, PAD_ID, SEP_ID, UNK_ID
@@ -39,19 +39,19 @@ def _stoppable(step, should_stop: Callable[[], bool]):
 class Replier:
     """Loads a model directory once and answers batches of conversations."""
 
-    def __init__(self, bundle: model_dir.ModelBundle, blocklist: frozenset[str] | None = None):
+    def __init__(self, bundle: model_dir.ModelBundle, blocklist: Blocklist | None = None):
         self.bundle = bundle
         self.config = bundle.config
         self.vocab = bundle.vocab
         self.network = NumpySeq2Seq(bundle.config, bundle.weights)
-        blocklist = build_blocklist() if blocklist is None else blocklist
-        words = [self.vocab.id(t) for t in (URL_TOKEN, USER_TOKEN, *sorted(blocklist))]
+        blocklist = Blocklist.default() if blocklist is None else blocklist
+        words = [self.vocab.id(t) for t in (URL_TOKEN, USER_TOKEN, *sorted(blocklist.words))]
         # Never emitted: padding, UNK, BOS, the separator, placeholders a reply cannot fill in,
         # and blocklisted words (banned in the search, so the model picks another word instead).
         self.banned = tuple(sorted({PAD_ID, UNK_ID, BOS_ID, SEP_ID, *[w for w in words if w != UNK_ID]}))
 
     @classmethod
-    def load(cls, path: Path | str, blocklist: frozenset[str] | None = None) -> Replier:
+    def load(cls, path: Path | str, blocklist: Blocklist | None = None) -> Replier:
         return cls(model_dir.load(Path(path)), blocklist)
 
     @property

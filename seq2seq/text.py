@@ -12,9 +12,9 @@ URL_TOKEN = "<url>"
 USER_TOKEN = "<user>"
 MAX_INPUT_CHARS = 2000  # longer messages are cut: the model only reads the last turns anyway
 
-_URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 # Discord user/role/channel mentions and plain @handles all become one placeholder.
-_MENTION_RE = re.compile(r"<@[!&#]?\d+>|<#\d+>|(?<!\w)@\w+")
+MENTION_RE = re.compile(r"<@[!&#]?\d+>|<#\d+>|(?<!\w)@\w+")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 _tokenizer = TweetTokenizer(preserve_case=False, reduce_len=True, strip_handles=False)
@@ -46,8 +46,8 @@ def _tokenize_cached(text: str) -> tuple[str, ...]:
     # NLTK's tokenizer is slow (regexes with timeouts) and a corpus turn is both a reply and
     # the next query and context: caching makes a corpus pass about three times faster.
     text = clean(text)
-    text = _URL_RE.sub(f" {URL_TOKEN} ", text)
-    text = _MENTION_RE.sub(f" {USER_TOKEN} ", text)
+    text = URL_RE.sub(f" {URL_TOKEN} ", text)
+    text = MENTION_RE.sub(f" {USER_TOKEN} ", text)
     tokens: list[str] = []
     for token in _tokenizer.tokenize(text):
         if token in ("<url>", "<user>"):

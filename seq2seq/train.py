@@ -7,7 +7,8 @@ import math
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,7 @@ class TrainJob:
     init: model_dir.ModelBundle | None = None  # fine-tune from these weights and this vocabulary
     command: str = ""
     extra_eval: dict[str, list[Pair]] = field(default_factory=dict)  # more held-out sets to report
+    on_step: Callable[[int, int, float], None] | None = None  # after every step: (step, total steps, its loss)
 
 
 class Interrupted(Exception):
@@ -62,53 +64,85 @@ def build_vocab(pairs: list[Pair], size: int) -> Vocabulary:
 
 
 def run(job: TrainJob) -> dict:
+    """Train (or fine-tune, or resume) and write the model directory; returns its metrics."""
     import keras
 
     cfg = job.train_config
     keras.utils.set_random_seed(cfg.seed)
     job.run_dir.mkdir(parents=True, exist_ok=True)
-    train_pairs, val_pairs, test_pairs = split_three(job.pairs, cfg)
-    if cfg.val_fraction == 0:
+    log = (lambda *_: None) if job.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    data = _prepare(job, log)
+    schedule = BatchSchedule(data.encode(data.train), cfg.batch_size, cfg.seed)
+    total_steps = max(1, int(cfg.max_epochs * schedule.steps_per_epoch))
+    if job.max_steps is not None:
+        total_steps = min(total_steps, job.max_steps)
+    model = _compile(job, data.config)
+    state = _start_state(job, model, total_steps, log)
+    _train(job, model, schedule, data.encode(data.val), state, total_steps)
+    return _publish(job, model, data, state, log)
+
+
+@dataclass
+class _Data:
+    """The pairs of one run, split, with the vocabulary and model config that encode them."""
+
+    train: list[Pair]
+    val: list[Pair]
+    test: list[Pair]
+    vocab: Vocabulary
+    config: ModelConfig
+    unk_rate: float  # of the training replies' tokens
+
+    def encode(self, pairs: list[Pair]):
+        c = self.config
+        return encode_pairs(pairs, self.vocab, c.max_source_len, c.max_target_len, c.context_turns)
+
+
+def _prepare(job: TrainJob, log: Callable[[str], None]) -> _Data:
+    train_pairs, val_pairs, test_pairs = split_three(job.pairs, job.train_config)
+    if job.train_config.val_fraction == 0:
         val_pairs = train_pairs  # a deliberate choice for tiny data sets: watch the training pairs
     if not train_pairs or not val_pairs:
         raise ValueError(f"need more pairs: {len(train_pairs)} for training, {len(val_pairs)} for validation")
-    log = (lambda *_: None) if job.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
-
-    if job.init is not None:
-        vocab = job.init.vocab
-        mcfg = job.init.config
-    else:
-        vocab_file = job.run_dir / "vocab.json"
-        if job.resume and vocab_file.exists():
-            vocab = Vocabulary.load(vocab_file)
-        else:
-            vocab = build_vocab(train_pairs, cfg.vocab_size)
-            vocab.save(vocab_file)
-        from dataclasses import replace
-
-        mcfg = replace(job.model_config, vocab_size=len(vocab))
+    vocab, config = _vocabulary(job, train_pairs)
     unk = vocab.unk_rate(tokenize(p.reply) for p in train_pairs)
     log(
         f"pairs: {len(train_pairs)} train, {len(val_pairs)} validation, {len(test_pairs)} test; "
         f"vocabulary {len(vocab)}; training UNK rate {unk:.2%}"
     )
+    return _Data(train_pairs, val_pairs, test_pairs, vocab, config, unk)
 
-    def enc(ps):
-        return encode_pairs(ps, vocab, mcfg.max_source_len, mcfg.max_target_len, mcfg.context_turns)
 
-    train_data, val_data = enc(train_pairs), enc(val_pairs)
-    schedule = BatchSchedule(train_data, cfg.batch_size, cfg.seed)
-    total_steps = max(1, int(cfg.max_epochs * schedule.steps_per_epoch))
-    if job.max_steps is not None:
-        total_steps = min(total_steps, job.max_steps)
+def _vocabulary(job: TrainJob, train_pairs: list[Pair]) -> tuple[Vocabulary, ModelConfig]:
+    """The base model's when fine-tuning; else the run's own (kept in the run directory for --resume)."""
+    if job.init is not None:
+        return job.init.vocab, job.init.config
+    vocab_file = job.run_dir / "vocab.json"
+    if job.resume and vocab_file.exists():
+        vocab = Vocabulary.load(vocab_file)
+    else:
+        vocab = build_vocab(train_pairs, job.train_config.vocab_size)
+        vocab.save(vocab_file)
+    return vocab, replace(job.model_config, vocab_size=len(vocab))
 
-    model = build(mcfg)
+
+def _compile(job: TrainJob, config: ModelConfig):
+    import keras
+
+    cfg = job.train_config
+    model = build(config)
     if job.init is not None:
         model_dir.assign_weights(model, job.init.weights, str(job.init.path / model_dir.WEIGHTS_FILE))
     model.compile(
         optimizer=keras.optimizers.Adam(cfg.learning_rate, global_clipnorm=cfg.clipnorm),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0),
     )
+    return model
+
+
+def _start_state(job: TrainJob, model, total_steps: int, log: Callable[[str], None]) -> dict:
+    """The loop's counters: fresh, or the latest checkpoint's (weights and optimizer restored into `model`)."""
+    cfg = job.train_config
     state = {
         "step": 0,
         "best_val": math.inf,
@@ -125,60 +159,84 @@ def run(job: TrainJob) -> dict:
             log(f"resumed at step {state['step']} of {total_steps}")
     model.optimizer.learning_rate.assign(state["lr"])
     state.setdefault("commands", []).append(job.command)  # provenance: every command that trained it
-    best_file = job.run_dir / "best.weights.npz"
+    best_file = _best_file(job)
     if state["step"] == 0 or not best_file.exists():
         _save_best(model, best_file)
+    return state
 
+
+def _train(job: TrainJob, model, schedule: BatchSchedule, val_data, state: dict, total_steps: int) -> None:
+    """Steps until the schedule ends or validation stops improving; Ctrl-C/SIGTERM checkpoint and raise Interrupted."""
+    cfg = job.train_config
     scalars = Scalars(job.run_dir / "tensorboard")
     progress = Progress(total_steps, state["step"], job.quiet)
+
+    def validate() -> None:
+        _validate(model, val_data, state, cfg, _best_file(job), scalars, progress)
+
     stop = _StopFlag()
-    started = time.perf_counter()
-    seconds_before = state["seconds"]
+    started, seconds_before = time.perf_counter(), state["seconds"]
     try:
         while state["step"] < total_steps and state["bad_evals"] < cfg.patience:
-            src, t_in, t_out = schedule.batch(state["step"])
-            loss = float(np.asarray(model.train_on_batch((src, t_in), t_out)))
-            if not math.isfinite(loss):
-                raise FloatingPointError(f"training loss became {loss} at step {state['step']}; lower --lr")
-            tokens = int((t_out != 0).sum())
-            state["step"] += 1
-            state["tokens"] += tokens
+            loss, tokens = _step(model, schedule, state)
             progress.update(loss, tokens)
+            if job.on_step is not None:
+                job.on_step(state["step"], total_steps, loss)
             if state["step"] % 20 == 0:
                 state["history"]["train"].append((state["step"], loss))
                 scalars.add("train/loss", loss, state["step"])
             if state["step"] % cfg.eval_every == 0 or state["step"] == total_steps:
-                _validate(model, val_data, state, cfg, best_file, scalars, progress)
+                validate()
             state["seconds"] = seconds_before + time.perf_counter() - started
             if state["step"] % cfg.checkpoint_every == 0 or stop.raised:
                 checkpoint.save(job.run_dir, model, state)
                 if stop.raised:
                     raise Interrupted(f"stopped at step {state['step']}; continue with --resume")
         if not state["history"]["val"] or state["history"]["val"][-1][0] != state["step"]:
-            _validate(model, val_data, state, cfg, best_file, scalars, progress)
+            validate()
         checkpoint.save(job.run_dir, model, state)
     finally:
         progress.close()
         scalars.close()
         stop.restore()
 
-    with np.load(best_file) as data:
-        model_dir.assign_weights(model, {k: data[k] for k in data.files}, str(best_file))
-    metrics = _final_metrics(model, enc, val_pairs, test_pairs, job, state, unk, len(train_pairs))
+
+def _step(model, schedule: BatchSchedule, state: dict) -> tuple[float, int]:
+    """One batch: (its loss, its target tokens); counts the step."""
+    src, t_in, t_out = schedule.batch(state["step"])
+    loss = float(np.asarray(model.train_on_batch((src, t_in), t_out)))
+    if not math.isfinite(loss):
+        raise FloatingPointError(f"training loss became {loss} at step {state['step']}; lower --lr")
+    tokens = int((t_out != 0).sum())
+    state["step"] += 1
+    state["tokens"] += tokens
+    return loss, tokens
+
+
+def _publish(job: TrainJob, model, data: _Data, state: dict, log: Callable[[str], None]) -> dict:
+    """The best weights, scored, written as a complete model directory with its held-out pairs and loss chart."""
+    best_file = _best_file(job)
+    with np.load(best_file) as best:
+        model_dir.assign_weights(model, {k: best[k] for k in best.files}, str(best_file))
+    metrics = _final_metrics(model, data, job, state)
     job.out_dir.mkdir(parents=True, exist_ok=True)
     model_dir.save(
         job.out_dir,
-        mcfg,
-        vocab,
+        data.config,
+        data.vocab,
         model_dir.weights_of(model),
-        extra={"train": cfg.to_dict(), "command": job.command},
+        extra={"train": job.train_config.to_dict(), "command": job.command},
         metrics=metrics,
     )
-    if test_pairs:
-        write_tsv(test_pairs, job.out_dir / "heldout.tsv")
-    plot_losses(state["history"], job.out_dir / "loss.png")
+    if data.test:
+        write_tsv(data.test, job.out_dir / "heldout.tsv")
+    plot_losses(state["history"], job.out_dir / model_dir.LOSS_CHART_FILE)
     log(json.dumps({k: metrics.get(k) for k in ("val_perplexity", "test_perplexity", "steps", "tokens_per_second")}))
     return metrics
+
+
+def _best_file(job: TrainJob) -> Path:
+    return job.run_dir / "best.weights.npz"
 
 
 def _validate(model, val_data, state, cfg, best_file, scalars, progress) -> None:
@@ -206,28 +264,28 @@ def _save_best(model, best_file: Path) -> None:
     tmp.replace(best_file)
 
 
-def _final_metrics(model, enc, val_pairs, test_pairs, job, state, unk, n_train) -> dict:
-    val = score(model, enc(val_pairs))
+def _final_metrics(model, data: _Data, job: TrainJob, state: dict) -> dict:
+    val = score(model, data.encode(data.val))
     metrics = {
         "val_perplexity": val["perplexity"],
         "val_token_accuracy": val["token_accuracy"],
         "steps": state["step"],
-        "train_pairs": n_train,
-        "train_unk_rate": unk,
+        "train_pairs": len(data.train),
+        "train_unk_rate": data.unk_rate,
         "train_seconds": state["seconds"],
         "tokens_per_second": state["tokens"] / max(state["seconds"], 1e-9),
         "best_val_nll": state["best_val"],
         "command": state["commands"][0] if state["commands"] else job.command,
         "commands": state["commands"],
     }
-    if test_pairs:
-        test = score(model, enc(test_pairs))
+    if data.test:
+        test = score(model, data.encode(data.test))
         metrics.update(
-            test_perplexity=test["perplexity"], test_token_accuracy=test["token_accuracy"], test_pairs=len(test_pairs)
+            test_perplexity=test["perplexity"], test_token_accuracy=test["token_accuracy"], test_pairs=len(data.test)
         )
     for name, pairs in job.extra_eval.items():
         if pairs:
-            metrics[f"{name}_perplexity"] = score(model, enc(pairs))["perplexity"]
+            metrics[f"{name}_perplexity"] = score(model, data.encode(pairs))["perplexity"]
     return metrics
 
 

@@ -1,4 +1,4 @@
-"""Imports flow one way: bot → seq2seq.protocol and bot.storage; seq2seq knows nothing above it."""
+"""Imports flow one way: bot → seq2seq.protocol (stdlib only) and bot.storage; seq2seq knows nothing above it."""
 
 import ast
 import sys
@@ -36,22 +36,29 @@ def test_seq2seq_never_imports_the_bot_discord_or_a_database():
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
-def test_protocol_is_standard_library_only():
-    protocol = REPO / "seq2seq" / "protocol.py"
-    if not protocol.exists():
-        pytest.fail("seq2seq/protocol.py is missing")
-    outside = {n for n in imports_of(protocol) if top(n) not in sys.stdlib_module_names and top(n) != "__future__"}
-    assert outside == set()
+def bot_may_import(name: str) -> bool:
+    """From seq2seq, the bot may import the protocol package (wire types, config loader) and nothing else."""
+    return name in ("seq2seq", "seq2seq.protocol") or name.startswith("seq2seq.protocol.")
+
+
+def test_the_protocol_package_is_standard_library_only():
+    modules = files("seq2seq/protocol")
+    if not modules:
+        pytest.fail("seq2seq/protocol/ is missing")
+    outside = {
+        str(f.relative_to(REPO)): sorted(
+            n for n in imports_of(f) if top(n) not in sys.stdlib_module_names and top(n) != "__future__"
+        )
+        for f in modules
+    }
+    # Relative imports (`from .wire import ...`) stay inside the package; imports_of skips them.
+    assert {k: v for k, v in outside.items() if v} == {}
 
 
 def test_bot_never_imports_the_model_stack():
     offenders = {}
     for f in files("bot"):
-        bad = sorted(
-            n
-            for n in imports_of(f)
-            if top(n) in HEAVY or (top(n) == "seq2seq" and n not in ("seq2seq", "seq2seq.protocol"))
-        )
+        bad = sorted(n for n in imports_of(f) if top(n) in HEAVY or (top(n) == "seq2seq" and not bot_may_import(n)))
         if bad:
             offenders[str(f.relative_to(REPO))] = bad
     assert offenders == {}
@@ -78,3 +85,20 @@ def test_every_module_opens_with_a_docstring():
                 if ast.get_docstring(tree) is None:
                     missing.append(str(f.relative_to(REPO)))
     assert missing == []
+
+
+def test_transformer_file_imports_only_keras_numpy_and_its_config():
+    names = imports_of(REPO / "seq2seq" / "transformer.py")
+    assert {n for n in names if top(n) == "seq2seq"} == {"seq2seq.transformer_config"}
+
+
+def test_the_engine_serves_without_the_training_stack():
+    """Importing the v2 engine loads neither TensorFlow nor Keras (a worker at rest stays small)."""
+    import subprocess
+
+    code = (
+        "import sys, seq2seq.engine.decode, seq2seq.engine.convert; "
+        "print(sorted(m for m in ('tensorflow', 'keras', 'jax', 'torch') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

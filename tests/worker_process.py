@@ -2,32 +2,36 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+from bot.worker.process import free_port, spawn, stop
+
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _limit_open_files(count: int) -> None:
-    resource.setrlimit(resource.RLIMIT_NOFILE, (count, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@contextlib.contextmanager
+def open_file_limit(count: int | None) -> Iterator[None]:
+    """Processes started inside inherit a file-descriptor limit (RLIMIT_NOFILE) of `count`; ours comes back after."""
+    if count is None:
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (count, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def make_models(root: Path, tiny: Path, *names: str) -> Path:
@@ -35,6 +39,21 @@ def make_models(root: Path, tiny: Path, *names: str) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     for name in names or ("default",):
         shutil.copytree(tiny, root / name)
+    return root
+
+
+def environment_of(pid: int) -> dict[str, str]:
+    """The environment a process was started with, as the kernel shows it to anyone allowed to look."""
+    entries = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(e.decode(errors="replace").split("=", 1) for e in entries if b"=" in e)
+
+
+def make_versions(root: Path, tiny: Path) -> Path:
+    """root/default, root/alt (a copy) and root/broken (NaN weights, no loss chart): versions to swap, roll back
+    and refuse."""
+    make_models(root, tiny, "default", "alt", "broken")
+    corrupt_weights(root / "broken")
+    (root / "broken" / "loss.png").unlink()
     return root
 
 
@@ -63,18 +82,11 @@ class WorkerProc:
         """`open_files`: the worker's file-descriptor limit (RLIMIT_NOFILE), to see it run out."""
         self.models, self.log_path, self.port = models, log, port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
+        full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
         full_env.pop("BANTER_WORKER_TOKEN", None)
         full_env.update(env or {})
-        with log.open("ab") as handle:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "seq2seq", "serve", "--models", str(models), "--port", str(self.port), *args],
-                cwd=REPO,
-                env=full_env,
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                preexec_fn=None if open_files is None else lambda: _limit_open_files(open_files),
-            )
+        with open_file_limit(open_files):
+            self.proc = spawn(models, port=self.port, extra=tuple(args), env=full_env, log_path=log)
 
     def wait_ready(self, timeout: float = 60.0, headers: dict | None = None) -> None:
         deadline = time.monotonic() + timeout
@@ -102,10 +114,16 @@ class WorkerProc:
             return exc.code, json.loads(exc.read())
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop(self.proc, grace_s=15)
+
+
+@contextlib.contextmanager
+def running(models: Path, log: Path, *, headers: dict | None = None, **kwargs) -> Iterator[WorkerProc]:
+    """A ready WorkerProc for a `with` block (a module fixture's lifetime), stopped at its end; `headers`
+    authorise the readiness check of a worker started with a token."""
+    worker = WorkerProc(models, log, **kwargs)
+    try:
+        worker.wait_ready(headers=headers)
+        yield worker
+    finally:
+        worker.stop()

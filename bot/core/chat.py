@@ -11,13 +11,14 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from bot.worker import WorkerClient, WorkerError, WorkerUnavailable
+from seq2seq.protocol.blocklist import Blocklist
 
 from .context import RecentTurns
 from .decision import decide
 from .learning import Learner
 from .limits import ReplyLimits
 from .messages import Channel, ChatMessage, Trigger
-from .sanitize import blocklist_pattern, clean_reply
+from .sanitize import clean_reply
 
 log = logging.getLogger("banter.chat")
 
@@ -68,7 +69,7 @@ class ChatService:
         self.bot_id = bot_id
         self.limits = limits
         self.turns = RecentTurns(context_turns, bot_id)
-        self.blocked = blocklist_pattern(blocklist)
+        self.blocked = Blocklist(blocklist)
         self.roll = roll
         self.resting_text = resting_text
         self.counts: Counter[str] = Counter()

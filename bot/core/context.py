@@ -54,9 +54,6 @@ class RecentTurns:
         """Someone opted out or asked to be forgotten: not even the memory of this process keeps their words."""
         self._drop(lambda turn: turn[1] == author_id)
 
-    def forget_channel(self, channel_id: int) -> None:
-        self._channels.pop(channel_id, None)
-
     def context_for(self, message: ChatMessage) -> list[str]:
         """The turns up to and including `message`, oldest first; `message` is last even if not remembered."""
         text = worker_text(message.content, self.bot_id)

@@ -9,17 +9,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from bot.storage import RunStatus, Storage
 from bot.worker import WorkerClient, WorkerError, WorkerUnavailable
 from seq2seq.protocol import MIN_FINETUNE_PAIRS, FinetuneOptions, JobInfo
 
-from .chart import loss_chart
-
 log = logging.getLogger("banter.finetune")
 
-UPLOAD_FILE = "pairs.jsonl"
 OUTAGE_LIMIT_S = 600.0  # a job whose worker stays unreachable this long is given up on
 
 
@@ -38,11 +34,8 @@ class FinetuneReport:
     pairs_sent: int = 0
     before: dict = field(default_factory=dict)  # the active model's metrics before the job
     after: dict = field(default_factory=dict)  # the candidate's
-    losses: list[tuple[float, float]] = field(default_factory=list)  # (step, training loss) as it went
     job: JobInfo | None = None
-
-    def chart(self) -> bytes | None:
-        return loss_chart([self.losses])
+    chart: bytes | None = None  # the new version's loss chart (PNG), drawn by the worker
 
 
 Progress = Callable[[FinetuneReport], Awaitable[None]]
@@ -122,17 +115,19 @@ class FineTuner:
     async def _run(self, report: FinetuneReport, progress: Progress, full: bool = False) -> None:
         with tempfile.TemporaryDirectory(prefix="banter-export-") as tmp:
             counts = await self.storage.export_training_pairs(tmp, run_id=report.run_id)
-            report.pairs_new, report.pairs_sent = counts.new, counts.train + counts.validation
+            report.pairs_new, report.pairs_sent = counts.new, counts.pairs
             if report.pairs_sent < MIN_FINETUNE_PAIRS:
                 report.status = RunStatus.FAILED
                 report.error = f"only {report.pairs_sent} pairs to learn from; a fine-tune needs {MIN_FINETUNE_PAIRS}"
                 return
-            upload = Path(tmp) / UPLOAD_FILE
-            # The worker holds out its own share of new pairs to judge the candidate, so both files go.
-            upload.write_bytes(counts.train_path.read_bytes() + counts.validation_path.read_bytes())
             active, versions = await self.worker.models()
             report.before = next((v.metrics for v in versions if v.version == active), {}) or {}
-            job = await self.worker.start_finetune(upload, FinetuneOptions(max_steps=self.max_steps, full=full))
+            # The worker makes the one split: [learning] validation_fraction of the conversations are held
+            # out to judge the candidate.
+            options = FinetuneOptions(
+                max_steps=self.max_steps, full=full, holdout_fraction=self.storage.config.learning.validation_fraction
+            )
+            job = await self.worker.start_finetune(counts.path, options)
         report.job = job
         await progress(report)
         await self._follow(report, progress)
@@ -152,19 +147,26 @@ class FineTuner:
                     ) from exc
                 continue
             outage_since = None
-            step, loss = job.progress.get("step"), job.progress.get("loss")
-            if isinstance(step, (int, float)) and isinstance(loss, (int, float)):
-                if not report.losses or report.losses[-1][0] != step:
-                    report.losses.append((float(step), float(loss)))
             report.job = job
             await progress(report)
         job = report.job
         report.outcome, report.version, report.after = job.outcome, job.version, job.metrics or {}
         if job.state == "succeeded":
             report.status = RunStatus.SUCCEEDED
+            report.chart = await self._chart(job.version)
         else:
             report.status = RunStatus.CANCELLED if job.state == "cancelled" else RunStatus.FAILED
             report.error = job.error or job.state
+
+    async def _chart(self, version: str | None) -> bytes | None:
+        """A report without its chart is still worth sending: a failure to fetch it is only logged."""
+        if not version:
+            return None
+        try:
+            return await self.worker.loss_chart(version)
+        except WorkerError as exc:
+            log.warning("no loss chart for version %s: %s", version, exc.message)
+            return None
 
     async def _finish(self, report: FinetuneReport) -> None:
         metrics = {
@@ -176,14 +178,6 @@ class FineTuner:
         }
         try:
             await self.storage.finish_training_run(report.run_id, report.status, metrics=metrics, error=report.error)
-            if report.outcome == "activated" and report.version:
-                await self.storage.record_model_version(
-                    report.version,
-                    f"worker:{report.version}",
-                    training_run_id=report.run_id,
-                    metrics=report.after,
-                    activate=True,
-                )
         except Exception:
             log.exception("could not record the end of training run %d", report.run_id)
         log.info(

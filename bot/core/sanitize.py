@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+
+from seq2seq.protocol.blocklist import Blocklist
 
 DISCORD_MAX_CHARS = 2000
 _ZWSP = "\u200b"
@@ -21,19 +22,10 @@ def neutralise_mentions(text: str) -> str:
     return _MASS.sub(lambda m: "@" + _ZWSP + m.group(1), text)
 
 
-def blocklist_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
-    words = [w.strip().lower() for w in words if w and w.strip()]
-    if not words:
-        return None
-    return re.compile(
-        r"(?<!\w)(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")(?!\w)", re.IGNORECASE
-    )
-
-
-def clean_reply(text: str, blocked: re.Pattern[str] | None = None) -> str | None:
+def clean_reply(text: str, blocked: Blocklist | None = None) -> str | None:
     """The reply as it will be sent, or None when it must not be sent at all."""
     text = _SPACES.sub(" ", (text or "").replace("\x00", "")).strip()
-    if not text or (blocked is not None and blocked.search(text)):
+    if not text or (blocked is not None and blocked.matches(text)):
         return None
     text = neutralise_mentions(text)
     if len(text) > DISCORD_MAX_CHARS:

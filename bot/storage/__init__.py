@@ -10,7 +10,7 @@ from .models import RunStatus
 from .pairs import IncomingMessage, PairCandidate, PairKind, extract_pairs
 from .settings import GuildSettings
 from .text import USER_PLACEHOLDER, SkipReason
-from .training import ModelVersionInfo, PairCounts, TrainingRunInfo
+from .training import PairCounts, TrainingRunInfo
 
 __all__ = [
     "AuditRecord",
@@ -20,7 +20,6 @@ __all__ = [
     "IncomingMessage",
     "LearningFilters",
     "LogResult",
-    "ModelVersionInfo",
     "NotADatabaseError",
     "NotLogged",
     "PairCandidate",

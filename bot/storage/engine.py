@@ -12,6 +12,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from .config import DEFAULT_URL
 from .errors import NotADatabaseError, StorageError
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -37,8 +38,17 @@ def sqlite_path(url: URL) -> Path | None:
     return Path(url.database).expanduser().absolute()
 
 
+def default_folder() -> Path:
+    """The folder of the default database (`data/` under the current directory): the only one Banter creates."""
+    return sqlite_path(make_url(DEFAULT_URL)).parent
+
+
 def check_sqlite_file(path: Path) -> None:
-    """Refuse a file that is not an SQLite database before SQLite can touch it; create the folder."""
+    """Refuse a file that is not an SQLite database before SQLite can touch it, and a folder that is not there.
+
+    A typo in the URL must not quietly create folders (at the filesystem root, even): only the default
+    `data/` is made.
+    """
     if path.exists() and path.stat().st_size > 0:
         with path.open("rb") as fh:
             header = fh.read(len(SQLITE_MAGIC))
@@ -47,7 +57,14 @@ def check_sqlite_file(path: Path) -> None:
                 f"{path} exists but is not an SQLite database; refusing to use or overwrite it. "
                 "Point [storage] url or BANTER_DATABASE_URL at another file."
             )
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.parent.is_dir():
+        return
+    if path.parent != default_folder():
+        raise StorageError(
+            f"the folder {path.parent} for the database does not exist: create it, or correct "
+            "[storage] url / BANTER_DATABASE_URL"
+        )
+    path.parent.mkdir()
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +140,17 @@ def is_lock_error(exc: BaseException) -> bool:
 
 
 def is_not_a_database(exc: BaseException) -> bool:
-    return isinstance(exc, DBAPIError) and "file is not a database" in str(exc.orig).lower()
+    """True when SQLite finds no usable database in the file: not one at all, or a damaged (truncated) one."""
+    text = str(exc.orig).lower() if isinstance(exc, DBAPIError) else ""
+    return "file is not a database" in text or "database disk image is malformed" in text
+
+
+def not_a_database(url: URL, exc: DBAPIError) -> NotADatabaseError:
+    """The clear error for a file SQLite cannot use; the file itself is left as it is."""
+    return NotADatabaseError(
+        f"{url.database} is damaged or not an SQLite database ({exc.orig}); it was left as it is: restore it "
+        "from a backup, or point [storage] url / BANTER_DATABASE_URL at another file"
+    )
 
 
 def insert_ignoring_duplicates(conn_dialect: str, table):

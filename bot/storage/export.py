@@ -1,4 +1,7 @@
-"""Export for training: new pairs plus a replay sample of older ones, streamed to JSONL files."""
+"""Export for training: new pairs plus a replay sample of older ones, streamed to one JSONL file.
+
+The worker makes the one train/held-out split, by the conversation each line carries as "group".
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import asyncio
 import hashlib
 import json
 import os
-import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +16,13 @@ from pathlib import Path
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from seq2seq.protocol.blocklist import Blocklist
+
 from .config import LearningFilters
 from .models import OptOut, Pair
 from .training import last_watermark
 
-TRAIN_FILE, VALIDATION_FILE = "train.jsonl", "validation.jsonl"
+PAIRS_FILE = "pairs.jsonl"
 CHUNK = 5000
 # The replay sample is a window of hash buckets, computed in SQL so unsampled rows never travel.
 _BUCKETS = 1_000_000
@@ -28,12 +32,13 @@ _BUCKETS = 1_000_000
 class ExportCounts:
     new: int  # pairs added since the last successful run, written
     replay: int  # older pairs written again so the model does not forget them
-    train: int
-    validation: int
     dropped: int  # read but filtered out in Python (blocklist, per-user share)
     watermark: int  # the highest pair id considered: record it with the run
-    train_path: Path
-    validation_path: Path
+    path: Path  # the JSONL file: one {"query", "reply", "context"?, "group"} a line
+
+    @property
+    def pairs(self) -> int:
+        return self.new + self.replay
 
 
 def _unit(value: int, salt: bytes) -> float:
@@ -60,13 +65,6 @@ def _sql_filters(filters: LearningFilters) -> ColumnElement[bool]:
     )
 
 
-def _blocklist(words: tuple[str, ...]) -> re.Pattern[str] | None:
-    words = tuple(w for w in words if w.strip())
-    if not words:
-        return None
-    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in words) + r")(?!\w)", re.IGNORECASE)
-
-
 async def _count(conn, where) -> int:
     return await conn.scalar(select(func.count()).select_from(Pair).where(where))
 
@@ -74,10 +72,10 @@ async def _count(conn, where) -> int:
 async def export_pairs(
     engine: AsyncEngine, out_dir: str | os.PathLike[str], filters: LearningFilters, *, seed: int = 0
 ) -> ExportCounts:
-    """Write train.jsonl and validation.jsonl under out_dir; memory stays flat in the number of pairs."""
+    """Write pairs.jsonl under out_dir; memory stays flat in the number of pairs."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    blocked = _blocklist(filters.blocklist)
+    blocked = Blocklist(filters.blocklist)
     async with engine.connect() as conn:
         lower = await last_watermark(conn)
         upper = int(await conn.scalar(select(func.coalesce(func.max(Pair.id), 0))))
@@ -118,57 +116,39 @@ async def export_pairs(
             .order_by(Pair.id)
             .execution_options(yield_per=CHUNK)
         )
-        counts = {"new": 0, "replay": 0, "train": 0, "validation": 0, "dropped": 0}
-        tmp_train, tmp_valid = out / f".{TRAIN_FILE}.tmp", out / f".{VALIDATION_FILE}.tmp"
+        counts = {"new": 0, "replay": 0, "dropped": 0}
+        tmp = out / f".{PAIRS_FILE}.tmp"
         try:
-            with tmp_train.open("w", encoding="utf-8") as train, tmp_valid.open("w", encoding="utf-8") as valid:
+            with tmp.open("w", encoding="utf-8") as handle:
                 result = await conn.stream(query)
                 async for rows in result.partitions(CHUNK):
                     # Formatting and writing off the event loop: the bot keeps answering meanwhile.
-                    await asyncio.to_thread(
-                        _write_chunk,
-                        rows,
-                        lower,
-                        filters.validation_fraction,
-                        keep_share,
-                        blocked,
-                        train,
-                        valid,
-                        counts,
-                    )
+                    await asyncio.to_thread(_write_chunk, rows, lower, keep_share, blocked, handle, counts)
         except BaseException:
-            tmp_train.unlink(missing_ok=True)
-            tmp_valid.unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
         # Renamed into place only when complete: a reader never sees half an export.
-        tmp_train.replace(out / TRAIN_FILE)
-        tmp_valid.replace(out / VALIDATION_FILE)
-    return ExportCounts(**counts, watermark=upper, train_path=out / TRAIN_FILE, validation_path=out / VALIDATION_FILE)
+        tmp.replace(out / PAIRS_FILE)
+    return ExportCounts(**counts, watermark=upper, path=out / PAIRS_FILE)
 
 
-def _write_chunk(rows, lower, validation_fraction, keep_share, blocked, train, valid, counts) -> None:
-    train_lines, valid_lines = [], []
+def _write_chunk(rows, lower, keep_share, blocked: Blocklist, handle, counts) -> None:
+    lines = []
     for pair_id, conversation, context, query, reply, author, text_hash in rows:
         share = keep_share.get(author)
-        if (share is not None and _unit(text_hash, b"share") >= share) or (
-            blocked is not None and (blocked.search(query) or blocked.search(reply))
+        if (
+            (share is not None and _unit(text_hash, b"share") >= share)
+            or blocked.matches(query)
+            or blocked.matches(reply)
         ):
             counts["dropped"] += 1
             continue
         counts["new" if pair_id > lower else "replay"] += 1
-        # seq2seq's fine-tune pair: query, reply, the turn before the query, and the conversation
-        # as "group" (its own held-out split hashes that too).
+        # seq2seq's fine-tune pair: query, reply, the turn before the query, and the conversation as
+        # "group": the worker holds out whole conversations, so no held-out reply is a training query.
         record = {"query": query, "reply": reply, "context": context, "group": str(conversation)}
         if not context:
             del record["context"]
-        line = json.dumps(record, ensure_ascii=False)
-        # Split by conversation, not by pair: no validation reply is ever a training query.
-        if _unit(conversation, b"split") < validation_fraction:
-            valid_lines.append(line)
-        else:
-            train_lines.append(line)
-    counts["train"] += len(train_lines)
-    counts["validation"] += len(valid_lines)
-    for fh, lines in ((train, train_lines), (valid, valid_lines)):
-        if lines:
-            fh.write("\n".join(lines) + "\n")
+        lines.append(json.dumps(record, ensure_ascii=False))
+    if lines:
+        handle.write("\n".join(lines) + "\n")

@@ -186,20 +186,6 @@ class TrainingRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
-class ModelVersion(Base):
-    __tablename__ = "model_versions"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(128), unique=True)
-    path: Mapped[str] = mapped_column(Text)
-    training_run_id: Mapped[int | None] = mapped_column(
-        Integer, ForeignKey("training_runs.id", ondelete="SET NULL"), index=True
-    )
-    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    is_active: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
 class AuditEntry(Base):
     """An admin action. `details` must not hold user ids: forget_user cannot see inside it."""
 

@@ -1,4 +1,4 @@
-"""Training bookkeeping: runs (status, metrics, who triggered them), model versions, pair counts."""
+"""Training bookkeeping: runs (status, metrics, who triggered them) and pair counts (model versions: the worker)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .models import ModelVersion, Pair, RunStatus, TrainingRun, utcnow
+from .models import Pair, RunStatus, TrainingRun, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,17 +24,6 @@ class TrainingRunInfo:
     pairs_replay: int | None
     metrics: dict[str, Any] | None
     error: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ModelVersionInfo:
-    id: int
-    name: str
-    path: str
-    training_run_id: int | None
-    metrics: dict[str, Any] | None
-    is_active: bool
-    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +45,6 @@ def _run_info(row) -> TrainingRunInfo:
         row.metrics,
         row.error,
     )
-
-
-def _version_info(row) -> ModelVersionInfo:
-    return ModelVersionInfo(row.id, row.name, row.path, row.training_run_id, row.metrics, row.is_active, row.created_at)
 
 
 async def last_watermark(conn: AsyncConnection) -> int:
@@ -117,41 +102,3 @@ async def get_run(conn: AsyncConnection, run_id: int) -> TrainingRunInfo | None:
 async def list_runs(conn: AsyncConnection, limit: int = 20) -> list[TrainingRunInfo]:
     rows = await conn.execute(select(TrainingRun).order_by(TrainingRun.id.desc()).limit(limit))
     return [_run_info(r) for r in rows]
-
-
-async def add_model_version(
-    conn: AsyncConnection,
-    name: str,
-    path: str,
-    training_run_id: int | None,
-    metrics: dict[str, Any] | None,
-    activate: bool,
-) -> int:
-    version_id = await conn.scalar(
-        insert(ModelVersion)
-        .values(
-            name=name, path=path, training_run_id=training_run_id, metrics=metrics, is_active=False, created_at=utcnow()
-        )
-        .returning(ModelVersion.id)
-    )
-    if activate:
-        await activate_model_version(conn, version_id)
-    return version_id
-
-
-async def activate_model_version(conn: AsyncConnection, version_id: int) -> None:
-    """Exactly one active version afterwards."""
-    if await conn.scalar(select(ModelVersion.id).where(ModelVersion.id == version_id)) is None:
-        raise KeyError(f"no model version {version_id}")
-    await conn.execute(update(ModelVersion).where(ModelVersion.is_active).values(is_active=False))
-    await conn.execute(update(ModelVersion).where(ModelVersion.id == version_id).values(is_active=True))
-
-
-async def active_model_version(conn: AsyncConnection) -> ModelVersionInfo | None:
-    row = (await conn.execute(select(ModelVersion).where(ModelVersion.is_active))).first()
-    return _version_info(row) if row else None
-
-
-async def list_model_versions(conn: AsyncConnection, limit: int = 20) -> list[ModelVersionInfo]:
-    rows = await conn.execute(select(ModelVersion).order_by(ModelVersion.id.desc()).limit(limit))
-    return [_version_info(r) for r in rows]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,15 +13,26 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from .engine import is_lock_error, is_not_a_database
+from .engine import is_lock_error, is_not_a_database, not_a_database
 from .errors import DatabaseLockedError, NotADatabaseError, StorageClosedError
 
 log = logging.getLogger(__name__)
+
+LOCK_RETRY_MAX_S = 5.0  # while the database stays locked, try again at least this often
+CLOSE_GRACE_S = 10.0  # on close, how long held writes wait for a locked database before they are given up
 
 # A handler runs inside one transaction. It gets the items of its group and a list to which it
 # appends callbacks that must run only once the transaction has committed (in-memory caches).
 Hooks = list[Callable[[], None]]
 Handler = Callable[[AsyncConnection, list[Any], Hooks], Awaitable[Sequence[Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """Writes submitted and not yet committed, and since when (wall clock) the database has been locked."""
+
+    waiting: int
+    locked_since: float | None = None
 
 
 @dataclass(slots=True)
@@ -36,15 +49,27 @@ class Writer:
     Why one task: on SQLite only one writer can hold the lock anyway, a delete can never
     overtake the insert it follows, and a burst of messages becomes one transaction (one
     fsync) instead of hundreds. A call returns only after its transaction has committed.
+
+    A locked database loses nothing: after `lock_retries` quick retries the writer keeps the
+    writes in order and tries again until the lock is gone. The backlog is bounded: past
+    `max_backlog` waiting writes a new one is refused at once (DatabaseLockedError).
     """
 
-    def __init__(self, engine: AsyncEngine, *, lock_retries: int = 3, max_batch: int = 500):
+    def __init__(self, engine: AsyncEngine, *, lock_retries: int = 3, max_batch: int = 500, max_backlog: int = 10_000):
         self._engine = engine
         self._retries = lock_retries
         self._max_batch = max_batch
+        self._max_backlog = max_backlog
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._task: asyncio.Task | None = None
         self._closed = False
+        self._give_up = False  # set when close() stops waiting for a locked database
+        self._waiting = 0
+        self._locked_since: float | None = None
+
+    @property
+    def backlog(self) -> Backlog:
+        return Backlog(self._waiting, self._locked_since)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="banter-storage-writer")
@@ -53,18 +78,37 @@ class Writer:
         """Run `handler` on `item` in the writer and return its result once committed."""
         if self._closed:
             raise StorageClosedError("storage is closed")
+        if self._waiting >= self._max_backlog:
+            raise DatabaseLockedError(
+                f"{self._waiting} writes are already waiting{self._locked_for()}: this one was refused"
+            )
         job = _Job(handler, item, batchable)
         self._queue.put_nowait(job)
-        return await job.future
+        self._waiting += 1
+        try:
+            return await job.future
+        finally:
+            self._waiting -= 1
 
     async def close(self) -> None:
-        """Finish what was submitted, then stop."""
+        """Finish what was submitted, then stop; held writes wait CLOSE_GRACE_S at most for a locked database."""
         if self._closed:
             return
         self._closed = True
         self._queue.put_nowait(None)
-        if self._task is not None:
+        if self._task is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._task), CLOSE_GRACE_S)
+        if not self._task.done():
+            self._give_up = True
+            log.error("the database stayed locked: giving up %d write(s) that were waiting", self._waiting)
             await self._task
+
+    def _locked_for(self) -> str:
+        if self._locked_since is None:
+            return ""
+        return f" for a database locked {time.time() - self._locked_since:.0f} s ago"
 
     async def _loop(self) -> None:
         stopping = False
@@ -106,19 +150,35 @@ class Writer:
                 break
             except DBAPIError as exc:
                 if is_not_a_database(exc):
-                    raise NotADatabaseError(f"{self._engine.url.database} is not a database") from exc
+                    raise not_a_database(self._engine.url, exc) from exc
                 if not is_lock_error(exc):
                     raise
-                if attempt == self._retries:
+                if self._give_up:
                     raise DatabaseLockedError(
                         f"database {self._engine.url.render_as_string(hide_password=True)} stayed locked "
-                        f"through {attempt + 1} attempts; is another process holding a write "
-                        "transaction open?"
+                        "until storage closed; is another process holding a write transaction open?"
                     ) from exc
                 attempt += 1
-                log.warning("database locked, retrying in %.2fs (attempt %d)", delay, attempt)
+                if attempt > self._retries and self._locked_since is None:
+                    self._locked_since = time.time()
+                    log.warning(
+                        "database %s is locked (another process holding a write transaction?): keeping %d "
+                        "write(s) until it is free, retrying every %.0f s at most",
+                        self._engine.url.render_as_string(hide_password=True),
+                        self._waiting,
+                        LOCK_RETRY_MAX_S,
+                    )
+                elif attempt <= self._retries:
+                    log.info("database locked, retrying in %.2fs (attempt %d)", delay, attempt)
                 await asyncio.sleep(delay)
-                delay *= 4
+                delay = min(delay * 4, LOCK_RETRY_MAX_S)
+        if self._locked_since is not None:
+            log.warning(
+                "database free again after %.0f s: writing the %d write(s) kept meanwhile",
+                time.time() - self._locked_since,
+                self._waiting,
+            )
+            self._locked_since = None
         for hook in hooks:
             hook()
         return results

@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from seq2seq.protocol import FinetuneOptions, JobInfo, ModelInfo, ReplyRequest, ReplyResult
+from seq2seq.protocol import FinetuneOptions, JobInfo, ModelInfo, ReplyRequest, ReplyResult, validate_version
 
 from .health import WorkerHealth
 
@@ -63,7 +63,10 @@ class WorkerClient:
         await self.close()
 
     # -- plumbing -------------------------------------------------------------------------------
-    async def _request(self, method: str, path: str, *, timeout: float | None = None, **kwargs: Any) -> Any:
+    async def _request(
+        self, method: str, path: str, *, timeout: float | None = None, raw: bool = False, **kwargs: Any
+    ) -> Any:
+        """The answer's JSON (or its bytes when `raw`); WorkerError for a 4xx, WorkerUnavailable otherwise."""
         if self._session is None:
             await self.start()
         assert self._session is not None
@@ -71,12 +74,11 @@ class WorkerClient:
         try:
             async with self._session.request(method, self.base_url + path, timeout=client_timeout, **kwargs) as resp:
                 body = await resp.read()
-                data = _json(body)
                 if resp.status >= 400:
-                    message = _error_message(data, body, resp.status)
+                    message = _error_message(_json(body), body, resp.status)
                     cls = WorkerUnavailable if resp.status >= 500 or resp.status == 429 else WorkerError
                     raise cls(resp.status, message)
-                return data
+                return body if raw else _json(body)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise WorkerUnavailable(0, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from None
 
@@ -114,7 +116,22 @@ class WorkerClient:
         data = await self._request("GET", "/v1/models", timeout=10)
         return data.get("active"), [ModelInfo.from_json(m) for m in data.get("versions", [])]
 
+    async def loss_chart(self, version: str) -> bytes | None:
+        """The version's training-loss chart as PNG bytes, drawn by the worker; None if it has none."""
+        try:
+            return await self._request("GET", f"/v1/models/{version}/loss.png", timeout=30, raw=True)
+        except WorkerError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     async def activate(self, version: str) -> ModelInfo:
+        """Promote or roll back to `version`. A name that is not a version is refused before any request (a 400
+        WorkerError, as the worker would answer): in a URL, "../x" would name another route."""
+        try:
+            validate_version(version)
+        except ValueError as exc:
+            raise WorkerError(400, f"bad version name {version!r}: {exc}") from None
         data = await self._request("POST", f"/v1/models/{version}/activate", timeout=120)
         return ModelInfo.from_json(data.get("version", {}))
 

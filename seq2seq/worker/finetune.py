@@ -124,24 +124,18 @@ def base_set(base: Path, base_test_fraction: float) -> tuple[list[Pair], str]:
     return pairs[:CHITCHAT_SAMPLE], "chitchat held-out sample"
 
 
-def install_progress() -> None:
-    """Report steps as JSON events (the training loop's progress bar is its only per-step hook)."""
-    from seq2seq import train
-    from seq2seq.reporting import Progress
+def progress_events(min_interval_s: float = 0.5):
+    """A training step callback that reports steps as JSON events: the first, the last, and one every
+    `min_interval_s` between."""
+    last: float | None = None
 
-    class ReportingProgress(Progress):
-        def __init__(self, total: int, initial: int, quiet: bool = False):
-            super().__init__(total, initial, quiet=True)
-            self.total, self.step, self.last = total, initial, 0.0
+    def on_step(step: int, total: int, loss: float) -> None:
+        nonlocal last
+        if last is None or step == total or time.monotonic() - last >= min_interval_s:
+            last = time.monotonic()
+            emit("progress", phase="training", step=step, total=total, loss=round(loss, 4))
 
-        def update(self, loss: float, tokens: int) -> None:
-            super().update(loss, tokens)
-            self.step += 1
-            if self.step == self.total or time.monotonic() - self.last >= 0.5:
-                self.last = time.monotonic()
-                emit("progress", phase="training", step=self.step, total=self.total, loss=round(loss, 4))
-
-    train.Progress = ReportingProgress
+    return on_step
 
 
 def run(args: argparse.Namespace) -> int:
@@ -192,7 +186,6 @@ def run(args: argparse.Namespace) -> int:
         len(new_held),
         cfg.learning_rate,
     )
-    install_progress()
     if opts.full:
         cfg = replace(cfg, learning_rate=opts.learning_rate or base_train.learning_rate, patience=base_train.patience)
     metrics = train_run(
@@ -207,6 +200,7 @@ def run(args: argparse.Namespace) -> int:
             max_steps=opts.max_steps,
             command=f"finetune from {args.base.name}",
             extra_eval={"new_heldout": new_held},
+            on_step=progress_events(),
         )
     )
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from seq2seq.protocol import FinetuneOptions, JobInfo, validate_version
 from seq2seq.worker.registry import TEMP_PREFIX, ActivationError, Registry, now_iso, remove_tree
+from seq2seq.worker.settings import TOKEN_ENV
 from seq2seq.worker.uploads import PairsFile
 
 log = logging.getLogger("banter.worker.jobs")
@@ -24,6 +25,9 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # so the subprocess imports 
 JOBS_DIR = ".jobs"  # hidden: never mistaken for a model version
 UPLOAD_PREFIX = "upload-"  # pairs of a request still being read, in JOBS_DIR
 CANCEL_GRACE_S = 10.0  # SIGTERM lets training stop at a step boundary; then SIGKILL
+# Training reads files and writes files: it needs none of the secrets in the worker's environment, neither
+# the worker's own token nor the bot's (a worker started by Docker Compose gets the whole .env).
+TRAINING_WITHOUT = (TOKEN_ENV, "DISCORD_TOKEN", "BANTER_DATABASE_URL")
 
 
 class JobConflict(Exception):
@@ -139,37 +143,22 @@ class JobManager:
         return job.info
 
     async def _spawn(self, job: Job) -> None:
-        env = dict(os.environ)
-        env.update(
-            TF_CPP_MIN_LOG_LEVEL="2",
-            PYTHONPATH=os.pathsep.join(p for p in (str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")) if p),
+        cmd = finetune_command(
+            self.registry.path(job.info.base_version),
+            job.dir / "pairs.jsonl",
+            self._staging(job),
+            job.dir / "run",
+            job.options,
+            margin=self.margin,
+            replay_fraction=self.replay_fraction,
         )
-        cmd = [
-            sys.executable,
-            "-m",
-            "seq2seq.worker.finetune",
-            "--base",
-            str(self.registry.path(job.info.base_version)),
-            "--pairs",
-            str(job.dir / "pairs.jsonl"),
-            "--out",
-            str(self._staging(job)),
-            "--run-dir",
-            str(job.dir / "run"),
-            "--options",
-            json.dumps(job.options.to_json()),
-            "--margin",
-            str(self.margin),
-            "--replay-fraction",
-            str(self.replay_fraction),
-        ]
         with (job.dir / "train.log").open("ab") as log_file:
             # Its own session (cancel signals the whole group) and a lower priority: replies come first.
             job.proc = await asyncio.create_subprocess_exec(
                 *cmd,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log_file,
-                env=env,
+                env=finetune_env(),
                 start_new_session=True,
                 preexec_fn=_child_setup,
             )
@@ -297,6 +286,33 @@ class JobManager:
         for job in finished[: max(0, len(self.jobs) - self.keep_jobs)]:
             del self.jobs[job.info.id]
             shutil.rmtree(job.dir, ignore_errors=True)
+
+
+def finetune_command(
+    base: Path,
+    pairs: Path,
+    out: Path,
+    run_dir: Path,
+    options: FinetuneOptions,
+    *,
+    margin: float | None = None,
+    replay_fraction: float | None = None,
+) -> list[str]:
+    """The command line of one fine-tune process (`python -m seq2seq.worker.finetune`, which documents it)."""
+    cmd = [sys.executable, "-m", "seq2seq.worker.finetune", "--base", str(base), "--pairs", str(pairs)]
+    cmd += ["--out", str(out), "--run-dir", str(run_dir), "--options", json.dumps(options.to_json())]
+    if margin is not None:
+        cmd += ["--margin", str(margin)]
+    if replay_fraction is not None:
+        cmd += ["--replay-fraction", str(replay_fraction)]
+    return cmd
+
+
+def finetune_env() -> dict[str, str]:
+    """Our environment without its secrets, quieter, with this seq2seq first on the path wherever it starts."""
+    path = os.pathsep.join(p for p in (str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")) if p)
+    env = {k: v for k, v in os.environ.items() if k not in TRAINING_WITHOUT}
+    return {**env, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": path}
 
 
 def _exit_reason(code: int) -> str:

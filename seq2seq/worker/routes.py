@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from seq2seq import model_dir
 from seq2seq.decoding import DecodeOptions
 from seq2seq.protocol import (
     MAX_JOB_BODY,
@@ -166,6 +167,17 @@ async def get_model(request: web.Request) -> web.Response:
     return json_response(worker_of(request).registry.info(_version(request)).to_json())
 
 
+async def loss_chart(request: web.Request) -> web.Response:
+    """The version's training-loss chart, drawn by training (the bot attaches it to its fine-tune report)."""
+    registry = worker_of(request).registry
+    version = registry.info(_version(request)).version  # 404 for an unknown version
+    try:
+        png = await asyncio.to_thread((registry.path(version) / model_dir.LOSS_CHART_FILE).read_bytes)
+    except FileNotFoundError:
+        raise ApiError(404, f"model version {version} has no loss chart") from None
+    return web.Response(body=png, content_type="image/png")
+
+
 async def activate(request: web.Request) -> web.Response:
     registry = worker_of(request).registry
     info = await registry.activate(_version(request))
@@ -231,7 +243,9 @@ def _pairs_from_path(raw) -> list[dict]:
         raise ValueError(f"{raw} is over the {MAX_JOB_BODY * 4}-byte limit")
     pairs = []
     for i, p in enumerate(read_pairs(path)):
-        pairs.append(pair_from_json({"query": p.query, "reply": p.reply, "context": p.context}, f"{raw}: pair {i + 1}"))
+        # The group (a JSONL line's, or the file and line) keeps conversations whole in the held-out split.
+        pair = {"query": p.query, "reply": p.reply, "context": p.context, "group": p.group}
+        pairs.append(pair_from_json(pair, f"{raw}: pair {i + 1}"))
     return pairs
 
 
@@ -261,6 +275,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/v1/models/{version}", get_model)
+    app.router.add_get("/v1/models/{version}/loss.png", loss_chart)
     app.router.add_post("/v1/models/{version}/activate", activate)
     app.router.add_post("/v1/jobs/finetune", start_finetune)
     app.router.add_get("/v1/jobs", list_jobs)

@@ -1,18 +1,18 @@
-"""The worker's settings: defaults, then config.toml [worker]/[decoding]/[learning], then environment, then flags."""
+"""The worker's settings: defaults, then config.toml [worker] and [decoding], then environment, then flags."""
 
 from __future__ import annotations
 
 import ipaddress
 import os
-import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from seq2seq.decoding import DecodeOptions
+from seq2seq.protocol import config_file
+from seq2seq.protocol.config_file import ConfigError
 
-REPO_CONFIG = Path(__file__).resolve().parents[2] / "config.toml"
 TOKEN_ENV = "BANTER_WORKER_TOKEN"  # the shared secret comes only from the environment, never a file or flag
-ENV_OVERRIDES = {
+ENV_OVERRIDES = {  # variable: field
     "BANTER_WORKER_MODELS": "models",
     "BANTER_WORKER_HOST": "host",
     "BANTER_WORKER_PORT": "port",
@@ -20,8 +20,10 @@ ENV_OVERRIDES = {
 }
 
 
-class SettingsError(ValueError):
-    """A setting has the wrong type or value; the message names it."""
+SettingsError = ConfigError  # the worker's name for the one config error (seq2seq.protocol.config_file)
+# [worker] keys whose field has another name; [worker] url is the bot's, and the token is never read from a file.
+KEYS_RENAMED = {"base_replay_fraction": "replay_fraction"}
+NOT_IN_WORKER_TABLE = {"decoding", "token", *KEYS_RENAMED.values()}
 
 
 @dataclass(frozen=True)
@@ -98,59 +100,20 @@ def is_loopback(host: str) -> bool:
 
 
 def load(config: Path | None = None, env: dict[str, str] | None = None, **flags) -> WorkerSettings:
-    """Settings from a TOML file (default ./config.toml, else the repo's), the environment and flags (None = unset)."""
+    """Settings from config.toml (see seq2seq.protocol.config_file for which one), the environment and flags
+    (None = unset)."""
     env = os.environ if env is None else env
-    path = config or (Path("config.toml") if Path("config.toml").exists() else REPO_CONFIG)
-    values: dict = {}
-    decoding: dict = {}
-    if config is not None or path.exists():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise SettingsError(f"config file not found: {path}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise SettingsError(f"{path}: {exc}") from None
-        known = {f.name for f in fields(WorkerSettings)} - {"decoding", "token"}
-        # Other [worker] keys (url) belong to the bot's side; the token is never read from a file.
-        values.update({k: v for k, v in data.get("worker", {}).items() if k in known})
-        if "base_replay_fraction" in data.get("worker", {}):
-            values["replay_fraction"] = data["worker"]["base_replay_fraction"]
-        decoding = data.get("decoding", {})
-    for var, name in ENV_OVERRIDES.items():
-        if env.get(var):
-            values[name] = env[var]
-    values.update({k: v for k, v in flags.items() if v is not None})
-    settings = WorkerSettings(**_typed(values), token=env.get(TOKEN_ENV, ""))
+    file = config_file.read(config, env)
+    worker = file.table("worker")
+    values = config_file.typed(WorkerSettings, "worker", worker, skip=NOT_IN_WORKER_TABLE)
+    values.update(config_file.typed(WorkerSettings, "worker", worker, keys=KEYS_RENAMED))
+    values.update(config_file.from_env(WorkerSettings, env, ENV_OVERRIDES))
+    types = config_file.field_types(WorkerSettings)
+    values.update({k: config_file.convert(v, types[k], f"--{k}") for k, v in flags.items() if v is not None})
+    settings = WorkerSettings(**values, token=env.get(TOKEN_ENV, ""))
     try:
-        settings = replace(settings, decoding=DecodeOptions.from_dict(decoding))
+        settings = replace(settings, decoding=DecodeOptions.from_dict(file.table("decoding")))
     except ValueError as exc:
         raise SettingsError(f"[decoding]: {exc}") from None
     settings.check()
     return settings
-
-
-def _typed(values: dict) -> dict:
-    """Config and environment values converted to each field's type, or a SettingsError naming the key."""
-    defaults = WorkerSettings()
-    out = {}
-    for f in fields(WorkerSettings):
-        if f.name not in values or f.name in ("decoding", "token"):
-            continue
-        value, default = values[f.name], getattr(defaults, f.name)
-        try:
-            if isinstance(default, Path):
-                value = Path(value)
-            elif isinstance(value, bool):
-                raise ValueError  # TOML true is not a number
-            elif isinstance(default, int):
-                if isinstance(value, float) and not value.is_integer():
-                    raise ValueError
-                value = int(value)
-            elif isinstance(default, float):
-                value = float(value)
-            elif isinstance(default, str) and not isinstance(value, str):
-                raise ValueError
-        except (TypeError, ValueError):
-            raise SettingsError(f"[worker] {f.name}: {value!r} is not a valid {type(default).__name__}") from None
-        out[f.name] = value
-    return out

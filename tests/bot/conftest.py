@@ -81,9 +81,11 @@ class FakeWorker:
     def __init__(self) -> None:
         self.reply_text = "hello there"
         self.reply_delay = 0.0
+        self.reply_error: tuple[int, str] | None = None  # (status, message): answer replies with this error
         self.replies: list[dict] = []
         self.job_steps: list[dict] = []  # successive GET /v1/jobs/{id} answers; the last one is kept
         self.uploads: list[tuple[dict, bytes]] = []
+        self.charts: dict[str, bytes] = {}  # version -> its loss.png; other versions have none (404)
         self.port = 0
         self._runner: web.AppRunner | None = None
 
@@ -105,6 +107,7 @@ class FakeWorker:
                 }
             ),
         )
+        app.router.add_get("/v1/models/{version}/loss.png", self._chart)
         app.router.add_post("/v1/jobs/finetune", self._finetune)
         app.router.add_get("/v1/jobs/{id}", self._job)
         self._runner = web.AppRunner(app, access_log=None)
@@ -122,7 +125,16 @@ class FakeWorker:
         body = await request.json()
         self.replies.append(body)
         await asyncio.sleep(self.reply_delay)
+        if self.reply_error is not None:
+            status, message = self.reply_error
+            return web.json_response({"error": {"status": status, "message": message}}, status=status)
         return web.json_response({"reply": self.reply_text, "model_version": "fake", "latency_ms": 1.0})
+
+    async def _chart(self, request: web.Request) -> web.Response:
+        png = self.charts.get(request.match_info["version"])
+        if png is None:
+            return web.json_response({"error": {"status": 404, "message": "no loss chart"}}, status=404)
+        return web.Response(body=png, content_type="image/png")
 
     async def _finetune(self, request: web.Request) -> web.Response:
         self.uploads.append((dict(request.query), await request.read()))

@@ -48,19 +48,32 @@ blocklist = ["boom"]
     assert load(env={"BANTER_CONFIG": str(path)}).log_channel == 77
 
 
+def test_bot_keys_that_start_with_worker_are_read_too(tmp_path):
+    config = load(write(tmp_path, "[bot]\nworker_probe_max_seconds = 3\nworker_start_timeout_seconds = 30"), env={})
+    assert (config.worker_probe_max_seconds, config.worker_start_timeout_seconds) == (3.0, 30.0)
+    # ...but what belongs to other tables or the environment is never taken from [bot]
+    config = load(write(tmp_path, "[bot]\nworker_url = 'http://x:1'\nworker_token = 'leak'"), env={})
+    assert config.worker_url == "" and config.worker_token == ""
+
+
 @pytest.mark.parametrize(
-    "text",
+    "text, message",
     [
-        "[bot]\ncontext_turns = 0",
-        "[bot]\nuser_cooldown_seconds = 'soon'",
-        "[bot]\nadmin_ids = 'me'",
-        "[worker]\nurl = 'worker:8500'",
-        "[bot\n",
+        ("[bot]\ncontext_turns = 0", "[bot] context_turns must be at least 1"),
+        ("[bot]\nuser_cooldown_seconds = 'soon'", "[bot] user_cooldown_seconds: expected a number, got 'soon'"),
+        ("[bot]\nadmin_ids = 'me'", "[bot] admin_ids: expected a list of integers, got 'me'"),
+        ("[bot]\nadmin_ids = [1, '2']", "[bot] admin_ids: expected an integer, got '2'"),
+        ("[bot]\nlog_channel = 1.5", "[bot] log_channel: expected an integer, got 1.5"),
+        ("[worker]\nmodels = 5", "[worker] models: expected a path (a string), got 5"),
+        ("[learning]\nblocklist = [1]", "[learning] blocklist: expected a string, got 1"),
+        ("[worker]\nurl = 'worker:8500'", "[worker] url must start with http:// or https://"),
+        ("[bot\n", "config.toml"),
     ],
 )
-def test_bad_values_are_named(tmp_path, text):
-    with pytest.raises(ConfigError):
+def test_bad_values_are_named(tmp_path, text, message):
+    with pytest.raises(ConfigError) as raised:
         load(write(tmp_path, text), env={})
+    assert message in str(raised.value)
 
 
 def test_an_explicit_missing_file_is_an_error(tmp_path):

@@ -1,6 +1,6 @@
 """A local Discord-protocol server (REST + gateway over real sockets) for end-to-end tests of the bot."""
 
-from .httputil import RateLimitRule, RequestRecord, UploadedFile
+from .httputil import FaultRule, RateLimitRule, RequestRecord, UploadedFile
 from .rest import CommandSync
 from .rest_interactions import InteractionRecord
 from .rest_messages import ReactionCall, SentMessage, TypingCall
@@ -16,6 +16,7 @@ __all__ = [
     "CommandSync",
     "RequestRecord",
     "RateLimitRule",
+    "FaultRule",
     "UploadedFile",
     "Channel",
     "Guild",

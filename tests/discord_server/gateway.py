@@ -29,6 +29,7 @@ INTENT_DIRECT_MESSAGES = 1 << 12
 INTENT_MESSAGE_CONTENT = 1 << 15
 _NO_REPLAY = {"READY", "RESUMED"}
 _CLOSE = object()
+_RAW = object()
 
 
 @dataclass
@@ -72,6 +73,9 @@ class Connection:
                 if isinstance(item, tuple) and item[0] is _CLOSE:
                     await self.ws.close(code=item[1])
                     return
+                if isinstance(item, tuple) and item[0] is _RAW:
+                    await self.ws.send_str(item[1])
+                    continue
                 await self.ws.send_str(json.dumps(item))
                 self.sent.append(item)
             except (ConnectionError, RuntimeError) as exc:  # peer went away
@@ -169,6 +173,13 @@ class Gateway:
         conns = self._detach_all()
         for conn in conns:
             conn.close(code)
+        return len(conns)
+
+    def send_raw(self, text: str) -> int:
+        """A text frame exactly as given (not even JSON) to every connected session: a broken gateway or proxy."""
+        conns = [s.conn for s in self.live_sessions() if s.conn is not None]
+        for conn in conns:
+            conn.queue.put_nowait((_RAW, text))
         return len(conns)
 
     def invalid_session(self, resumable: bool = False) -> int:

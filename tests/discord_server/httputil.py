@@ -1,4 +1,5 @@
-"""HTTP plumbing: Discord-style JSON/error responses, body parsing (JSON and multipart), request log, 429 switch."""
+"""HTTP plumbing: Discord-style JSON/error responses, body parsing (JSON and multipart), request log, 429 and
+fault switches."""
 
 from __future__ import annotations
 
@@ -83,6 +84,18 @@ class RateLimitRule:
     hits: list[float] = field(default_factory=list)
 
 
+@dataclass
+class FaultRule:
+    """Answer matching requests with an error status, or (status None) close the connection unanswered."""
+
+    method: str
+    route: str  # a template or a concrete path, as for RateLimitRule
+    remaining: int
+    status: int | None
+    message: str = "Injected failure"
+    hits: list[float] = field(default_factory=list)
+
+
 async def read_body(request: web.Request) -> Any:
     """The JSON body; for multipart, ``payload_json`` (files go to ``request['files']``). Cached."""
     if BODY in request:
@@ -159,10 +172,19 @@ def make_middleware(server: DiscordTestServer):
         )
         server.requests.append(record)
         rule = server._take_rate_limit(record.method, record.route, record.path)
+        fault = None if rule is not None else server._take_fault(record.method, record.route, record.path)
         try:
             if rule is not None:
                 rule.hits.append(record.time)
                 response: web.StreamResponse = rate_limited_response(rule)
+            elif fault is not None:
+                fault.hits.append(record.time)
+                if fault.status is None:
+                    request.transport.close()  # the client sees the server disconnect
+                    record.status = -1
+                    server._notify()
+                    return web.Response()
+                response = DiscordError(fault.status, fault.message).response()
             elif not _no_auth_needed(request.path) and request.headers.get("Authorization") != f"Bot {server.token}":
                 response = DiscordError(401, "401: Unauthorized", 0).response()
             else:

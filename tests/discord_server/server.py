@@ -13,7 +13,7 @@ from aiohttp import web
 
 from .driver import DriverMixin
 from .gateway import Gateway
-from .httputil import API_PREFIX, RateLimitRule, RequestRecord, UploadedFile, make_middleware
+from .httputil import API_PREFIX, FaultRule, RateLimitRule, RequestRecord, UploadedFile, make_middleware
 from .rest import CommandSync, CoreRoutes
 from .rest_interactions import InteractionRecord, InteractionRoutes
 from .rest_messages import MessageRoutes, ReactionCall, SentMessage, TypingCall
@@ -59,6 +59,7 @@ class DiscordTestServer(DriverMixin):
         self.uploads: dict[int, UploadedFile] = {}
         self.errors: list[BaseException] = []  # exceptions inside the server's own handlers
         self._rate_limits: list[RateLimitRule] = []
+        self._faults: list[FaultRule] = []
         self._waiters: list[asyncio.Future] = []
         self._consumed: set = set()
         self._runner: web.AppRunner | None = None
@@ -199,7 +200,7 @@ class DiscordTestServer(DriverMixin):
     def bot_guilds(self) -> list[Guild]:
         return [g for g in self.world.guilds.values() if self.bot_user.id in g.members]
 
-    # -- 429 switch -------------------------------------------------------------------------------
+    # -- 429 and fault switches ----------------------------------------------------------------------
     def rate_limit(
         self, method: str, route: str, times: int = 1, retry_after: float = 1.0, *, is_global: bool = False
     ) -> RateLimitRule:
@@ -210,6 +211,21 @@ class DiscordTestServer(DriverMixin):
 
     def _take_rate_limit(self, method: str, route: str, path: str) -> RateLimitRule | None:
         for rule in self._rate_limits:
+            if rule.remaining > 0 and rule.method == method and rule.route in (route, path):
+                rule.remaining -= 1
+                return rule
+        return None
+
+    def fail(
+        self, method: str, route: str, status: int | None = 500, times: int = 1, message: str = "Injected failure"
+    ) -> FaultRule:
+        """Answer the next ``times`` requests of ``method route`` with ``status`` (None: drop the connection)."""
+        rule = FaultRule(method.upper(), route, times, status, message)
+        self._faults.append(rule)
+        return rule
+
+    def _take_fault(self, method: str, route: str, path: str) -> FaultRule | None:
+        for rule in self._faults:
             if rule.remaining > 0 and rule.method == method and rule.route in (route, path):
                 rule.remaining -= 1
                 return rule

@@ -3,6 +3,7 @@
 import pytest
 
 from seq2seq.decoding import DecodeOptions
+from seq2seq.protocol.blocklist import Blocklist
 from seq2seq.replier import Replier
 from seq2seq.vocab import UNK_ID
 
@@ -68,7 +69,7 @@ def test_blocklisted_words_are_never_generated(tiny_model_dir):
 
     bundle = model_dir.load(tiny_model_dir)
     common = [t for t in bundle.vocab.tokens[5:40] if t.isalpha()][:5]
-    replier = Replier(bundle, blocklist=frozenset(common))
+    replier = Replier(bundle, blocklist=Blocklist(common))
     replies = replier.reply_batch(
         [["hi"], ["how are you?"], ["what do you like?"]] * 4,
         DecodeOptions(strategy="sample", temperature=2.0, top_k=0, seed=5),

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from seq2seq import model_dir
+from seq2seq.decoding import DecodeOptions
 from seq2seq.model import build
 from seq2seq.replier import Replier
 
@@ -50,6 +51,8 @@ def test_shipped_weights_load_into_keras_on_tensorflow_and_match_the_decoder():
 def test_shipped_model_answers_everyday_prompts():
     replier = Replier.load(SHIPPED)
     prompts = [["hi, how are you?"], ["do you have any pets?"], ["what do you do for fun?"], ["i love pizza"]]
-    replies = replier.reply_batch(prompts)
+    options = DecodeOptions(seed=7)  # the bot's sample-and-rank, seeded: the same replies on every run
+    replies = replier.reply_batch(prompts, options)
     assert all(r.strip() for r in replies)
     assert len(set(replies)) >= 3  # not one canned answer
+    assert replier.reply_batch(prompts, options) == replies

@@ -56,6 +56,27 @@ def test_tiny_model_overfits_twenty_pairs_and_reproduces_them(tmp_path):
     assert got == expected
 
 
+def test_every_step_reaches_the_callback_with_its_loss(tmp_path):
+    from seq2seq.presets import preset
+
+    model_cfg, train_cfg = preset("tiny")
+    steps: list[tuple[int, int, float]] = []
+    job = TrainJob(
+        corpus.chitchat_pairs()[:300],
+        tmp_path / "m",
+        tmp_path / "r",
+        model_cfg,
+        train_cfg,
+        quiet=True,
+        max_steps=5,
+        on_step=lambda step, total, loss: steps.append((step, total, loss)),
+    )
+    metrics = run(job)
+    assert [(step, total) for step, total, _ in steps] == [(i, 5) for i in range(1, 6)] and metrics["steps"] == 5
+    assert all(np.isfinite(loss) and loss > 0 for _, _, loss in steps)
+    assert steps[-1][2] < steps[0][2]  # a learning rate of 1e-2 lowers the loss within five steps
+
+
 def _train_cmd(out, run_dir, pairs_file, *extra):
     return [
         sys.executable,

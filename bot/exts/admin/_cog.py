@@ -9,7 +9,7 @@ from bot.checks import Refusal, answer, bot_admin, manage_server
 from bot.exts._base import BanterCog
 from bot.worker import WorkerError, WorkerUnavailable
 
-from ._format import models_text, next_finetune_line, settings_text, worker_line
+from ._format import models_text, next_finetune_line, settings_text, storage_line, worker_line
 
 RESTING = "The worker isn't reachable right now; I'm resting until it's back. `/banter status` shows why."
 CHANCES = [
@@ -147,6 +147,7 @@ class AdminCog(BanterCog):
         chat = bot.chat.counts
         lines = [
             worker_line(health, info),
+            storage_line(bot.storage.write_backlog),
             f"**Pairs logged**: {counts.total} ({counts.since_last_run} since the last fine-tune)",
             next_finetune_line(
                 bot.finetuner.running, when, new, bot.finetuner.min_pairs, bot.config.finetune_interval_hours > 0

@@ -67,6 +67,17 @@ def worker_line(health, info: dict | None) -> str:
     return f"**Worker**: up, model `{info.get('model_version') or 'none loaded'}`, queue {info.get('queue_depth', '?')}"
 
 
+def storage_line(backlog) -> str:
+    """Storage's writes: normal, or held while the database is locked (nothing is lost; the backlog is bounded)."""
+    if backlog.locked_since is not None:
+        return (
+            f"**Storage**: the database has been locked for {_ago(backlog.locked_since)}; "
+            f"{backlog.waiting} write(s) held until it is free again, none lost"
+        )
+    in_progress = f", {backlog.waiting} write(s) in progress" if backlog.waiting else ""
+    return f"**Storage**: writing normally{in_progress}"
+
+
 def next_finetune_line(running: bool, when: datetime | None, new_pairs: int, min_pairs: int, enabled: bool) -> str:
     if running:
         return "**Fine-tune**: running now"

@@ -59,5 +59,6 @@ def result_text(report: FinetuneReport) -> str:
 
 
 def chart_file(report: FinetuneReport) -> discord.File | None:
-    png = report.chart()
-    return discord.File(io.BytesIO(png), filename=f"losses-run-{report.run_id}.png") if png else None
+    if report.chart is None:
+        return None
+    return discord.File(io.BytesIO(report.chart), filename=f"losses-run-{report.run_id}.png")

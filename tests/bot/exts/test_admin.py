@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import struct
 
-from tests.bot.conftest import learn_in
+from tests.bot.conftest import eventually, learn_in
 
 
 async def run(server, world, user, *path, options=None, channel=None, timeout=10.0):
@@ -108,10 +107,19 @@ def png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
+def worker_chart(tmp_path) -> bytes:
+    """A loss chart as the worker draws it (matplotlib, in the tests and the worker only)."""
+    from seq2seq.reporting import plot_losses
+
+    plot_losses({"train": [(s, 5.0 - s) for s in range(1, 5)], "val": [(4, 1.5)]}, tmp_path / "loss.png")
+    return (tmp_path / "loss.png").read_bytes()
+
+
 async def test_retrain_exports_pairs_follows_the_job_and_ends_with_metrics_and_a_chart(
-    server, world, storage, fake_worker, start_bot
+    server, world, storage, fake_worker, start_bot, tmp_path
 ):
     await learn_in(storage, world.guild, world.general)
+    fake_worker.charts["ft-1"] = chart = worker_chart(tmp_path)
     people = [world.bob, world.carol]
     for i in range(30):
         server.seed_history(world.general, people[i % 2], [f"training line {i}"])
@@ -141,16 +149,24 @@ async def test_retrain_exports_pairs_follows_the_job_and_ends_with_metrics_and_a
         assert 10 <= len(lines) <= 29 and '"query": "training line 0"' in lines[0] and query["activate"] == "true"
         post = await server.wait_for_message(world.random)  # the log channel gets the same report
         assert "ft-1" in post.content and post.allowed_mentions == {"parse": []}
-        width, height = png_size(post.files[0].data)
-        assert post.files[0].filename.endswith(".png") and width > 100 and height > 100
+        width, height = png_size(post.files[0].data)  # the worker's chart of the new version, as it drew it
+        assert post.files[0].filename.endswith(".png") and width > 100 and height > 100 and post.files[0].data == chart
         edit_files = [
             f for r in server.requests_to("PATCH", "/webhooks/{app_id}/{token}/messages/{message_id}") for f in r.files
         ]
-        assert edit_files and png_size(edit_files[-1].data) == (width, height)
+        assert edit_files and edit_files[-1].data == chart
         [run_info] = await storage.training_runs()
         assert run_info.status == "succeeded" and run_info.pairs_new == len(lines)
         assert run_info.metrics["after"]["val_perplexity"] == 60.0
         assert not bot.finetuner.running
+
+
+async def schedule_looked(bot) -> None:
+    """The barrier for "the schedule did not start a fine-tune": it has run once more, wholly after this call
+    (its count goes up at the end of a run, and the run under way may have begun before)."""
+    schedule = bot.get_cog("LearningCog").schedule
+    start = schedule.current_loop
+    await eventually(lambda: schedule.current_loop >= start + 2, timeout=10)
 
 
 async def test_the_schedule_fine_tunes_when_enough_new_pairs_and_the_interval_allow(
@@ -176,13 +192,14 @@ async def test_the_schedule_fine_tunes_when_enough_new_pairs_and_the_interval_al
         for i in range(8):  # 7 pairs: not enough yet
             await server.user_says(world.general, [world.bob, world.carol][i % 2], f"live line {i}")
         await server.wait_until(lambda: bot.chat.learner.counts["stored"] == 8)
-        await asyncio.sleep(0.5)
+        await schedule_looked(bot)
         assert fake_worker.uploads == []
         for i in range(8, 14):
             await server.user_says(world.general, [world.bob, world.carol][i % 2], f"live line {i}")
         post = await server.wait_for_message(world.random, timeout=10)
         assert "`ft-2` rejected by the quality gate" in post.content and "80 → 90 (worse)" in post.content
-        await asyncio.sleep(0.5)
+        assert post.files == []  # the worker has no chart of ft-2: the report goes without one
+        await schedule_looked(bot)
         assert len(fake_worker.uploads) == 1  # the next one waits for the interval
         record = await server.invoke_slash(world.guild, world.general, world.app_owner, "banter", "status")
         await record.wait(lambda r: r.followups)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from tests.bot.conftest import learn_in
 
 
@@ -30,13 +28,17 @@ async def test_dms_and_replies_to_banter_are_answered_but_plain_chatter_is_not(s
 
         mention = await server.user_says(world.general, world.bob, f"<@{server.bot_user.id}> tell me something")
         first = await server.wait_for_message(world.general, timeout=10)
+        assert int(first.body["message_reference"]["message_id"]) == int(mention["id"])  # not the chatter before it
         await server.wait_until(lambda: bot.chat.counts["replies"] == 2)
-        await server.user_says(world.general, world.carol, "what do you mean?", reply_to=first.message)
+        answer = await server.user_says(world.general, world.carol, "what do you mean?", reply_to=first.message)
         second = await server.wait_for_message(world.general, timeout=10)
-        assert int(second.body["message_reference"]["message_id"]) != int(mention["id"])
-        await asyncio.sleep(0.3)
-        assert len([s for s in server.sent_messages if s.channel_id == world.general.id]) == 2
+        assert int(second.body["message_reference"]["message_id"]) == int(answer["id"])
         await server.wait_until(lambda: bot.chat.counts["replies"] == 3)
+        # The barrier: a last mention must be answered, and its answer must be the next message sent.
+        last = await server.user_says(world.general, world.bob, f"<@{server.bot_user.id}> one more")
+        third = await server.wait_for_message(world.general, timeout=10)
+        assert int(third.body["message_reference"]["message_id"]) == int(last["id"])
+        assert len([s for s in server.sent_messages if s.channel_id == world.general.id]) == 3
 
 
 async def test_never_answers_itself_or_other_bots(server, world, fake_worker, start_bot):
@@ -45,8 +47,10 @@ async def test_never_answers_itself_or_other_bots(server, world, fake_worker, st
         await server.user_dms(world.otherbot, "hello from a bot")
         # Banter's own message (as if it had posted it elsewhere) mentioning itself
         await server.user_says(world.general, server.bot_user, f"<@{server.bot_user.id}> echo")
-        await asyncio.sleep(0.5)
-        assert server.sent_messages == [] and fake_worker.replies == []
+        last = await server.user_says(world.general, world.bob, f"<@{server.bot_user.id}> and a person")  # the barrier
+        sent = await server.wait_for_message(world.general)
+        assert int(sent.body["message_reference"]["message_id"]) == int(last["id"])
+        assert server.sent_messages == [sent] and [r["context"] for r in fake_worker.replies] == [["and a person"]]
 
 
 async def test_model_output_cannot_ping_anyone(server, world, fake_worker, start_bot):
@@ -65,9 +69,12 @@ async def test_blocklisted_replies_are_never_sent(server, world, fake_worker, st
     fake_worker.reply_text = "that is a Badword indeed"
     async with start_bot(fake_worker.url, reply_blocklist=("badword",)) as bot:
         await server.user_says(world.general, world.bob, f"<@{server.bot_user.id}> say it")
-        await server.wait_until(lambda: fake_worker.replies)
-        await asyncio.sleep(0.3)
-        assert server.sent_messages == [] and bot.chat.counts["replies_withheld"] == 1
+        await server.wait_until(lambda: bot.chat.counts["replies_withheld"] == 1)
+        fake_worker.reply_text = "all clean"
+        await server.user_says(world.general, world.carol, f"<@{server.bot_user.id}> say something else")  # barrier
+        sent = await server.wait_for_message(world.general)
+        assert sent.content == "all clean" and server.sent_messages == [sent]
+        assert bot.chat.counts["replies_withheld"] == 1 and len(fake_worker.replies) == 2
 
 
 async def test_reply_channels_use_the_chance_and_the_guild_cooldown(server, world, storage, fake_worker, start_bot):
@@ -79,34 +86,38 @@ async def test_reply_channels_use_the_chance_and_the_guild_cooldown(server, worl
         sent = await server.wait_for_message(world.random)
         assert "message_reference" not in sent.body  # an unprompted reply does not quote anyone
         await server.user_says(world.random, world.carol, "second message within the cooldown")
-        await asyncio.sleep(0.4)
-        assert [s.channel_id for s in server.sent_messages] == [world.random.id]
-        # a mention is still answered during the chance cooldown
-        await server.user_says(world.random, world.carol, f"<@{server.bot_user.id}> are you there?")
-        await server.wait_for_message(world.random)
+        # a mention is still answered during the chance cooldown; it is also the barrier for the message before
+        mention = await server.user_says(world.random, world.carol, f"<@{server.bot_user.id}> are you there?")
+        answer = await server.wait_for_message(world.random)
+        assert int(answer.body["message_reference"]["message_id"]) == int(mention["id"])
+        assert [s.channel_id for s in server.sent_messages] == [world.random.id, world.random.id]
 
         await storage.update_guild_settings(world.guild.id, enabled=False)
         await server.user_says(world.random, world.carol, f"<@{server.bot_user.id}> and now?")
-        await asyncio.sleep(0.4)
-        assert len(server.sent_messages) == 2
+        await server.user_dms(world.carol, "are you off?")  # the barrier: direct messages do not depend on a guild
+        await server.wait_for_message(server.world.dm_channel(world.carol))
+        assert len(server.sent_messages) == 3 and len(fake_worker.replies) == 3
 
 
 async def test_per_user_cooldown_and_one_reply_in_flight_per_channel(server, world, fake_worker, start_bot):
     fake_worker.reply_delay = 0.5
     async with start_bot(fake_worker.url, user_cooldown_seconds=30) as bot:
         mention = f"<@{server.bot_user.id}>"
-        await server.user_says(world.general, world.bob, f"{mention} one")
+        one = await server.user_says(world.general, world.bob, f"{mention} one")
         await server.user_says(world.general, world.carol, f"{mention} two, while one is in flight")
         await server.user_says(world.general, world.bob, f"{mention} three, bob again")
-        await server.wait_for_message(world.general)
-        await asyncio.sleep(0.7)
+        sent = await server.wait_for_message(world.general)
+        # Every message is accounted for (1 answered, 2 skipped), so nothing more can come of them.
+        await server.wait_until(lambda: bot.chat.counts["skipped_in_flight"] == 2)
+        assert int(sent.body["message_reference"]["message_id"]) == int(one["id"])
         assert len(server.sent_messages) == 1 and len(fake_worker.replies) == 1
-        assert bot.chat.counts["skipped_in_flight"] == 2
         await server.user_says(world.general, world.bob, f"{mention} four, still cooling down")
-        await server.user_says(world.general, world.carol, f"{mention} five, carol's first reply")
-        await server.wait_for_message(world.general)
-        await asyncio.sleep(0.7)
-        assert len(server.sent_messages) == 2 and bot.chat.counts["skipped_cooldown"] == 1
+        five = await server.user_says(world.general, world.carol, f"{mention} five, carol's first reply")
+        sent = await server.wait_for_message(world.general)
+        await server.wait_until(lambda: bot.chat.counts["replies"] == 2)
+        assert int(sent.body["message_reference"]["message_id"]) == int(five["id"])
+        assert bot.chat.counts["skipped_cooldown"] == 1 and bot.chat.counts["skipped_in_flight"] == 2
+        assert len(server.sent_messages) == 2 and len(fake_worker.replies) == 2
 
 
 async def test_recent_turns_of_the_channel_go_to_the_worker(server, world, fake_worker, start_bot):

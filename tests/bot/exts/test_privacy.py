@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 from tests.bot.conftest import eventually, learn_in
@@ -10,6 +9,10 @@ from tests.bot.conftest import eventually, learn_in
 
 async def stored(storage, user) -> list[str]:
     return [m["content"] for m in (await storage.export_user_data(user.id))["messages"]]
+
+
+async def said(storage, user, text: str) -> bool:
+    return text in await stored(storage, user)
 
 
 async def slash(server, world, user, name, channel=None):
@@ -38,7 +41,8 @@ async def test_optout_purges_and_nothing_is_logged_until_optin(server, world, st
         await server.user_says(world.general, world.bob, "this must not be stored")
         await server.user_says(world.general, world.carol, f"<@{server.bot_user.id}> hello")
         await server.wait_for_message(world.general)
-        await asyncio.sleep(0.2)
+        # The barrier: storage takes messages in arrival order, so once carol's is in, bob's was decided.
+        await eventually(lambda: said(storage, world.carol, "@user hello"))
         assert await stored(storage, world.bob) == []
         assert all("knitting" not in turn and "must not" not in turn for turn in fake_worker.replies[-1]["context"])
 

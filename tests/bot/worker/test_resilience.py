@@ -28,8 +28,11 @@ async def test_worker_killed_then_replaced_bot_rests_once_per_window_and_resumes
                 await server.user_says(world.general, world.bob, f"{mention} hello? {i}")
                 await server.user_says(world.general, world.carol, f"just chatting {i}")
             await eventually(lambda: bot.chat.counts["seen"] == 8)
-            await asyncio.sleep(0.3)
-            assert len(server.sent_messages) == 2 and not bot.is_closed()
+            # The barrier: a DM is another channel, so it gets its own notice, after all of the above.
+            await server.user_dms(world.carol, "are you there?")
+            dm = await server.wait_for_message(server.world.dm_channel(world.carol), timeout=10)
+            assert dm.content == bot.chat.resting_text
+            assert len(server.sent_messages) == 3 and not bot.is_closed()
             assert not bot.worker.health.up
             record = await server.invoke_slash(world.guild, world.general, server.owner_user, "banter", "status")
             await record.wait(lambda r: r.followups, timeout=10)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 # Re-exported for the tests of this package.
-from tests.worker_process import REPO, WorkerProc, corrupt_weights, free_port, make_models  # noqa: F401
+from tests.worker_process import REPO, WorkerProc, corrupt_weights, make_models, make_versions, running  # noqa: F401
 
 
 @pytest.fixture
@@ -29,13 +29,7 @@ def start_worker(tmp_path):
 
 @pytest.fixture(scope="module")
 def served(tiny_model_dir, tmp_path_factory):
-    """One worker per test module over models default, alt (a copy) and broken (NaN weights)."""
+    """One worker per test module over models default, alt (a copy) and broken (NaN weights, no loss chart)."""
     base = tmp_path_factory.mktemp("served")
-    root = make_models(base / "models", tiny_model_dir, "default", "alt", "broken")
-    corrupt_weights(root / "broken")
-    worker = WorkerProc(root, base / "worker.log")
-    try:
-        worker.wait_ready()
+    with running(make_versions(base / "models", tiny_model_dir), base / "worker.log") as worker:
         yield worker
-    finally:
-        worker.stop()

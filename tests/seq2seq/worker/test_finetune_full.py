@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from seq2seq import model_dir
+from seq2seq.protocol import FinetuneOptions
+from seq2seq.worker.jobs import finetune_command, finetune_env
 
-REPO = Path(__file__).resolve().parents[3]
 NEW_WORD = "zorbleflux"
 
 
@@ -26,24 +25,9 @@ def new_pairs(path: Path) -> Path:
 
 def finetune(tmp_path: Path, base: Path, options: dict) -> tuple[dict, Path]:
     out = tmp_path / "candidate"
-    cmd = [
-        sys.executable,
-        "-m",
-        "seq2seq.worker.finetune",
-        "--base",
-        str(base),
-        "--pairs",
-        str(new_pairs(tmp_path / "new.jsonl")),
-        "--out",
-        str(out),
-        "--run-dir",
-        str(tmp_path / "run"),
-        "--options",
-        json.dumps(options),
-    ]
-    proc = subprocess.run(
-        cmd, capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=600
-    )
+    pairs = new_pairs(tmp_path / "new.jsonl")
+    cmd = finetune_command(base, pairs, out, tmp_path / "run", FinetuneOptions.from_json(options))
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=finetune_env(), timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = [json.loads(line) for line in proc.stdout.splitlines() if '"event": "result"' in line][-1]
     return result["metrics"], out

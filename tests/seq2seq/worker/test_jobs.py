@@ -11,7 +11,9 @@ import time
 import aiohttp
 import pytest
 
-from .conftest import WorkerProc, make_models
+from tests.worker_process import environment_of
+
+from .conftest import make_models, running
 
 QUESTIONS = [
     "do you like pizza",
@@ -43,20 +45,27 @@ PAIRS = [
 LONG = {"max_steps": 400, "epochs": 50}  # long enough to be caught mid-training
 
 
+# Started the way Docker Compose starts it, with every secret of the deployment in its environment.
+SECRETS = {
+    "BANTER_WORKER_TOKEN": "worker-secret-0123456789",
+    "DISCORD_TOKEN": "discord-secret-0123456789",
+    "BANTER_DATABASE_URL": "postgresql+asyncpg://banter:db-secret-0123456789@db/banter",
+}
+AUTH = {"Authorization": f"Bearer {SECRETS['BANTER_WORKER_TOKEN']}"}
+
+
 @pytest.fixture(scope="module")
 def job_worker(tiny_model_dir, tmp_path_factory):
     base = tmp_path_factory.mktemp("jobs")
-    worker = WorkerProc(make_models(base / "models", tiny_model_dir), base / "worker.log")
-    try:
-        worker.wait_ready()
+    with running(
+        make_models(base / "models", tiny_model_dir), base / "worker.log", env=SECRETS, headers=AUTH
+    ) as worker:
         yield worker
-    finally:
-        worker.stop()
 
 
 @pytest.fixture
 async def http(job_worker):
-    async with aiohttp.ClientSession(base_url=job_worker.url) as session:
+    async with aiohttp.ClientSession(base_url=job_worker.url, headers=AUTH) as session:
         yield session
 
 
@@ -92,6 +101,9 @@ async def test_killing_the_training_process_fails_the_job_and_changes_nothing(ht
     before = await call(http, "GET", "/v1/models")
     job = await start_and_catch_training(http, LONG)
     assert job["state"] == "running", job
+    # Issue 12, item 15: the training process inherited every secret of the worker (DISCORD_TOKEN included).
+    assert environment_of(job_worker.proc.pid).keys() >= SECRETS.keys()
+    assert environment_of(job["pid"]).keys() & SECRETS.keys() == set()
     os.kill(job["pid"], signal.SIGKILL)
     job = await wait_job(http, job["id"], lambda j: j["state"] != "running", timeout=20)
     assert job["state"] == "failed" and "SIGKILL" in job["error"] and job["pid"] is None

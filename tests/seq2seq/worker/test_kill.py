@@ -8,7 +8,8 @@ import os
 import time
 import urllib.request
 
-from seq2seq.client import WorkerClient, WorkerUnavailable
+from bot.worker import WorkerClient, WorkerUnavailable
+from seq2seq.protocol import FinetuneOptions
 
 from .conftest import make_models
 from .test_jobs import PAIRS
@@ -39,7 +40,7 @@ async def test_kill_9_under_load_gives_prompt_errors_then_a_restart_serves(tmp_p
                 outcomes.append(("unavailable", time.perf_counter() - started))
                 await asyncio.sleep(0.01)
 
-    async with WorkerClient(worker.url, timeout=10) as client:
+    async with WorkerClient(worker.url, reply_timeout=10) as client:
         loops = [asyncio.ensure_future(client_loop(client)) for _ in range(16)]
         deadline = time.perf_counter() + 15
         while sum(kind == "ok" for kind, _ in outcomes) < 3 and time.perf_counter() < deadline:
@@ -61,8 +62,10 @@ async def test_training_dies_with_a_killed_worker_and_the_job_is_failed_after_re
 ):
     root = make_models(tmp_path / "models", tiny_model_dir)
     worker = start_worker(root)
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps(p) + "\n" for p in PAIRS))
     async with WorkerClient(worker.url) as client:
-        job_id = await client.start_finetune(PAIRS, {"max_steps": 400, "epochs": 50})
+        job_id = (await client.start_finetune(pairs, FinetuneOptions(max_steps=400, epochs=50))).id
         pid = (await client.job(job_id)).pid
     assert pid and alive(pid)
     worker.proc.kill()

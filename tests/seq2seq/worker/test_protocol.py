@@ -24,7 +24,7 @@ from .conftest import REPO
 
 def test_protocol_and_client_import_without_numpy_or_keras():
     code = (
-        "import sys, seq2seq.protocol, seq2seq.client; "
+        "import sys, seq2seq.protocol, bot.worker.client; "
         "heavy = [m for m in sys.modules if m.split('.')[0] in ('numpy', 'keras', 'tensorflow', 'jax', 'torch')]; "
         "print(heavy); sys.exit(1 if heavy else 0)"
     )

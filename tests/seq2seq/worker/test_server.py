@@ -129,6 +129,19 @@ async def test_versions_refuse_broken_activate_and_roll_back(http):
     assert status == 200 and body["active"] == "default"
 
 
+async def test_a_versions_loss_chart_is_served_as_png(http, served):
+    async with http.get("/v1/models/alt/loss.png") as response:
+        assert response.status == 200 and response.content_type == "image/png"
+        assert await response.read() == (served.models / "alt" / "loss.png").read_bytes()
+    for path, status, message in (
+        ("/v1/models/broken/loss.png", 404, "has no loss chart"),
+        ("/v1/models/nope/loss.png", 404, "unknown model version"),
+        ("/v1/models/a..b/loss.png", 400, "bad version name"),
+    ):
+        got, body = await call(http, "GET", path)
+        assert got == status and message in body["error"]["message"], path
+
+
 async def test_swaps_under_load_drop_nothing(http):
     seen, failures = set(), []
     stop = asyncio.Event()

@@ -61,10 +61,21 @@ def test_non_loopback_needs_a_token_which_never_shows(tmp_path):
     assert not is_loopback("0.0.0.0") and not is_loopback("example.com")
 
 
+def test_banter_config_names_the_file_and_a_bad_environment_value_names_the_variable(tmp_path):
+    config = write(tmp_path, CONFIG)
+    assert load(env={"BANTER_CONFIG": str(config)}).port == 9000
+    with pytest.raises(SettingsError, match="config file not found"):
+        load(env={"BANTER_CONFIG": str(tmp_path / "absent.toml")})
+    with pytest.raises(SettingsError, match="BANTER_WORKER_PORT: expected an integer, got 'x'"):
+        load(config, env={"BANTER_WORKER_PORT": "x"})
+
+
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("[worker]\nport = 'x'\n", "port"),
+        ("[worker]\nport = 'x'\n", r"\[worker\] port: expected an integer, got 'x'"),
+        ("[worker]\nport = '9000'\n", r"\[worker\] port: expected an integer, got '9000'"),  # TOML has numbers
+        ("[worker]\nbase_replay_fraction = true\n", r"\[worker\] base_replay_fraction: expected a number"),
         ("[worker]\nmax_queue = 0\n", "max_queue"),
         ("[decoding]\nbeam_size = 0\n", "beam_size"),
         ("[decoding]\nseed = -1\n", "seed"),

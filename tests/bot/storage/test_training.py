@@ -1,4 +1,4 @@
-"""bot/storage/training.py through Storage: runs, model versions and pair counts."""
+"""bot/storage/training.py through Storage: runs and pair counts (model versions are the worker's registry)."""
 
 import pytest
 
@@ -46,17 +46,3 @@ async def test_pair_counts_since_the_last_successful_run(storage, msg, tmp_path)
     assert run.pair_watermark == counts.watermark and run.pairs_new == 4
     assert await storage.pair_counts() == type(await storage.pair_counts())(total=5, since_last_run=1)
     assert (await storage.pair_counts(guild_id=424242)).total == 0
-
-
-async def test_model_versions_have_one_active(storage):
-    run_id = await storage.start_training_run()
-    first = await storage.record_model_version("v1", "models/v1", training_run_id=run_id, activate=True)
-    second = await storage.record_model_version("v2", "models/v2", metrics={"bleu": 0.1})
-    assert (await storage.active_model_version()).id == first
-    await storage.activate_model_version(second, actor_id=ADMIN)
-    active = await storage.active_model_version()
-    assert active.id == second and active.name == "v2" and active.metrics == {"bleu": 0.1}
-    assert [v.is_active for v in await storage.model_versions()] == [True, False]
-    with pytest.raises(KeyError):
-        await storage.activate_model_version(second + 100)
-    assert (await storage.active_model_version()).id == second

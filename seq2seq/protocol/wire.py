@@ -1,4 +1,4 @@
-"""The worker's HTTP/JSON request and response types, standard library only (the bot imports this)."""
+"""The worker's HTTP/JSON request and response types and their limits, standard library only (the bot imports this)."""
 
 from __future__ import annotations
 

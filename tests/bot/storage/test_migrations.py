@@ -1,12 +1,14 @@
 """migrations/: upgrade from empty to head and down to base; models and migrations agree."""
 
+import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from bot.storage.config import REPO_ROOT
 from bot.storage.engine import create_engines
@@ -33,6 +35,54 @@ async def test_upgrade_to_head_and_down_to_base(db_url):
         assert await tables(engines.writer) == TABLES | {"alembic_version"}
     finally:
         await engines.dispose()
+
+
+async def test_0002_drops_model_versions_and_its_downgrade_brings_the_table_back(db_url):
+    """The worker's registry is the one record of model versions; a training run keeps the version it made."""
+    engines = create_engines(db_url)
+    run = {"status": "succeeded", "started": datetime(2025, 3, 1, tzinfo=UTC), "metrics": '{"version": "ft-1"}'}
+    try:
+        await upgrade(engines.writer, "0001")
+        async with engines.writer.begin() as conn:
+            await conn.execute(
+                text("INSERT INTO training_runs (status, started_at, metrics) VALUES (:status, :started, :metrics)"),
+                run,
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO model_versions (name, path, training_run_id, is_active, created_at) "
+                    "VALUES ('ft-1', 'worker:ft-1', 1, true, :started)"
+                ),
+                run,
+            )
+        await upgrade(engines.writer)
+        assert "model_versions" not in await tables(engines.writer)
+        assert await training_runs(engines.writer) == [("succeeded", {"version": "ft-1"})]
+
+        await downgrade(engines.writer, "0001")
+        assert "model_versions" in await tables(engines.writer)
+        async with engines.writer.connect() as conn:
+            columns, keys = await conn.run_sync(
+                lambda c: (
+                    [col["name"] for col in inspect(c).get_columns("model_versions")],
+                    [fk["referred_table"] for fk in inspect(c).get_foreign_keys("model_versions")],
+                )
+            )
+            assert (await conn.execute(text("SELECT count(*) FROM model_versions"))).scalar() == 0
+        assert columns == ["id", "name", "path", "training_run_id", "metrics", "is_active", "created_at"]
+        assert keys == ["training_runs"]
+        assert await training_runs(engines.writer) == [("succeeded", {"version": "ft-1"})]
+
+        await upgrade(engines.writer)
+        assert await tables(engines.writer) == TABLES | {"alembic_version"}
+    finally:
+        await engines.dispose()
+
+
+async def training_runs(engine) -> list[tuple[str, dict]]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(text("SELECT status, metrics FROM training_runs"))
+        return [(status, metrics if isinstance(metrics, dict) else json.loads(metrics)) for status, metrics in rows]
 
 
 async def test_models_and_migrations_do_not_differ(db_url):

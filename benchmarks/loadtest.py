@@ -1,4 +1,4 @@
-"""`python -m seq2seq.loadtest --json OUT`: replies/s and latency of a worker over HTTP at 1-256 concurrent clients.
+"""`python -m benchmarks.loadtest --json OUT`: replies/s and latency of a worker over HTTP at 1-256 concurrent clients.
 
 Starts its own worker (a subprocess on a free loopback port) unless --url is given. Each client sends a
 request, waits for the reply, and sends the next (a closed loop), so throughput is what the worker can do.
@@ -13,18 +13,14 @@ import json
 import os
 import platform
 import random
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import aiohttp
 
+from benchmarks.worker import own_model_worker, own_worker, wait_ready
 from seq2seq.cli import DEFAULT_MODEL
 
 PROMPTS = [
@@ -44,12 +40,6 @@ PROMPTS = [
 TARGETS = {"speedup_64_over_1": 5.0, "p99_16_over_p50_1": 3.0, "overhead_ms_1": 2.0}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
@@ -58,67 +48,6 @@ def percentile(values: list[float], q: float) -> float:
     lo = int(k)
     hi = min(lo + 1, len(ordered) - 1)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
-@contextmanager
-def worker_process(models: Path | None, log_path: Path, extra_env: dict | None = None):
-    """A worker on a free loopback port over a temp models dir linking to the model (never writing beside it)."""
-    tmp = Path(tempfile.mkdtemp(prefix="banter-loadtest-"))
-    if models is None:
-        (tmp / "models").mkdir()
-        (tmp / "models" / "default").symlink_to(DEFAULT_MODEL.resolve(), target_is_directory=True)
-        models = tmp / "models"
-    port = free_port()
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(extra_env or {})}
-    env.pop("BANTER_WORKER_TOKEN", None)
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "seq2seq",
-                "serve",
-                "--models",
-                str(models),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    try:
-        yield f"http://127.0.0.1:{port}", proc
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-async def wait_ready(url: str, proc: subprocess.Popen | None, timeout: float = 120.0) -> str:
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            if proc is not None and proc.poll() is not None:
-                raise RuntimeError(f"the worker exited with status {proc.returncode}")
-            try:
-                async with session.get(url + "/readyz", timeout=aiohttp.ClientTimeout(total=2)) as r:
-                    if r.status == 200:
-                        return (await r.json())["model_version"]
-                async with session.get(url + "/healthz", timeout=aiohttp.ClientTimeout(total=2)) as r:
-                    health = await r.json()
-                if r.status == 200 and not health.get("loading", True) and health.get("model_version") is None:
-                    raise RuntimeError("the worker found no usable model version (see its log)")
-            except (TimeoutError, aiohttp.ClientError):
-                pass
-            await asyncio.sleep(0.2)
-    raise TimeoutError(f"the worker at {url} was not ready after {timeout} s")
 
 
 async def phase(url: str, clients: int, duration: float, requests: int | None, options: dict, headers: dict) -> dict:
@@ -202,8 +131,8 @@ def check_targets(phases: dict[int, dict]) -> dict:
 
 
 async def run(args: argparse.Namespace, url: str, proc) -> dict:
-    version = await wait_ready(url, proc)
-    token = os.environ.get("BANTER_WORKER_TOKEN") if args.url else None
+    token = os.environ.get("BANTER_WORKER_TOKEN", "")  # our own worker inherits it too
+    version = await wait_ready(url, proc, token)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     options = json.loads(args.options) if args.options else {}
     await phase(url, 4, min(1.0, args.duration), 20, options, headers)  # warm the connections and caches
@@ -233,7 +162,7 @@ async def run(args: argparse.Namespace, url: str, proc) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m seq2seq.loadtest", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.loadtest", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--models", type=Path, help="models directory for the worker (default: a temp dir linking models/default)"
     )
@@ -261,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
             else Path(tempfile.gettempdir()) / "banter-loadtest-worker.log"
         )
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        with worker_process(args.models, log_path) as (url, proc):
+        served = own_worker(args.models, log_path) if args.models else own_model_worker(DEFAULT_MODEL, log_path)
+        with served as (url, proc):
             result = asyncio.run(run(args, url, proc))
         result["worker_log"] = str(log_path)
     for name, target in result["targets"].items():

@@ -1,4 +1,4 @@
-"""bot/storage/export.py through Storage: new pairs, replay, the split and the filters."""
+"""bot/storage/export.py through Storage: new pairs, replay, one file with conversations, and the filters."""
 
 import json
 from dataclasses import replace
@@ -38,31 +38,30 @@ async def test_first_export_has_every_pair_then_only_new_ones_plus_replay(storag
         await storage.log_messages(conversation(msg, 1000 + c * 10, people=(100 + c, 200 + c)))
     first = await succeed(storage, tmp_path / "1", filters=no_cap)
     assert (first.new, first.replay) == (100, 0)
-    assert first.train + first.validation == 100
-    assert len(read(first.train_path)) == first.train and len(read(first.validation_path)) == first.validation
+    assert first.pairs == 100 and len(read(first.path)) == 100
+    assert sorted(p.name for p in (tmp_path / "1").iterdir()) == ["pairs.jsonl"]  # one file: the worker splits
 
     await storage.log_messages(conversation(msg, 5000, people=(300, 301), n=41))
     second = await succeed(storage, tmp_path / "2", filters=no_cap)
     assert second.new == 40
     # replay_fraction 0.5 of 40 new = about 20 of the 100 old, sampled by hash buckets.
     assert 8 <= second.replay <= 35
-    lines = read(second.train_path) + read(second.validation_path)
-    old = {(row["query"], row["reply"]) for row in read(first.train_path) + read(first.validation_path)}
+    lines = read(second.path)
+    old = {(row["query"], row["reply"]) for row in read(first.path)}
     assert sum((row["query"], row["reply"]) in old for row in lines) == second.replay
 
 
-async def test_export_is_deterministic_and_the_split_never_leaks(storage, msg, tmp_path):
+async def test_export_is_deterministic_and_every_line_carries_its_conversation(storage, msg, tmp_path):
     for c in range(40):
         await storage.log_messages(conversation(msg, 1000 + c * 10, people=(100 + c, 200 + c)))
-    filters = learning(validation_fraction=0.3)
-    a = await storage.export_training_pairs(tmp_path / "a", seed=7, filters=filters)
-    b = await storage.export_training_pairs(tmp_path / "b", seed=7, filters=filters)
-    assert a.train_path.read_bytes() == b.train_path.read_bytes()
-    assert a.validation_path.read_bytes() == b.validation_path.read_bytes()
-    assert 0 < a.validation < a.train
-    # Whole conversations are held out: no validation reply is ever a training query.
-    train_queries = {row["query"] for row in read(a.train_path)}
-    assert not train_queries & {row["reply"] for row in read(a.validation_path)}
+    a = await storage.export_training_pairs(tmp_path / "a", seed=7)
+    b = await storage.export_training_pairs(tmp_path / "b", seed=7)
+    assert a.path.read_bytes() == b.path.read_bytes() and a.pairs > 0
+    # The worker holds out whole conversations by "group": a conversation's pairs share one, others differ.
+    groups: dict[str, set[str]] = {}
+    for row in read(a.path):
+        groups.setdefault(row["group"], set()).add(row["query"].split(" turn ")[0])
+    assert len(groups) == 40 and all(len(starts) == 1 for starts in groups.values())
 
 
 async def test_filters_length_blocklist_and_opted_out(storage, msg, tmp_path, db_url):
@@ -85,9 +84,9 @@ async def test_filters_length_blocklist_and_opted_out(storage, msg, tmp_path, db
     async with engine.begin() as conn:
         await conn.execute(OptOut.__table__.insert().values(user_id=103, created_at=utcnow()))
     await engine.dispose()
-    filters = learning(blocklist=("darn",), max_share_per_user=None, validation_fraction=0.0)
+    filters = learning(blocklist=("darn",), max_share_per_user=None)
     counts = await storage.export_training_pairs(tmp_path, filters=filters)
-    queries = [row["query"] for row in read(counts.train_path)]
+    queries = [row["query"] for row in read(counts.path)]
     assert "darnation is fine" in queries
     assert "what a Darn shame" not in queries and "indeed" not in queries
     assert all(len(q) <= 300 for q in queries) and "hello friend" not in queries
@@ -109,7 +108,7 @@ async def test_no_user_dominates_the_export(storage, msg, tmp_path):
             ]
         )
     counts = await storage.export_training_pairs(tmp_path, filters=learning(max_share_per_user=0.2))
-    rows = read(counts.train_path) + read(counts.validation_path)
+    rows = read(counts.path)
     heavy = sum(row["reply"].startswith("answer") for row in rows)
     assert counts.dropped == 40 - len(rows) and heavy < 30
     assert heavy <= 0.2 * 40 + 5  # capped at about 20% of the candidates (hash sampling)
@@ -119,10 +118,8 @@ async def test_export_streams_in_chunks_with_unicode_intact(storage, msg, tmp_pa
     monkeypatch.setattr(export_module, "CHUNK", 3)
     texts = ["مرحبا كيف حالك", "😂 lol", "שלום", "ça va?", "日本語のテキスト", "ok 👍"] * 3
     await storage.log_messages([msg(i + 1, 100 + i % 2, f"{t} {i}", i) for i, t in enumerate(texts)])
-    counts = await storage.export_training_pairs(
-        tmp_path, filters=learning(validation_fraction=0.0, max_share_per_user=None)
-    )
-    rows = read(counts.train_path)
+    counts = await storage.export_training_pairs(tmp_path, filters=learning(max_share_per_user=None))
+    rows = read(counts.path)
     assert len(rows) == counts.new == 17
     assert rows[0]["query"] == "مرحبا كيف حالك 0" and rows[0]["reply"] == "😂 lol 1"
     assert not list(tmp_path.glob(".*.tmp"))  # temporary files renamed into place
@@ -130,7 +127,7 @@ async def test_export_streams_in_chunks_with_unicode_intact(storage, msg, tmp_pa
 
 async def test_lines_are_seq2seq_fine_tune_pairs_with_context_and_group(storage, msg, tmp_path):
     await storage.log_messages([msg(1, 100, "hi all"), msg(2, 101, "hey you", 1), msg(3, 100, "how are things", 2)])
-    counts = await storage.export_training_pairs(tmp_path, filters=learning(validation_fraction=0.0))
-    first, second = read(counts.train_path)
+    counts = await storage.export_training_pairs(tmp_path)
+    first, second = read(counts.path)
     assert first.keys() == {"query", "reply", "group"}  # no turn before "hi all"
     assert second == {"query": "hey you", "reply": "how are things", "context": "hi all", "group": first["group"]}

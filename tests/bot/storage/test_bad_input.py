@@ -35,7 +35,7 @@ async def test_long_messages_are_stored_whole_up_to_discords_limit_and_kept_out_
     assert await stored_content(storage, 101, M(2)) == long_text.strip()
     assert (await storage.pair_counts()).total == 1
     counts = await storage.export_training_pairs(tmp_path)
-    assert counts.train + counts.validation == 0  # max_chars = 300
+    assert counts.pairs == 0  # max_chars = 300
     huge = await storage.log_message(msg(3, 100, "x" * 20000, 2))
     assert huge.stored and len(await stored_content(storage, 100, M(3))) == MAX_STORED_CHARS
 
@@ -61,7 +61,7 @@ async def test_invalid_ids_are_refused_before_anything_is_written(storage, msg, 
     with pytest.raises(ValueError):
         await storage.log_message(_with(good, author_id=bad_id))
     with pytest.raises(ValueError):
-        await storage.apply_delete(bad_id)
+        await storage.apply_bulk_delete([bad_id])
     assert await count_rows("messages") == 0
 
 
@@ -75,5 +75,5 @@ async def test_largest_snowflake_fits(storage, msg, scan):
     biggest = 2**63 - 1
     message = _with(msg(1, 100, "edge"), id=biggest, author_id=biggest - 1)
     assert (await storage.log_message(message)).stored
-    assert await storage.apply_delete(biggest) == 1
+    assert await storage.apply_bulk_delete([biggest]) == 1
     assert await scan(biggest) == {}

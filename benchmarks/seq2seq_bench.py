@@ -1,4 +1,4 @@
-"""`python -m seq2seq.bench --json OUT`: training throughput and decoding latency/throughput figures."""
+"""`python -m benchmarks.seq2seq_bench --json OUT`: training throughput and decoding latency/throughput figures."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def bench_decoding(replier: Replier, prompts: list[list[str]], repeats: int) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m seq2seq.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.seq2seq_bench", description=__doc__)
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--train-steps", type=int, default=60)

@@ -151,7 +151,7 @@ async def test_delete_removes_the_message_and_every_pair_it_is_in(storage, msg, 
             msg(4, 102, "also to two", 3, reply_to=2),
         ]
     )
-    assert await storage.apply_delete(M(2)) == 1
+    assert await storage.apply_bulk_delete([M(2)]) == 1
     assert await scan(M(2)) == {}
     assert await scan("secret answer") == {}
     assert (await storage.pair_counts()).total == 0
@@ -191,7 +191,7 @@ async def test_editing_or_deleting_the_context_message_reaches_the_snapshot(stor
     await storage.log_messages([msg(1, 100, "first words"), msg(2, 101, "reply", 1), msg(3, 100, "again", 2)])
     await storage.apply_edit(M(1), "edited words")
     assert (await context_of(db_url))[1] == (M(1), "edited words")
-    await storage.apply_delete(M(1))
+    await storage.apply_bulk_delete([M(1)])
     assert await context_of(db_url) == [(None, None)]  # (2 -> 3) stays, without its context
     assert await scan("edited words") == {} and await scan(M(1)) == {}
     # The channel's last message no longer carries the deleted context either.

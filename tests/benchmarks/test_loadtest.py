@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from .conftest import REPO, make_models
+from tests.worker_process import REPO, make_models
 
 
 def test_loadtest_writes_figures(tmp_path, tiny_model_dir):
@@ -16,7 +16,7 @@ def test_loadtest_writes_figures(tmp_path, tiny_model_dir):
         [
             sys.executable,
             "-m",
-            "seq2seq.loadtest",
+            "benchmarks.loadtest",
             "--models",
             str(models),
             "--clients",

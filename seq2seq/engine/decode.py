@@ -1,0 +1,239 @@
+"""Replies from an exported model (`engine.convert.export`) through CTranslate2, on the CPU or a CUDA GPU.
+
+The engine searches (beam, greedy, sampling with top-k/top-p/temperature, n-gram blocking, minimum
+length, the blocklist as suppressed piece sequences); this module ranks several hypotheses with the
+engine's own scores and the MMI anti-LM, and never returns an empty or blocklisted reply.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import ctranslate2
+
+from seq2seq.engine.convert import read_config
+from seq2seq.engine.options import EngineOptions
+from seq2seq.protocol.blocklist import Blocklist
+from seq2seq.subword import SubwordTokenizer
+from seq2seq.text import URL_TOKEN, USER_TOKEN
+from seq2seq.vocab import BOS, PAD, SEP, SEP_ID
+
+DEVICES = ("auto", "cpu", "cuda")
+FALLBACK_REPLY = "hmm?"  # said only when every hypothesis was empty or blocked
+# Pieces a reply never holds: padding, start, the separator, and placeholders a reply cannot fill in.
+NEVER_SAID = (PAD, BOS, SEP, URL_TOKEN, USER_TOKEN)
+NEUTRAL_SOURCE = [SEP]  # "nothing was said": the anti-LM's source, as v1's `antilm.py` uses
+
+
+def pick_device(requested: str | None = None) -> str:
+    """`requested`, else $BANTER_DEVICE, else auto: CUDA when CTranslate2 sees a GPU, the CPU otherwise."""
+    choice = (requested or os.environ.get("BANTER_DEVICE") or "auto").strip().lower()
+    if choice not in DEVICES:
+        raise ValueError(f"BANTER_DEVICE must be one of {', '.join(DEVICES)}, not {choice!r}")
+    gpus = ctranslate2.get_cuda_device_count()
+    if choice == "cuda" and gpus == 0:
+        raise RuntimeError("BANTER_DEVICE=cuda, but CTranslate2 sees no CUDA device")
+    if choice == "auto":
+        return "cuda" if gpus > 0 else "cpu"
+    return choice
+
+
+def default_compute_type(device: str) -> str:
+    return "float16" if device == "cuda" else "int8"
+
+
+def rank_score(log_prob: float, anti_lm_log_prob: float, pieces: int, anti_lm: float, length_penalty: float) -> float:
+    """MMI anti-LM (Li et al., 2016) divided by GNMT's length normalisation, as v1's sample-and-rank ranks:
+    (log p(T | S) − λ · log p(T<γ | neutral)) / ((5 + n) / 6) ** α, n = reply pieces (at least 1)."""
+    return (log_prob - anti_lm * anti_lm_log_prob) / ((5.0 + max(pieces, 1)) / 6.0) ** length_penalty
+
+
+@dataclass(frozen=True)
+class Candidate:
+    text: str  # normalised text; custom emoji as `<:name:id>` (`subword.restore_custom_emoji`)
+    pieces: tuple[str, ...]
+    # NaN where nothing is ranked: one hypothesis (greedy, sample), or beam search without the anti-LM, whose
+    # hypotheses keep the engine's own order.
+    log_prob: float  # log p(T | S): Σ log p(piece | source), EOS included where the reply ended
+    anti_lm_log_prob: float  # Σ log p(piece | neutral source) over the first anti_lm_steps pieces (EOS if shorter)
+    score: float  # rank_score: the best first
+
+
+class Engine:
+    """One loaded model: `reply_batch` answers conversations (turns oldest first, the message last)."""
+
+    def __init__(
+        self,
+        folder: Path | str,
+        device: str | None = None,
+        compute_type: str | None = None,
+        blocklist: Blocklist | None = None,  # None: the default list
+        inter_threads: int = 1,
+        intra_threads: int = 1,  # two intra-op threads were 5x slower at batch 1 on a 2-core CPU
+        seed: int | None = None,  # sampling repeats call for call from a fresh engine with the same seed
+    ):
+        self.folder = Path(folder)
+        self.config = read_config(self.folder)
+        self.tokenizer = SubwordTokenizer.load(self.folder)
+        self.device = pick_device(device)
+        self.compute_type = compute_type or default_compute_type(self.device)
+        if seed is not None:
+            # Read once by each worker thread's generator, at its first draw: it must precede the translator.
+            ctranslate2.set_random_seed(seed)
+        self.translator = ctranslate2.Translator(
+            str(self.folder),
+            device=self.device,
+            compute_type=self.compute_type,
+            inter_threads=inter_threads,
+            intra_threads=intra_threads,
+        )
+        self.blocklist = Blocklist.default() if blocklist is None else blocklist
+        self.suppressed = suppressed_sequences(self.tokenizer, self.blocklist.entries)
+
+    def source_pieces(self, conversations: list[list[str]], openers: bool = False) -> list[list[str]]:
+        """Each conversation as source pieces: context turns, separators, the message.
+
+        A message without an earlier turn is read as mid-conversation ("<sep> message"): in the corpus
+        only a conversation's first message lacks one, so the model would greet. `openers=True` keeps
+        the training form, for scoring held-out pairs."""
+        sp, cfg = self.tokenizer.sp, self.config
+        sources = []
+        for turns in conversations:
+            turns = [t if isinstance(t, str) else "" for t in turns] or [""]
+            ids = self.tokenizer.encode_source(turns, cfg.max_source_len, cfg.context_turns)
+            if not openers and not any(t.strip() for t in turns[:-1]):
+                ids = ([SEP_ID] + ids)[-cfg.max_source_len :]
+            sources.append([sp.id_to_piece(i) for i in ids or [SEP_ID]])
+        return sources
+
+    def candidates(
+        self, conversations: list[list[str]], options: EngineOptions, openers: bool = False
+    ) -> list[list[Candidate]]:
+        """Every distinct usable hypothesis per conversation, ranked best first (possibly none)."""
+        ranked = self._ranked(conversations, options, openers)
+        return [[c for c in (self._candidate(*r) for r in item) if c.text] for item in ranked]
+
+    def reply_batch(
+        self, conversations: list[list[str]], options: EngineOptions | None = None, openers: bool = False
+    ) -> list[str]:
+        options = options or EngineOptions()
+        replies = []
+        for item in self._ranked(conversations, options, openers):
+            # Text is made best first, only as far as needed: mostly one decode and one blocklist check.
+            replies.append(next((c.text for c in (self._candidate(*r) for r in item) if c.text), FALLBACK_REPLY))
+        return replies
+
+    def _ranked(self, conversations, options: EngineOptions, openers: bool) -> list[list[tuple]]:
+        """Per conversation, its distinct hypotheses best first, as (pieces, log_prob, anti_lm_log_prob, score)."""
+        sources = self.source_pieces(conversations, openers)
+        results = self.translator.translate_batch(sources, **self._search_arguments(options))
+        found = [_distinct(r.hypotheses, r.scores) for r in results]
+        flat = [(source, pieces, score) for source, item in zip(sources, found, strict=True) for pieces, score in item]
+        # Sampling scores are the model's own log-probabilities (no temperature, no truncation; the search's
+        # bans applied). Beam search without the anti-LM keeps the engine's order: nothing to score again.
+        ranking = options.hypotheses > 1 and (options.strategy == "sample_rank" or options.anti_lm > 0)
+        if ranking and options.strategy == "beam":  # beam scores are length-normalised by the engine: redo
+            log_probs = [sum(lp) for lp in self._log_probs([f[0] for f in flat], [f[1] for f in flat])]
+        else:
+            log_probs = [f[2] for f in flat]
+        anti = [0.0] * len(flat)
+        if ranking and options.anti_lm > 0:
+            # Only the first γ pieces count: scoring those alone is a fraction of the cost of whole replies.
+            steps = options.anti_lm_steps
+            heads = self._log_probs([NEUTRAL_SOURCE] * len(flat), [f[1][:steps] for f in flat])
+            anti = [sum(lp[:steps]) for lp in heads]
+        at, out = 0, []
+        for item in found:
+            ranked = []
+            for pieces, _ in item:
+                if ranking:
+                    score = rank_score(log_probs[at], anti[at], len(pieces), options.anti_lm, options.length_penalty)
+                    ranked.append((pieces, log_probs[at], anti[at], score))
+                else:
+                    ranked.append((pieces, math.nan, math.nan, math.nan))
+                at += 1
+            if ranking:
+                ranked.sort(key=lambda r: -r[3])
+            out.append(ranked)
+        return out
+
+    def _candidate(self, pieces, log_prob, anti_lm_log_prob, score) -> Candidate:
+        """The hypothesis as text; "" when it says nothing printable or holds a blocked word."""
+        text = self._text(pieces)
+        usable = text and not self.blocklist.matches(text)
+        return Candidate(text if usable else "", tuple(pieces), log_prob, anti_lm_log_prob, score)
+
+    def reply(self, text: str, options: EngineOptions | None = None, context: list[str] | None = None) -> str:
+        return self.reply_batch([[*(context or []), text]], options)[0]
+
+    def score(self, conversations: list[list[str]], replies: list[str], openers: bool = True) -> list[list[float]]:
+        """log p of each reply piece and the closing EOS (the reply cut to max_target_len), for evaluation."""
+        sp = self.tokenizer.sp
+        targets = [[sp.id_to_piece(i) for i in self.tokenizer.encode(r)[: self.config.max_target_len]] for r in replies]
+        return self._log_probs(self.source_pieces(conversations, openers), targets)
+
+    def _search_arguments(self, options: EngineOptions) -> dict:
+        # The position table bounds a reply: its last row is the EOS's.
+        max_len = min(options.max_len, self.config.positions - 1)
+        arguments = dict(
+            max_decoding_length=max_len,
+            min_decoding_length=min(options.min_len, max_len),
+            no_repeat_ngram_size=options.no_repeat_ngram,
+            length_penalty=options.length_penalty,
+            disable_unk=True,
+            suppress_sequences=self.suppressed,
+            max_input_length=0,  # `source_pieces` cut the sources already
+            num_hypotheses=options.hypotheses,
+            beam_size=options.beam_size if options.strategy == "beam" else 1,
+            return_scores=True,
+        )
+        if options.strategy in ("sample", "sample_rank"):
+            arguments.update(
+                sampling_topk=options.top_k,  # 0: the whole vocabulary
+                sampling_topp=options.top_p,
+                sampling_temperature=options.temperature,
+                length_penalty=0.0,  # scores as plain sums of log-probabilities, normalised in rank_score
+            )
+        return arguments
+
+    def _log_probs(self, sources: list[list[str]], targets: list[list[str]]) -> list[list[float]]:
+        if not targets:
+            return []
+        # max_input_length=0: sources are cut already, and the limit would cut the targets being scored too.
+        results = self.translator.score_batch(sources, targets, max_input_length=0)
+        return [list(r.log_probs) for r in results]
+
+    def _text(self, pieces: list[str]) -> str:
+        # Bytes that do not form a whole character decode to U+FFFD: drop them rather than send "�";
+        # normalising drops control characters that byte pieces can spell.
+        return self.tokenizer.normalise(self.tokenizer.decode_pieces(pieces).replace("\ufffd", " "))
+
+
+def _distinct(hypotheses: list[list[str]], scores: list[float]) -> list[tuple[list[str], float]]:
+    seen: set[tuple[str, ...]] = set()
+    out = []
+    for pieces, score in zip(hypotheses, scores, strict=True):
+        if tuple(pieces) not in seen:
+            seen.add(tuple(pieces))
+            out.append((list(pieces), float(score)))
+    return out
+
+
+def suppressed_sequences(tokenizer: SubwordTokenizer, entries: Iterable[str]) -> list[list[str]]:
+    """Piece sequences the engine must never emit: `NEVER_SAID`, and each blocked word or phrase as it starts
+    a word, in every casing the tokenizer keeps apart (one, when it lower-cases). Other spellings (glued to
+    punctuation, split unusually) are caught on the decoded text by `Blocklist.matches`.
+
+    A ban is on a piece sequence, not a whole word: a word whose usual pieces begin with a blocked word's
+    ("▁ass" "ume") is steered to another spelling of itself. Subwords make phrases bannable too."""
+    sequences = {(piece,) for piece in NEVER_SAID}
+    for word in entries:
+        for variant in {word, word.capitalize(), word.upper()}:
+            pieces = tokenizer.encode_pieces(variant)
+            if pieces:
+                sequences.add(tuple(pieces))
+    return [list(s) for s in sorted(sequences)]
