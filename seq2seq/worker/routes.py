@@ -237,10 +237,14 @@ def _pairs_from_path(raw) -> list[dict]:
     if not isinstance(raw, str) or not raw:
         raise ValueError("'path' must be a non-empty string")
     path = Path(raw)
-    if not path.is_file():
-        raise ValueError(f"no such file on the worker: {raw}")
+    try:
+        is_file = path.is_file()
+    except (OSError, ValueError) as exc:  # a name too long, or one the file system cannot encode
+        raise ValueError(f"cannot use {clip(raw)!r} as a path on the worker: {exc.__class__.__name__}") from None
+    if not is_file:
+        raise ValueError(f"no such file on the worker: {clip(raw)}")
     if path.stat().st_size > MAX_JOB_BODY * 4:
-        raise ValueError(f"{raw} is over the {MAX_JOB_BODY * 4}-byte limit")
+        raise ValueError(f"{clip(raw)} is over the {MAX_JOB_BODY * 4}-byte limit")
     pairs = []
     for i, p in enumerate(read_pairs(path)):
         # The group (a JSONL line's, or the file and line) keeps conversations whole in the held-out split.

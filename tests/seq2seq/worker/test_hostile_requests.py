@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -86,3 +87,12 @@ def test_an_undecodable_authorization_header_is_a_401(tmp_path, tiny_model_dir, 
     status, _ = post(worker.port, "/v1/reply", b'{"context": ["hi"]}', {"Authorization": f"Bearer {TOKEN}".encode()})
     assert status == 200
     assert tracebacks(worker) == 0 and TOKEN not in worker.log()
+
+
+@pytest.mark.parametrize("path", ["x" * 5000, "\ud800.jsonl", "a\x00b"])
+def test_an_unusable_path_is_a_400(served, path):
+    """Found by the fuzz: a 5,000-character name made the file system raise ENAMETOOLONG, answered 500."""
+    body = json.dumps({"path": path}).encode()
+    status, answer = post(served.port, "/v1/jobs/finetune", body)
+    assert status == 400 and len(answer) < 400, answer
+    assert tracebacks(served) == 0
