@@ -50,6 +50,8 @@ class Banter(commands.Bot):
         **options,
     ) -> None:
         options.setdefault("max_messages", None)  # raw events carry what edits and deletes need
+        for key, value in config.shard_options.items():  # one shard of several: a process per shard
+            options.setdefault(key, value)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents(),
@@ -82,7 +84,7 @@ class Banter(commands.Bot):
         for extension in self._extensions:
             await self.load_extension(extension)
         self.tree.add_command(self.banter_group)
-        if self._sync:
+        if self._sync and self.config.shard_id == 0:  # commands are global: shard 0 syncs them for all
             await sync_if_changed(self.tree, self.application_id, self.config.state_dir, force=self._force_sync)
         if os.environ.get(HEARTBEAT_ENV):
             self.heartbeat.start()

@@ -17,6 +17,9 @@ TOKEN_ENV = "DISCORD_TOKEN"  # the bot token: environment only, never a file or 
 # A local Discord-compatible endpoint (the test server, or a REST/gateway proxy).
 API_BASE_ENV = "BANTER_DISCORD_API"
 GATEWAY_ENV = "BANTER_DISCORD_GATEWAY"
+# One bot process per shard: which one this is, of how many (see README "Scaling").
+SHARD_ID_ENV = "BANTER_SHARD_ID"
+SHARD_COUNT_ENV = "BANTER_SHARD_COUNT"
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class BotConfig:
     finetune_check_minutes: float = 10.0  # how often the schedule is looked at
     finetune_poll_seconds: float = 2.0
     finetune_max_steps: int = 0  # 0: the worker's default (epochs)
+    shard_id: int = 0  # this process's shard, of shard_count; each gets its guilds' events, DMs go to 0
+    shard_count: int = 1  # 1: no sharding
     # From elsewhere in config.toml:
     worker_url: str = ""  # [worker] url; empty: spawn a local worker
     worker_models: Path = Path("models")  # [worker] models, for a spawned worker
@@ -57,6 +62,11 @@ class BotConfig:
     @property
     def spawns_worker(self) -> bool:
         return not self.worker_url
+
+    @property
+    def shard_options(self) -> dict[str, int]:
+        """discord.py's Client options for this process's one shard ({} when not sharded)."""
+        return {"shard_id": self.shard_id, "shard_count": self.shard_count} if self.shard_count > 1 else {}
 
     def check(self) -> None:
         for name in ("context_turns", "channel_rate"):
@@ -81,6 +91,11 @@ class BotConfig:
         ):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"[bot] {name} must be positive")
+        if self.shard_count < 1 or not 0 <= self.shard_id < self.shard_count:
+            raise ConfigError(
+                f"shard {self.shard_id} of {self.shard_count}: the shard id must be at least 0 and below the "
+                f"shard count ([bot] shard_id and shard_count, or {SHARD_ID_ENV} and {SHARD_COUNT_ENV})"
+            )
         if self.worker_url and not self.worker_url.startswith(("http://", "https://")):
             raise ConfigError(f"[worker] url must start with http:// or https://, got {self.worker_url!r}")
 
@@ -91,11 +106,17 @@ _ELSEWHERE = {
     "learning": {"blocklist": "learning_blocklist"},
 }
 _NOT_IN_BOT_TABLE = {"worker_token", "config_path", *(f for keys in _ELSEWHERE.values() for f in keys.values())}
-_ENV = {WORKER_URL_ENV: "worker_url", MODELS_ENV: "worker_models"}
+_ENV = {
+    WORKER_URL_ENV: "worker_url",
+    MODELS_ENV: "worker_models",
+    SHARD_ID_ENV: "shard_id",
+    SHARD_COUNT_ENV: "shard_count",
+}
 
 
 def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> BotConfig:
-    """config.toml (see seq2seq.protocol.config_file for which one), then BANTER_WORKER_URL/TOKEN/MODELS."""
+    """config.toml (see seq2seq.protocol.config_file for which one), then BANTER_WORKER_URL/TOKEN/MODELS
+    and BANTER_SHARD_ID/COUNT."""
     env = os.environ if env is None else env
     file = config_file.read(path, env)
     values = config_file.typed(BotConfig, "bot", file.table("bot"), skip=_NOT_IN_BOT_TABLE)

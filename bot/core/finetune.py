@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -17,10 +18,20 @@ from seq2seq.protocol import MIN_FINETUNE_PAIRS, FinetuneOptions, JobInfo
 log = logging.getLogger("banter.finetune")
 
 OUTAGE_LIMIT_S = 600.0  # a job whose worker stays unreachable this long is given up on
+LOCK_NAME = "finetune"  # Storage.exclusive: one fine-tune across every shard on the database
 
 
 class AlreadyRunning(Exception):
     pass
+
+
+def figures_only(metrics: dict) -> dict:
+    """A model's metrics as the database keeps them. The worker lists the words its vocabulary lacked:
+    people's words, which forget-me could not reach inside a run's record. Their counts stay."""
+    missing = metrics.get("missing_words")
+    if isinstance(missing, dict):
+        return {**metrics, "missing_words": {k: v for k, v in missing.items() if not isinstance(v, list)}}
+    return metrics
 
 
 @dataclass
@@ -46,7 +57,8 @@ async def _nothing(_: FinetuneReport) -> None:
 
 
 class FineTuner:
-    """One fine-tune at a time; `due()` says whether the schedule (interval and enough new pairs) calls for one."""
+    """One fine-tune at a time, across every shard on the database; `due()` says whether the schedule
+    (interval and enough new pairs) calls for one."""
 
     def __init__(
         self,
@@ -69,7 +81,12 @@ class FineTuner:
 
     @property
     def running(self) -> bool:
+        """A fine-tune runs in this process."""
         return self._lock.locked()
+
+    async def running_anywhere(self) -> bool:
+        """A fine-tune runs here or in another process on the same database (another shard)."""
+        return self.running or await self.storage.lock_held(LOCK_NAME)
 
     async def last_success(self) -> datetime | None:
         for run in await self.storage.training_runs(limit=50):
@@ -89,28 +106,48 @@ class FineTuner:
         now = now or datetime.now(UTC)
         return (when is None or when <= now) and new >= self.min_pairs
 
+    @contextlib.asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[None]:
+        """One fine-tune at a time in this process, and across every process on the database."""
+        if self._lock.locked():
+            raise AlreadyRunning("a fine-tune is already running")
+        async with self._lock, self.storage.exclusive(LOCK_NAME) as held:
+            if not held:
+                raise AlreadyRunning("a fine-tune is already running in another process (shard)")
+            yield
+
     async def run(
         self, triggered_by: int | None = None, progress: Progress = _nothing, full: bool = False
     ) -> FinetuneReport:
-        if self._lock.locked():
-            raise AlreadyRunning("a fine-tune is already running")
-        async with self._lock:
-            report = FinetuneReport(run_id=await self.storage.start_training_run(triggered_by))
-            self.current = report
-            try:
-                await self._run(report, progress, full)
-            except (WorkerError, OSError) as exc:
-                report.status, report.error = RunStatus.FAILED, getattr(exc, "message", None) or str(exc)
-            except asyncio.CancelledError:
-                report.status, report.error = RunStatus.CANCELLED, "the bot stopped"
-                raise
-            finally:
-                if report.status == RunStatus.RUNNING:
-                    report.status, report.error = RunStatus.FAILED, report.error or "stopped unexpectedly"
-                await self._finish(report)
-                self.current = None
-            await progress(report)
-            return report
+        async with self._exclusive():
+            return await self._run_recorded(triggered_by, progress, full)
+
+    async def run_if_due(self) -> FinetuneReport | None:
+        """The schedule's fine-tune: None if not due. Checked again once the lock is held, since
+        another shard may have just finished one (which made it no longer due)."""
+        async with self._exclusive():
+            if not await self.due():
+                return None
+            return await self._run_recorded(None, _nothing, False)
+
+    async def _run_recorded(self, triggered_by: int | None, progress: Progress, full: bool) -> FinetuneReport:
+        report = FinetuneReport(run_id=await self.storage.start_training_run(triggered_by))
+        log.info("training run %d starting%s", report.run_id, " (scheduled)" if triggered_by is None else "")
+        self.current = report
+        try:
+            await self._run(report, progress, full)
+        except (WorkerError, OSError) as exc:
+            report.status, report.error = RunStatus.FAILED, getattr(exc, "message", None) or str(exc)
+        except asyncio.CancelledError:
+            report.status, report.error = RunStatus.CANCELLED, "the bot stopped"
+            raise
+        finally:
+            if report.status == RunStatus.RUNNING:
+                report.status, report.error = RunStatus.FAILED, report.error or "stopped unexpectedly"
+            await self._finish(report)
+            self.current = None
+        await progress(report)
+        return report
 
     async def _run(self, report: FinetuneReport, progress: Progress, full: bool = False) -> None:
         with tempfile.TemporaryDirectory(prefix="banter-export-") as tmp:
@@ -172,8 +209,8 @@ class FineTuner:
         metrics = {
             "outcome": report.outcome,
             "version": report.version,
-            "before": report.before,
-            "after": report.after,
+            "before": figures_only(report.before),
+            "after": figures_only(report.after),
             "job": report.job.id if report.job else None,
         }
         try:

@@ -27,8 +27,9 @@ class Learner:
         return await self.storage.get_guild_settings(guild_id)
 
     def wanted(self, message: ChatMessage) -> bool:
-        """Worth handing to storage at all: a guild message by someone who did not opt out."""
-        return message.guild_id is not None and not self.storage.is_opted_out(message.author_id)
+        """Worth handing to storage at all: a guild message. (Storage checks opt-outs against the
+        database: another shard may have just opted its author out, or back in.)"""
+        return message.guild_id is not None
 
     async def log(self, message: ChatMessage) -> LogResult | None:
         """Store the message if its channel is a learning channel (storage decides, in arrival order)."""
@@ -61,7 +62,7 @@ class Learner:
     async def import_history(self, messages: list[ChatMessage]) -> Counter[str]:
         """Old messages of a channel, oldest first, through the same rules as live ones."""
         wanted = [m for m in messages if self.wanted(m)]
-        counts: Counter[str] = Counter(opted_out=len(messages) - len(wanted))
+        counts: Counter[str] = Counter()
         for result in await self.storage.log_messages((m.to_incoming() for m in wanted), backfill=True):
             counts["stored" if result.stored else str(result.reason)] += 1
             if result.pair_kind is not None:

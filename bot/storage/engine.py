@@ -99,6 +99,9 @@ def _sqlite_engine(url: URL, busy_timeout_ms: int, begin: str, **kwargs) -> Asyn
             f"busy_timeout={int(busy_timeout_ms)}",
             # FULL: each commit is fsynced, so a logged message survives a power cut.
             "synchronous=FULL",
+            # Deleted rows are overwritten with zeros, not just unlinked: forget-me must leave no
+            # text in free pages (many builds, though not all, compile this in as the default).
+            "secure_delete=ON",
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
@@ -110,6 +113,27 @@ def _sqlite_engine(url: URL, busy_timeout_ms: int, begin: str, **kwargs) -> Asyn
         conn.exec_driver_sql(begin)
 
     return engine
+
+
+async def empty_wal(engine: AsyncEngine) -> bool:
+    """Copy SQLite's write-ahead log into the database and truncate it to 0 bytes. True if it is empty.
+
+    The log keeps old copies of pages, deleted text included, until a checkpoint: after a deletion
+    people asked for, this is what makes the text leave the disk. It must run outside a transaction
+    (SQLAlchemy would open one before any statement), so it goes to the DBAPI connection directly.
+    """
+
+    def checkpoint(sync_conn) -> bool:
+        cursor = sync_conn.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy, _, _ = cursor.fetchone()
+        finally:
+            cursor.close()
+        return busy == 0  # 1: a reader or writer held on past busy_timeout
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(checkpoint)
 
 
 def create_engines(url: str | URL, *, busy_timeout_ms: int = 5000, echo: bool = False) -> Engines:

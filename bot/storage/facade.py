@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
-from . import audit, export, messages, privacy, settings, training
+from . import audit, export, locks, messages, privacy, settings, training
 from .config import LearningFilters, StorageConfig, load_config
-from .engine import Engines, create_engines, is_lock_error, is_not_a_database, not_a_database
+from .engine import Engines, create_engines, empty_wal, is_lock_error, is_not_a_database, not_a_database
 from .errors import DatabaseLockedError
 from .messages import Caches, LogResult, MessageRules
 from .migrate import upgrade
 from .models import OptOut, RunStatus
 from .pairs import IncomingMessage
 from .writer import Backlog, Writer
+
+log = logging.getLogger(__name__)
 
 _MAX_ID = 2**63 - 1
 _BATCH = 500
@@ -46,7 +50,9 @@ def _check_message(msg: IncomingMessage) -> IncomingMessage:
 class Storage:
     """Banter's storage. Writes go through one writer task and are durable when the call returns.
 
-    One process owns a database: the opt-out list and guild settings are cached here.
+    Several processes (bot shards) may share one database. Each write reads opt-outs and the
+    messages it pairs with from the database; guild settings are cached, since one shard gets
+    all of a guild's events and commands.
     """
 
     def __init__(self, engines: Engines, config: StorageConfig, caches: Caches):
@@ -114,6 +120,32 @@ class Storage:
 
         return await self._writer.submit(handler)
 
+    async def _erase(self, fn, *args, only_if_changed: bool = False, **kwargs):
+        """A write that deletes or replaces people's data: once committed, it leaves the disk too."""
+        result = await self._write(fn, *args, **kwargs)
+        if result or not only_if_changed:
+            await self._empty_wal()
+        return result
+
+    async def _empty_wal(self) -> None:
+        # SQLite keeps the old pages in its write-ahead log until a checkpoint, deleted text included.
+        # (PostgreSQL: deleted rows are invisible at once; autovacuum reclaims their space.)
+        if self.dialect != "sqlite":
+            return
+        try:
+            emptied = await empty_wal(self._engines.writer)
+        except DBAPIError as exc:
+            emptied, reason = False, str(exc.orig)
+        else:
+            reason = "another connection held on to the database"
+        if not emptied:
+            log.warning(
+                "deleted, but could not empty the write-ahead log now (%s): old copies of the text stay in "
+                "%s-wal until the next deletion or restart empties it",
+                reason,
+                self._engines.url.database,
+            )
+
     async def _read(self, fn, *args, **kwargs):
         async with self._engines.reader.connect() as conn:
             return await fn(conn, *args, **kwargs)
@@ -150,8 +182,13 @@ class Storage:
 
     async def apply_edit(self, message_id: int, content: str, edited_at: datetime | None = None) -> bool:
         """A message was edited: update it and its pairs. False if it was never stored."""
-        return await self._write(
-            messages.apply_edit, _check_id("message_id", message_id), content, edited_at, rules=self._rules
+        return await self._erase(
+            messages.apply_edit,
+            _check_id("message_id", message_id),
+            content,
+            edited_at,
+            rules=self._rules,
+            only_if_changed=True,
         )
 
     async def apply_bulk_delete(self, message_ids: Iterable[int]) -> int:
@@ -163,13 +200,13 @@ class Storage:
             )
             return await messages.delete_messages(conn, ids)
 
-        return await self._write(delete)
+        return await self._erase(delete, only_if_changed=True)
 
     # Privacy --------------------------------------------------------------------------------
 
     async def opt_out(self, user_id: int) -> int:
         """Purge everything of the user's and log nothing of theirs again. Returns messages removed."""
-        return await self._write(privacy.opt_out, _check_id("user_id", user_id))
+        return await self._erase(privacy.opt_out, _check_id("user_id", user_id))
 
     async def opt_in(self, user_id: int) -> bool:
         return await self._write(privacy.opt_in, _check_id("user_id", user_id))
@@ -179,14 +216,14 @@ class Storage:
 
     async def forget_user(self, user_id: int) -> int:
         """Delete the user's data without opting them out. Returns messages removed."""
-        return await self._write(privacy.forget_user, _check_id("user_id", user_id))
+        return await self._erase(privacy.forget_user, _check_id("user_id", user_id))
 
     async def export_user_data(self, user_id: int) -> dict[str, Any]:
         """All stored data about the user, ready for json.dumps."""
         return await self._read(privacy.export_user_data, _check_id("user_id", user_id))
 
     async def purge_guild(self, guild_id: int) -> int:
-        return await self._write(privacy.purge_guild, _check_id("guild_id", guild_id))
+        return await self._erase(privacy.purge_guild, _check_id("guild_id", guild_id))
 
     async def handle_guild_leave(self, guild_id: int) -> bool:
         """Call when the bot leaves a guild: purges it if [storage] purge_on_guild_leave. True if purged."""
@@ -239,6 +276,17 @@ class Storage:
 
     async def audit_log(self, guild_id: int | None = None, limit: int = 50) -> list[audit.AuditRecord]:
         return await self._read(audit.read, guild_id=guild_id, limit=limit)
+
+    # Across processes (bot shards on one database) ----------------------------------------------
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[bool]:
+        """`async with storage.exclusive("finetune") as held:` held is False, at once, while any other
+        process (or Storage) on this database holds `name`. A process that dies lets go of it."""
+        return locks.exclusive(self._engines, name)
+
+    async def lock_held(self, name: str) -> bool:
+        """Whether anyone, this process included, holds the lock `name` now."""
+        return await locks.is_held(self._engines, name)
 
     # Training -------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
 from .engine import insert_ignoring_duplicates
-from .models import Message, Pair, utcnow
+from .models import Message, OptOut, Pair, utcnow
 from .pairs import Gap, IncomingMessage, PairCandidate, PairKind, PairStream, Turn, pair_hash
 from .settings import GuildSettings, load_settings
 from .text import SkipReason, prepare_text, skip_reason
@@ -112,6 +112,24 @@ def _pair_row(guild_id: int, pair: PairCandidate) -> dict:
     }
 
 
+async def _opted_out_among(conn: AsyncConnection, authors: set[int]) -> set[int]:
+    if not authors:
+        return set()
+    return set(await conn.scalars(select(OptOut.user_id).where(OptOut.user_id.in_(authors))))
+
+
+def _still_stored(tail: Turn | Gap, known: dict[int, Turn]) -> Turn | Gap:
+    """A channel's remembered tail as the database has it now: another process (a bot shard) may
+    have deleted it, or the message it answered, since (forget-me in another guild, say)."""
+    if isinstance(tail, Gap):
+        return tail
+    if tail.id not in known:
+        return Gap(tail.id)
+    if tail.answered_id is not None and tail.answered_id not in known:
+        return replace(tail, answered_id=None, answered_text=None)
+    return tail
+
+
 async def log_batch(
     conn: AsyncConnection,
     items: list[IncomingMessage],
@@ -124,23 +142,26 @@ async def log_batch(
     """Store a burst of messages in one transaction, extracting pairs as the stream goes.
 
     `tails`: a backfill's own channel tails instead of the live ones (see Storage.log_messages).
+    Opt-outs and the tails' messages are read from the database, not the caches alone: other
+    processes on it (bot shards) opt people out and in, and delete messages, too.
     """
     unknown = {m.guild_id for m in items} - caches.settings.keys()
     loaded = await load_settings(conn, unknown)
     settings = ChainMap(loaded, caches.settings)
+    learning = [i for i, msg in enumerate(items) if settings[msg.guild_id].learns_in(msg.channel_id)]
+    authors = {items[i].author_id for i in learning}
+    opted_out = await _opted_out_among(conn, authors)
     committed_tails = caches.tails if tails is None else tails
     tails = ChainMap({}, committed_tails)
     stream = PairStream(rules.window_seconds, tails)
-    results: list[LogResult | None] = [None] * len(items)
+    results: list[LogResult | None] = [LogResult(False, NotLogged.NOT_LEARNING)] * len(items)
     texts: dict[int, str] = {}  # index -> prepared text, for the messages worth storing
-    for i, msg in enumerate(items):
-        if not settings[msg.guild_id].learns_in(msg.channel_id):
-            results[i] = LogResult(False, NotLogged.NOT_LEARNING)
-            continue
+    for i in learning:
+        msg = items[i]
         text = prepare_text(msg.content)
         reason = (
             NotLogged.OPTED_OUT
-            if msg.author_id in caches.opted_out
+            if msg.author_id in opted_out
             else skip_reason(
                 text, author_is_bot=msg.author_is_bot, is_own=msg.is_own, command_prefixes=rules.command_prefixes
             )
@@ -150,9 +171,18 @@ async def log_batch(
         else:
             texts[i] = text
 
-    # One query finds both the duplicates and the messages being replied to.
+    # One query finds the duplicates, the messages being replied to, and whether the channels'
+    # tails (and the messages they answered) are still there.
     wanted = [items[i] for i in texts]
-    known = await _load_turns(conn, {m.id for m in wanted} | {m.reply_to_id for m in wanted if m.reply_to_id})
+    channel_tails = {ch: committed_tails[ch] for ch in {items[i].channel_id for i in learning} if ch in committed_tails}
+    tail_ids = {t.id for t in channel_tails.values() if isinstance(t, Turn)}
+    tail_ids |= {t.answered_id for t in channel_tails.values() if isinstance(t, Turn) and t.answered_id}
+    known = await _load_turns(
+        conn, {m.id for m in wanted} | {m.reply_to_id for m in wanted if m.reply_to_id} | tail_ids
+    )
+    for channel, tail in channel_tails.items():
+        if (fresh := _still_stored(tail, known)) is not tail:
+            tails[channel] = fresh
     message_rows, pair_rows = [], []
     for i, msg in enumerate(items):  # in stream order: a gap must come between the right two messages
         if i not in texts:
@@ -179,6 +209,8 @@ async def log_batch(
     def commit_caches() -> None:
         caches.settings.update(loaded)
         committed_tails.update(tails.maps[0])
+        caches.opted_out.difference_update(authors - opted_out)
+        caches.opted_out.update(opted_out)
 
     hooks.append(commit_caches)
     return results

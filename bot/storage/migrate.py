@@ -7,11 +7,13 @@ from contextlib import asynccontextmanager
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .config import REPO_ROOT
 from .errors import StorageError
+from .locks import advisory_key
 
 MIGRATIONS_DIR = REPO_ROOT / "migrations"
 ALEMBIC_INI = REPO_ROOT / "alembic.ini"
@@ -49,6 +51,10 @@ async def migration_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnec
             await _sqlite_foreign_keys(conn, False)
         try:
             async with conn.begin():
+                if not sqlite:
+                    # Bot shards start together: one migrates, the others wait, then find it done.
+                    # (SQLite's writer begins IMMEDIATE, which serialises them already.)
+                    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": advisory_key("migrate")})
                 yield conn
                 if sqlite and (await conn.exec_driver_sql("PRAGMA foreign_key_check")).first():
                     raise StorageError("a migration left rows whose foreign keys point nowhere; rolled back")

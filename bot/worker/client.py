@@ -96,10 +96,13 @@ class WorkerClient:
         return True
 
     # -- replies --------------------------------------------------------------------------------
-    async def reply(self, context: list[str], *, timeout: float | None = None) -> ReplyResult:
-        """The worker's reply to the last turn of `context`. WorkerUnavailable marks the worker down."""
+    async def reply(
+        self, context: list[str], *, timeout: float | None = None, options: dict | None = None
+    ) -> ReplyResult:
+        """The worker's reply to the last turn of `context`. WorkerUnavailable marks the worker down.
+        `options` override the worker's [decoding] defaults (the bot sends none; benchmarks fix a seed)."""
         timeout = timeout or self.reply_timeout
-        body = ReplyRequest(context, timeout_s=timeout).to_json()
+        body = ReplyRequest(context, options, timeout_s=timeout).to_json()
         try:
             data = await self._request("POST", "/v1/reply", json=body, timeout=timeout + 1)
         except WorkerUnavailable as exc:

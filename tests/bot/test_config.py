@@ -79,3 +79,25 @@ def test_bad_values_are_named(tmp_path, text, message):
 def test_an_explicit_missing_file_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load(tmp_path / "nope.toml", env={})
+
+
+def test_a_shard_from_the_file_or_the_environment(tmp_path):
+    assert load(env={}).shard_options == {}  # not sharded by default
+    path = write(tmp_path, "[bot]\nshard_id = 1\nshard_count = 3\n")
+    assert load(path, env={}).shard_options == {"shard_id": 1, "shard_count": 3}
+    config = load(path, env={"BANTER_SHARD_ID": "0", "BANTER_SHARD_COUNT": "2"})
+    assert config.shard_options == {"shard_id": 0, "shard_count": 2}
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"BANTER_SHARD_ID": "2", "BANTER_SHARD_COUNT": "2"}, "shard 2 of 2"),
+        ({"BANTER_SHARD_ID": "-1", "BANTER_SHARD_COUNT": "2"}, "shard -1 of 2"),
+        ({"BANTER_SHARD_COUNT": "0"}, "shard 0 of 0"),
+        ({"BANTER_SHARD_ID": "one"}, "BANTER_SHARD_ID"),
+    ],
+)
+def test_a_shard_that_cannot_be_is_named(env, message):
+    with pytest.raises(ConfigError, match=message):
+        load(env=env)

@@ -1,4 +1,5 @@
-"""Gateway websocket: HELLO, IDENTIFY/READY/GUILD_CREATE, heartbeats, dispatch with seq, RESUME replay, op 7/9."""
+"""Gateway websocket: HELLO, IDENTIFY/READY/GUILD_CREATE, heartbeats, dispatch with seq, RESUME replay, op 7/9,
+and shards (each session gets its guilds' events, DMs go to shard 0)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMsgType, web
 
 from . import payloads as P
+from .state import shard_of
 
 if TYPE_CHECKING:
     from .server import DiscordTestServer
@@ -27,7 +29,9 @@ INTENT_GUILD_MEMBERS = 1 << 1
 INTENT_GUILD_MESSAGES = 1 << 9
 INTENT_DIRECT_MESSAGES = 1 << 12
 INTENT_MESSAGE_CONTENT = 1 << 15
+CLOSE_AUTH_FAILED, CLOSE_INVALID_SHARD = 4004, 4010
 _NO_REPLAY = {"READY", "RESUMED"}
+_GUILD_EVENTS = {"GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"}  # the guild's id is "id", not "guild_id"
 _CLOSE = object()
 _RAW = object()
 
@@ -42,6 +46,14 @@ class Session:
     log: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
     conn: Connection | None = None
     invalid: bool = False
+    shard: tuple[int, int] | None = None  # (shard_id, shard_count) from IDENTIFY; None: every event
+
+    def receives(self, event: str, data: dict[str, Any]) -> bool:
+        """Whether Discord routes this event to this session's shard."""
+        if self.shard is None:
+            return True
+        guild_id = data.get("id") if event in _GUILD_EVENTS else data.get("guild_id")
+        return shard_of(guild_id, self.shard[1]) == self.shard[0]
 
 
 class Connection:
@@ -114,6 +126,8 @@ class Gateway:
         """Send op 0 ``event`` to every live session (buffered while its socket is gone)."""
         delivered = 0
         for session in self.live_sessions():
+            if not session.receives(event, data):
+                continue
             d = self._filter(session, event, data)
             if d is None:
                 continue
@@ -246,13 +260,24 @@ class Gateway:
         self.identify_count += 1
         self.identify_payloads.append(d)
         if d.get("token") != self.server.token:
-            conn.close(4004)  # Authentication failed
+            conn.close(CLOSE_AUTH_FAILED)
             return
-        session = Session(id=secrets.token_hex(16), intents=int(d.get("intents", 0)))
+        shard = d.get("shard")
+        if shard is not None and not (
+            isinstance(shard, list)
+            and len(shard) == 2
+            and all(type(n) is int for n in shard)
+            and 0 <= shard[0] < shard[1]
+        ):
+            conn.close(CLOSE_INVALID_SHARD)
+            return
+        session = Session(
+            id=secrets.token_hex(16), intents=int(d.get("intents", 0)), shard=tuple(shard) if shard else None
+        )
         self.sessions[session.id] = session
         session.conn, conn.session = conn, session
         srv = self.server
-        guilds = srv.bot_guilds()
+        guilds = [g for g in srv.bot_guilds() if session.receives("GUILD_CREATE", {"id": g.id})]
         ready = {
             "v": 10,
             "user": P.client_user_payload(srv.bot_user),
@@ -268,8 +293,8 @@ class Gateway:
             "geo_ordered_rtc_regions": [],
             "_trace": ["banter-test-gateway"],
         }
-        if d.get("shard") is not None:
-            ready["shard"] = d["shard"]
+        if shard is not None:
+            ready["shard"] = shard
         self._dispatch_to(session, "READY", ready)
         for guild in guilds:
             data = self._filter(session, "GUILD_CREATE", P.guild_create_payload(guild))

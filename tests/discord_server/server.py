@@ -179,10 +179,13 @@ class DiscordTestServer(DriverMixin):
     def add_user(self, name: str, bot: bool = False) -> User:
         return self.world.add_user(name, bot=bot)
 
-    def add_guild(self, name: str, owner_id: UserLike) -> Guild:
-        """A guild the bot is a member of; an owner that is a known user becomes a member too."""
+    def add_guild(self, name: str, owner_id: UserLike, *, shard: tuple[int, int] | None = None) -> Guild:
+        """A guild the bot is a member of; an owner that is a known user becomes a member too.
+
+        ``shard=(shard_id, shard_count)``: its id routes its events to that shard of a sharded bot.
+        """
         owner = owner_id if isinstance(owner_id, User) else self.world.users.get(int(owner_id))
-        guild = self.world.add_guild(name, owner.id if owner else int(owner_id))  # type: ignore[arg-type]
+        guild = self.world.add_guild(name, owner.id if owner else int(owner_id), shard=shard)  # type: ignore[arg-type]
         self.world.add_member(guild, self.bot_user)
         if owner is not None:
             self.world.add_member(guild, owner)

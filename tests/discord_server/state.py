@@ -49,11 +49,23 @@ class SnowflakeGenerator:
         self._lock = threading.Lock()
 
     def next(self) -> int:
+        return self.next_on_shard(0, 1)
+
+    def next_on_shard(self, shard_id: int, shard_count: int) -> int:
+        """The next snowflake whose events Discord sends to that shard: shard_of(id, count) == shard_id."""
         with self._lock:
             ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
-            candidate = (ms << 22) | (self._worker << 17)
-            self._last = max(candidate, self._last + 1)
-            return self._last
+            candidate = max((ms << 22) | (self._worker << 17), self._last + 1)
+            behind = (shard_id - shard_of(candidate, shard_count)) % shard_count
+            if behind:  # a few milliseconds later: the first id of that millisecond
+                candidate = (((candidate >> 22) + behind) << 22) | (self._worker << 17)
+            self._last = candidate
+            return candidate
+
+
+def shard_of(guild_id: int | None, shard_count: int) -> int:
+    """Discord's routing: a guild's events go to shard (guild_id >> 22) % shard_count; DMs to shard 0."""
+    return 0 if guild_id is None else (int(guild_id) >> 22) % shard_count
 
 
 def snowflake_time(snowflake: int) -> dt.datetime:
@@ -171,8 +183,10 @@ class World:
         return user
 
     # -- guilds ----------------------------------------------------------------------------------
-    def add_guild(self, name: str, owner_id: int) -> Guild:
-        guild = Guild(id=self.ids.next(), name=name, owner_id=int(owner_id))
+    def add_guild(self, name: str, owner_id: int, *, shard: tuple[int, int] | None = None) -> Guild:
+        """A guild; with ``shard=(shard_id, shard_count)`` one whose id routes it to that shard."""
+        guild_id = self.ids.next_on_shard(*shard) if shard else self.ids.next()
+        guild = Guild(id=guild_id, name=name, owner_id=int(owner_id))
         guild.roles[guild.id] = Role(
             id=guild.id, guild_id=guild.id, name="@everyone", permissions=DEFAULT_EVERYONE_PERMISSIONS
         )

@@ -14,6 +14,10 @@ ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 KEYS = {
     "perplexity",
     "token_accuracy",
+    "word_perplexity",
+    "word_perplexity_covered",
+    "covered_replies",
+    "reply_words",
     "bleu1",
     "bleu2",
     "f1",
@@ -97,16 +101,20 @@ def test_chat_reads_stdin_and_answers_each_line(trained):
 def test_evaluate_json_on_messy_text(trained, tmp_path):
     messy = tmp_path / "messy.tsv"
     messy.write_text(
-        "Hello THERE!!\tHi, how ARE you? 😀\nwhat's a Zyxwvut?\tno idea, ask 山田\n\t\nemoji only 🎉🎉\t🎉\n",
+        "Hello THERE!!\tHi, how ARE you? 😀\nwhat's a Zyxwvut?\tno idea, ask 山田\n\t\nemoji only 🎉🎉\t🎉\n"
+        "and you?\ti'm fine, thanks.\n",
         encoding="utf-8",
     )
     result = cli("evaluate", "--model", str(trained / "model"), "--pairs", str(messy), "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert set(report) >= KEYS
-    assert report["pairs"] == 3  # the blank line is skipped
+    assert report["pairs"] == 4  # the blank line is skipped
     assert report["unk_rate"] == 0 and report["empty_rate"] == 0
     assert report["perplexity"] > 1
+    # only "i'm fine, thanks." is all v1 words (😀, 山田, 🎉 are not); 7 + 5 + 1 + 6 words
+    assert report["covered_replies"] == 1 and report["reply_words"] == 19
+    assert report["word_perplexity"] > 1 and report["word_perplexity_covered"] > 1
 
 
 def test_bad_arguments_are_clear_errors(trained, tmp_path):

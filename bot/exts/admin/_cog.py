@@ -150,9 +150,14 @@ class AdminCog(BanterCog):
             storage_line(bot.storage.write_backlog),
             f"**Pairs logged**: {counts.total} ({counts.since_last_run} since the last fine-tune)",
             next_finetune_line(
-                bot.finetuner.running, when, new, bot.finetuner.min_pairs, bot.config.finetune_interval_hours > 0
+                await bot.finetuner.running_anywhere(),
+                when,
+                new,
+                bot.finetuner.min_pairs,
+                bot.config.finetune_interval_hours > 0,
             ),
             f"**Since start**: {chat['seen']} messages seen, {chat['replies']} replies, "
-            f"{chat['resting_notices']} resting notices; {len(bot.guilds)} server(s)",
+            f"{chat['resting_notices']} resting notices; {len(bot.guilds)} server(s)"
+            + (f" on shard {bot.shard_id} of {bot.shard_count}" if bot.shard_count and bot.shard_count > 1 else ""),
         ]
         await answer(interaction, "\n".join(lines))

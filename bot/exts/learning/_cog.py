@@ -125,9 +125,11 @@ class LearningCog(BanterCog):
         try:  # an error must not end the loop, and the loop's interval keeps any retry slow
             if finetuner.running or not self.bot.worker.health.up or not await finetuner.due():
                 return
-            log.info("scheduled fine-tune starting")
-            report = await finetuner.run(None)
-        except AlreadyRunning:
+            report = await finetuner.run_if_due()  # due again, once no other shard can be fine-tuning
+            if report is None:
+                return
+        except AlreadyRunning as exc:
+            log.info("scheduled fine-tune due, not started here: %s", exc)
             return
         except Exception:
             log.exception("the scheduled fine-tune failed; the schedule goes on")

@@ -12,7 +12,7 @@ from discord import app_commands
 from bot.checks import answer
 from bot.exts._base import BanterCog
 
-from ._text import PRIVACY
+from ._text import privacy_text
 
 log = logging.getLogger("banter.privacy")
 
@@ -74,4 +74,4 @@ class PrivacyCog(BanterCog):
 
     @app_commands.command(name="privacy", description="What Banter stores, why, and how to delete it")
     async def privacy(self, interaction: discord.Interaction) -> None:
-        await answer(interaction, PRIVACY)
+        await answer(interaction, privacy_text(purge_on_guild_leave=self.bot.storage.config.purge_on_guild_leave))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from bot.exts.privacy._text import privacy_text
 from tests.bot.conftest import eventually, learn_in
 
 
@@ -89,3 +90,12 @@ async def test_privacy_explains_in_plain_words_and_everyone_may_ask(server, worl
         assert record.ephemeral and len(text) <= 2000
         for command in ("optout", "optin", "forget-me", "my-data"):
             assert f"/banter {command}" in text
+
+
+def test_the_privacy_text_says_what_the_model_keeps_and_promises_only_what_the_settings_do():
+    text = privacy_text(purge_on_guild_leave=True)
+    assert len(text) <= 2000  # one Discord message
+    assert "the worker deletes that text when the job ends" in text
+    assert "keep what they learned until an admin retrains from scratch (`/banter retrain full`)" in text
+    assert "leaves a server, that server's messages are deleted" in text
+    assert "leaves a server" not in privacy_text(purge_on_guild_leave=False)

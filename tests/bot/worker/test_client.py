@@ -52,6 +52,17 @@ async def test_the_client_api_against_a_worker(served, tmp_path):
         assert client.health.up  # none of those mistakes looked like an outage
 
 
+async def test_decoding_options_reach_the_worker(served):
+    async with WorkerClient(served.url, reply_timeout=10) as client:
+        seeded = [(await client.reply(["what do you do for fun?"], options={"seed": 7})).reply for _ in range(2)]
+        assert seeded[0] == seeded[1]  # the same seed, the same sampled reply
+        short = await client.reply(["hello"], options={"strategy": "greedy", "max_len": 1, "min_len": 1})
+        assert len(short.reply.split()) == 1
+        with pytest.raises(WorkerError, match="beam_size") as error:
+            await client.reply(["hello"], options={"beam_size": 0})
+        assert error.value.status == 400
+
+
 async def test_a_versions_loss_chart_comes_from_the_worker(real_worker, tiny_model_dir):
     async with WorkerClient(real_worker.url) as client:
         active, _ = await client.models()
