@@ -84,6 +84,7 @@ OPTION_VALUES = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # NumPy's "invalid value" is a wrong reply in the making
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=OPTION_VALUES)
 def test_options_that_validate_always_decode(replier, data):
