@@ -109,9 +109,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # a clear one-line message, not a traceback, for expected failures
         from seq2seq.model_dir import ModelDirError
-        from seq2seq.train import Interrupted
 
-        if isinstance(exc, Interrupted):
+        # Only training raises Interrupted, and then seq2seq.train is loaded. Importing it here would load
+        # TensorFlow into every other dying command: seconds and hundreds of MB for a worker on its way out.
+        train = sys.modules.get("seq2seq.train")
+        if train is not None and isinstance(exc, train.Interrupted):
             print(str(exc), file=sys.stderr)
             return 130
         if isinstance(exc, (ModelDirError, FileNotFoundError, ValueError)):

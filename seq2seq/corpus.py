@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,20 +58,25 @@ def read_pairs(path: Path) -> list[Pair]:
 def iter_pairs(path: Path) -> Iterator[Pair]:
     if not path.exists():
         raise FileNotFoundError(f"pairs file not found: {path}")
-    jsonl = path.suffix.lower() in (".jsonl", ".json")
     with path.open(encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, 1):
-            line = line.rstrip("\n").rstrip("\r")
-            if not line.strip():
-                continue
-            if jsonl or line.lstrip().startswith("{"):
-                yield _pair_from_json(line, path, number)
-            else:
-                parts = line.split("\t")
-                if len(parts) < 2:
-                    raise ValueError(f"{path}:{number}: expected 'query<TAB>reply', found no tab")
-                context = parts[2] if len(parts) > 2 else ""  # optional: the turn before the query
-                yield Pair(parts[0], parts[1], context, group=f"{path.name}:{number}")
+        yield from pairs_from_lines(handle, path)
+
+
+def pairs_from_lines(lines: Iterable[str], path: Path) -> Iterator[Pair]:
+    """The pairs of a file's lines; `path` names the file in messages and decides JSONL by its suffix."""
+    jsonl = path.suffix.lower() in (".jsonl", ".json")
+    for number, line in enumerate(lines, 1):
+        line = line.rstrip("\n").rstrip("\r")
+        if not line.strip():
+            continue
+        if jsonl or line.lstrip().startswith("{"):
+            yield _pair_from_json(line, path, number)
+        else:
+            parts = line.split("\t")
+            if len(parts) < 2:
+                raise ValueError(f"{path}:{number}: expected 'query<TAB>reply', found no tab")
+            context = parts[2] if len(parts) > 2 else ""  # optional: the turn before the query
+            yield Pair(parts[0], parts[1], context, group=f"{path.name}:{number}")
 
 
 def _pair_from_json(line: str, path: Path, number: int) -> Pair:

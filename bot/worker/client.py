@@ -128,14 +128,16 @@ class WorkerClient:
                 return None
             raise
 
-    async def activate(self, version: str) -> ModelInfo:
+    async def activate(self, version: str, *, force: bool = False) -> ModelInfo:
         """Promote or roll back to `version`. A name that is not a version is refused before any request (a 400
-        WorkerError, as the worker would answer): in a URL, "../x" would name another route."""
+        WorkerError, as the worker would answer): in a URL, "../x" would name another route. `force` activates a
+        version the quality gate rejected (the worker records it); without it that is a 409."""
         try:
             validate_version(version)
         except ValueError as exc:
             raise WorkerError(400, f"bad version name {version!r}: {exc}") from None
-        data = await self._request("POST", f"/v1/models/{version}/activate", timeout=120)
+        body = {"json": {"force": True}} if force else {}
+        data = await self._request("POST", f"/v1/models/{version}/activate", timeout=120, **body)
         return ModelInfo.from_json(data.get("version", {}))
 
     # -- fine-tuning ----------------------------------------------------------------------------

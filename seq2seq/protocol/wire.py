@@ -21,6 +21,9 @@ JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED_JOB_STATES = ("succeeded", "failed", "cancelled")
 
 _VERSION_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# The worker's own files sit beside the version directories (registry.json and its temporary files):
+# a version may never be named like one, whatever the case of the letters.
+RESERVED_VERSION_SUFFIXES = (".json", ".tmp")
 
 
 def loads_json(text: bytes | str) -> Any:
@@ -51,6 +54,8 @@ def validate_version(name: Any) -> str:
         raise ValueError("version names are 1-64 characters of A-Z a-z 0-9 . _ -")
     if ".." in name or name.startswith("."):
         raise ValueError("version names may not contain '..' or start with '.'")
+    if name.lower().endswith(RESERVED_VERSION_SUFFIXES):
+        raise ValueError("version names may not end in .json or .tmp (reserved for the worker's own files)")
     return name
 
 
@@ -137,6 +142,7 @@ class ModelInfo:
     job: str | None = None
     activated: str | None = None  # when it last became active
     error: str | None = None  # why it was refused, if it was
+    forced: str | None = None  # when it was last activated with `force` over the quality gate's rejection
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from seq2seq.protocol import FinetuneOptions, JobInfo, validate_version
-from seq2seq.worker.registry import TEMP_PREFIX, ActivationError, Registry, now_iso, remove_tree
+from seq2seq.worker.files import TEMP_PREFIX, remove_tree, write_json_atomically
+from seq2seq.worker.registry import ActivationError, Registry, now_iso
 from seq2seq.worker.settings import TOKEN_ENV
 from seq2seq.worker.uploads import PairsFile
 
@@ -24,6 +25,8 @@ log = logging.getLogger("banter.worker.jobs")
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # so the subprocess imports this same seq2seq
 JOBS_DIR = ".jobs"  # hidden: never mistaken for a model version
 UPLOAD_PREFIX = "upload-"  # pairs of a request still being read, in JOBS_DIR
+PAIRS_FILE = "pairs.jsonl"  # the job's input: people's words, kept only while the job runs
+RUN_DIR = "run"  # checkpoints: large (weights plus optimizer slots), useless once the job ends
 CANCEL_GRACE_S = 10.0  # SIGTERM lets training stop at a step boundary; then SIGKILL
 # Training reads files and writes files: it needs none of the secrets in the worker's environment, neither
 # the worker's own token nor the bot's (a worker started by Docker Compose gets the whole .env).
@@ -65,10 +68,13 @@ class JobManager:
         self._starting = asyncio.Lock()
 
     def load_history(self) -> None:
-        """Earlier jobs from disk; one that was running when the worker died is failed now."""
+        """Earlier jobs from disk; one that was running when the worker died is failed now, its leftovers deleted."""
         self.root.mkdir(parents=True, exist_ok=True)
-        for upload in self.root.glob(f"{UPLOAD_PREFIX}*"):  # a request cut off by the worker's death
-            upload.unlink(missing_ok=True)
+        for folder in self.root.iterdir():
+            if folder.is_dir():  # no job runs yet: whatever a killed worker left behind goes
+                discard_job_data(folder)
+            elif folder.name.startswith(UPLOAD_PREFIX):  # a request cut off by the worker's death
+                folder.unlink(missing_ok=True)
         for file in sorted(self.root.glob("*/job.json"), key=lambda f: f.stat().st_mtime):
             try:
                 info = JobInfo.from_json(json.loads(file.read_text(encoding="utf-8")))
@@ -84,7 +90,7 @@ class JobManager:
                         "error": "the worker stopped while this job ran",
                     }
                 )
-                _write_json(file, asdict(info))
+                write_json_atomically(file, asdict(info))
             job = Job(info, FinetuneOptions(), file.parent)
             job.done.set()
             self.jobs[info.id] = job
@@ -120,7 +126,11 @@ class JobManager:
                 raise JobConflict(f"model version {version} already exists")
             job_dir = self.root / job_id
             job_dir.mkdir(parents=True)
-            os.replace(pairs.path, job_dir / "pairs.jsonl")
+            try:
+                os.replace(pairs.path, job_dir / PAIRS_FILE)
+            except OSError:
+                await asyncio.to_thread(shutil.rmtree, job_dir, True)  # no half-made job stays behind
+                raise
             job = Job(
                 JobInfo(
                     job_id,
@@ -137,7 +147,14 @@ class JobManager:
             )
             self.jobs[job_id] = job
             self._save(job)
-            await self._spawn(job)
+            try:
+                await self._spawn(job)
+            except Exception as exc:  # no process, so no _watch to end the job: end it here
+                job.update(state="failed", error=f"could not start training: {type(exc).__name__}: {exc}")
+                await asyncio.to_thread(discard_job_data, job_dir)
+                self._save(job)
+                job.done.set()
+                raise
         asyncio.get_running_loop().create_task(self._watch(job), name=f"job-{job_id}")
         self._prune_history()
         return job.info
@@ -145,9 +162,9 @@ class JobManager:
     async def _spawn(self, job: Job) -> None:
         cmd = finetune_command(
             self.registry.path(job.info.base_version),
-            job.dir / "pairs.jsonl",
+            job.dir / PAIRS_FILE,
             self._staging(job),
-            job.dir / "run",
+            job.dir / RUN_DIR,
             job.options,
             margin=self.margin,
             replay_fraction=self.replay_fraction,
@@ -187,8 +204,7 @@ class JobManager:
             job.update(state="failed", error=f"{type(exc).__name__}: {exc}")
         finally:
             await asyncio.to_thread(remove_tree, self._staging(job))
-            # Checkpoints are useless once the job ends (and large: weights plus optimizer slots).
-            await asyncio.to_thread(shutil.rmtree, job.dir / "run", True)
+            await asyncio.to_thread(discard_job_data, job.dir)
             job.update(pid=None, finished=job.info.finished or now_iso())
             self._save(job)
             job.done.set()
@@ -271,7 +287,7 @@ class JobManager:
             await job.done.wait()
 
     def _save(self, job: Job) -> None:
-        _write_json(job.dir / "job.json", asdict(job.info))
+        write_json_atomically(job.dir / "job.json", asdict(job.info))
         self._count()
 
     def _count(self) -> None:
@@ -343,7 +359,10 @@ def _child_setup() -> None:
         _LIBC.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG; survives exec, so no window where training is orphaned
 
 
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+def discard_job_data(job_dir: Path) -> None:
+    """What a finished job no longer needs: its checkpoints, and the pairs (raw text forget-me cannot reach here).
+    The job keeps only its record (job.json: counts and figures) and its training log."""
+    (job_dir / PAIRS_FILE).unlink(missing_ok=True)
+    shutil.rmtree(job_dir / RUN_DIR, ignore_errors=True)
+    for leftover in job_dir.glob(TEMP_PREFIX + "*"):  # a record write cut short by kill -9
+        remove_tree(leftover)

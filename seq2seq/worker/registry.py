@@ -6,20 +6,18 @@ import asyncio
 import json
 import logging
 import os
-import shutil
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from seq2seq import model_dir
 from seq2seq.protocol import ModelInfo, validate_version
+from seq2seq.worker.files import TEMP_PREFIX, remove_tree, write_json_atomically
 
 log = logging.getLogger("banter.worker.registry")
 
 REGISTRY_FILE = "registry.json"
 SHIPPED = "default"  # the shipped model: never pruned, it is the rollback of last resort
-TEMP_PREFIX = ".tmp-"  # hidden directories: unfinished versions, never listed or loaded
 
 
 class UnknownVersion(LookupError):
@@ -28,6 +26,14 @@ class UnknownVersion(LookupError):
 
 class ActivationError(Exception):
     """A version failed to load or to answer its warm-up; the active one stays."""
+
+
+class GateRejected(Exception):
+    """The quality gate rejected this version: it is activated only when the request says `force`."""
+
+
+class RegistryWriteError(Exception):
+    """registry.json could not be written (a full disk?): nothing changed, on disk or in memory."""
 
 
 @dataclass(frozen=True)
@@ -85,14 +91,19 @@ class Registry:
             log.warning("ignoring unreadable %s (%s); rebuilding it", self._file(), exc)
             return {}
 
-    def _write(self) -> None:
-        data = {"format": 1, "active": self._active, "updated": now_iso(), "versions": self._entries}
-        tmp = self.root / (REGISTRY_FILE + ".tmp")
-        with tmp.open("w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, ensure_ascii=False)
-            handle.flush()
-            os.fsync(handle.fileno())  # the rename must never expose an empty file after a power cut
-        os.replace(tmp, self._file())
+    def _save(self, entries: dict[str, dict], active: str | None) -> None:
+        """Write the record first; only once it is on disk does memory take the new state (so both agree)."""
+        data = {"format": 1, "active": active, "updated": now_iso(), "versions": entries}
+        try:
+            write_json_atomically(self._file(), data)
+        except OSError as exc:
+            raise RegistryWriteError(
+                f"could not record the change in {REGISTRY_FILE} ({exc.strerror or exc}); nothing changed"
+            ) from exc
+        self._entries, self._active = entries, active
+
+    def _copy(self) -> dict[str, dict]:
+        return {name: dict(entry) for name, entry in self._entries.items()}
 
     def scan(self) -> None:
         """Reconcile the record with the directories: new ones are candidates, vanished ones are dropped."""
@@ -101,23 +112,27 @@ class Registry:
         entries = data.get("versions") if isinstance(data.get("versions"), dict) else {}
         found = {}
         for path in sorted(self.root.iterdir()):
-            try:
-                name = validate_version(path.name)
-            except ValueError:
-                continue  # hidden temp dirs, registry.json, stray files
-            if not path.is_dir() or not (path / model_dir.CONFIG_FILE).exists():
+            if path.name.startswith(".") or not _is_dir(path):
+                continue  # the worker's own (jobs, unfinished versions, temporary files), the record, stray files
+            problem = _unusable(path)
+            if problem:
+                log.warning("skipping %s: %s", path, problem)
                 continue
+            name = path.name
             entry = entries.get(name) if isinstance(entries.get(name), dict) else None
             if entry is None:
-                entry = {"status": "candidate", "created": _mtime_iso(path), "metrics": model_dir.read_metrics(path)}
+                metrics = _metrics(path)
+                gate = metrics.get("gate") if isinstance(metrics.get("gate"), dict) else None
+                # A record lost with registry.json must not turn a gate-rejected version into a candidate.
+                status = "rejected" if gate and gate.get("passed") is False else "candidate"
+                entry = {"status": status, "created": _mtime_iso(path), "metrics": metrics, "gate": gate}
             found[name] = entry
-        self._entries = found
         active = data.get("active")
-        self._active = active if active in found else None
+        active = active if active in found else None
         for name, entry in found.items():
-            if entry.get("status") == "active" and name != self._active:
+            if entry.get("status") == "active" and name != active:
                 entry["status"] = "retired"
-        self._write()
+        self._save(found, active)
 
     # ----- queries
     @property
@@ -144,10 +159,13 @@ class Registry:
         """At start-up: load the recorded active version, else the shipped one, else the newest usable."""
         try:
             self.scan()
-            order = [self._active, SHIPPED, *[m.version for m in self.list() if m.status != "rejected"]]
-            for version in dict.fromkeys(v for v in order if v and v in self._entries):
+            recorded = self._active
+            fallbacks = [SHIPPED, *[m.version for m in self.list()]]
+            order = [recorded, *[v for v in fallbacks if v in self._entries and not gate_refused(self._entries[v])]]
+            for version in dict.fromkeys(v for v in order if v):
                 try:
-                    await self.activate(version)
+                    # The recorded active version was chosen by an operator, perhaps with force: it may load again.
+                    await self.activate(version, force=version == recorded)
                     return
                 except ActivationError as exc:
                     log.error("%s", exc)
@@ -155,33 +173,40 @@ class Registry:
         finally:
             self.starting = False
 
-    async def activate(self, version: str) -> ModelInfo:
+    async def activate(self, version: str, *, force: bool = False) -> ModelInfo:
         validate_version(version)
         async with self._lock:
             if version not in self._entries:
                 raise UnknownVersion(f"unknown model version: {version}")
             if self.current and self.current.version == version:
                 return self.info(version)
+            refused = gate_refused(self._entries[version])
+            if refused and not force:
+                raise GateRejected(
+                    f"version {version} was rejected by the quality gate ({refused}); "
+                    'activate it with {"force": true} to override'
+                )
             log.info("loading model version %s beside %s", version, self.active or "nothing")
             try:
                 loaded = await asyncio.to_thread(load_and_warm, self.path(version), version)
             except ActivationError as exc:
-                self._entries[version]["error"] = str(exc)
-                if self.metrics:
-                    self.metrics.refused_versions.inc()
-                self._write()
+                self._record_refusal(version, str(exc))
                 raise
+            entries = self._copy()
+            for entry in entries.values():
+                if entry.get("status") == "active":  # one active version, whatever the record said before
+                    entry["status"] = "retired"
+            entries[version].update(status="active", error=None, activated=now_iso())
+            if refused:
+                entries[version]["forced"] = entries[version]["activated"]
+            self._save(entries, version)  # first the record: if it cannot be written, the old model serves on
             previous = self.current
             self.current = loaded  # the swap: new batches use it; batches in flight finish on `previous`
-            if previous and previous.version in self._entries:
-                self._entries[previous.version]["status"] = "retired"
-            entry = self._entries[version]
-            entry.update(status="active", error=None, activated=now_iso())
-            self._active = version
-            self._write()
             if self.metrics:
                 self.metrics.set_model(version)
                 self.metrics.swaps.inc()
+            if refused:
+                log.warning("model version %s activated with force over the quality gate (%s)", version, refused)
             log.info(
                 "model version %s is active (warm-up %.0f ms)%s",
                 version,
@@ -189,6 +214,20 @@ class Registry:
                 f"; {previous.version} retired" if previous else "",
             )
             return self.info(version)
+
+    def _record_refusal(self, version: str, error: str) -> None:
+        """Keep why a version failed; the recorded active version that failed to load is active no longer."""
+        if self.metrics:
+            self.metrics.refused_versions.inc()
+        entries, active = self._copy(), self._active
+        entries[version]["error"] = error
+        if version == active and self.current is None:
+            entries[version]["status"] = "retired"
+            active = None
+        try:
+            self._save(entries, active)
+        except RegistryWriteError as exc:
+            log.error("%s", exc)  # the refusal itself is what the caller needs to hear
 
     async def add(self, staged: Path, version: str, status: str, **fields) -> ModelInfo:
         """Publish a finished, complete directory under its version name with one atomic rename."""
@@ -198,51 +237,85 @@ class Registry:
             if target.exists():
                 raise FileExistsError(f"model version {version} already exists")
             os.rename(staged, target)
-            self._entries[version] = {
+            entries = self._copy()
+            entries[version] = {
                 "status": status,
                 "created": now_iso(),
-                "metrics": model_dir.read_metrics(target),
+                "metrics": _metrics(target),
                 **fields,
             }
-            self._write()
+            try:
+                self._save(entries, self._active)
+            except RegistryWriteError:
+                os.rename(target, staged)  # unrecorded, it would come back at the next start as a mere candidate
+                raise
         return self.info(version)
 
     async def mark(self, version: str, **fields) -> None:
         async with self._lock:
             if version in self._entries:
-                self._entries[version].update(fields)
-                self._write()
+                entries = self._copy()
+                entries[version].update(fields)
+                self._save(entries, self._active)
 
     async def prune(self) -> list[str]:
         """Keep the newest `keep` versions besides the active and shipped ones; delete the rest."""
         async with self._lock:
             others = [m for m in self.list() if m.version not in (self.active, SHIPPED)]
             doomed = [m.version for m in others[self.keep :]]
-            for version in doomed:
-                del self._entries[version]
-            self._write()  # forget them first: a crash mid-delete leaves an unlisted directory, not a listed hole
+            entries = {name: entry for name, entry in self._copy().items() if name not in doomed}
+            # Forget them first: a crash mid-delete leaves an unlisted directory, not a listed hole.
+            self._save(entries, self._active)
         for version in doomed:
             await asyncio.to_thread(remove_tree, self.root / version)
             log.info("pruned model version %s", version)
         return doomed
 
     def clean_temp(self) -> None:
-        """Unfinished versions left by a crash are never published: delete them at start-up."""
+        """Unfinished versions and temporary files left by a crash are never published: delete them at start-up."""
         for path in self.root.glob(TEMP_PREFIX + "*"):
             remove_tree(path)
             log.info("removed unfinished %s", path.name)
 
 
-def remove_tree(path: Path) -> None:
-    """Rename to a hidden name first, so a half-deleted directory is never seen as a version."""
-    if path.is_symlink():
-        path.unlink()
-        return
-    if not path.exists():
-        return
-    hidden = path.with_name(f"{TEMP_PREFIX}del-{path.name}-{time.monotonic_ns()}")
-    os.rename(path, hidden)
-    shutil.rmtree(hidden, ignore_errors=True)
+def gate_refused(entry: dict) -> str | None:
+    """Why the quality gate (or a failed load after it) rejected this version; None if it did not."""
+    gate = entry.get("gate") or (entry.get("metrics") or {}).get("gate")
+    if isinstance(gate, dict) and gate.get("passed") is False:
+        return "; ".join(str(r) for r in gate.get("reasons") or []) or "the gate failed"
+    if entry.get("status") == "rejected":
+        return entry.get("error") or "status rejected"
+    return None
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return True  # unreadable: _unusable says why
+
+
+def _unusable(path: Path) -> str | None:
+    """Why a folder in the versions folder cannot be a version; None if it can."""
+    try:
+        validate_version(path.name)
+    except ValueError as exc:
+        return f"not a usable version name ({exc})"
+    try:
+        if not (path / model_dir.CONFIG_FILE).is_file():
+            return f"no {model_dir.CONFIG_FILE} in it"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    return None
+
+
+def _metrics(path: Path) -> dict:
+    try:
+        metrics = model_dir.read_metrics(path)
+    except (ValueError, OSError) as exc:  # only figures for people to read: a bad file costs them, not the version
+        log.warning("ignoring unreadable %s in %s (%s)", model_dir.METRICS_FILE, path, exc)
+        return {}
+    return metrics if isinstance(metrics, dict) else {}
 
 
 def _mtime_iso(path: Path) -> str:

@@ -27,6 +27,7 @@ from seq2seq.protocol import (
     parse_reply_body,
     validate_version,
 )
+from seq2seq.worker.imports import pairs_from_import
 from seq2seq.worker.metrics import CONTENT_TYPE_LATEST
 from seq2seq.worker.uploads import receive_jsonl, write_pairs
 
@@ -180,8 +181,19 @@ async def loss_chart(request: web.Request) -> web.Response:
 
 async def activate(request: web.Request) -> web.Response:
     registry = worker_of(request).registry
-    info = await registry.activate(_version(request))
+    version = _version(request)
+    info = await registry.activate(version, force=_force(await read_body(request, 1024)))
     return json_response({"active": registry.active, "version": info.to_json()})
+
+
+def _force(body: bytes) -> bool:
+    """An activation's optional body: {"force": true} activates a version the quality gate rejected."""
+    if not body.strip():
+        return False
+    data = parse_json(body)
+    if not isinstance(data, dict) or set(data) - {"force"} or not isinstance(data.get("force", False), bool):
+        raise ApiError(400, 'the body of an activation is empty or {"force": true|false}')
+    return data.get("force", False)
 
 
 # ----- fine-tuning jobs
@@ -198,7 +210,8 @@ async def start_finetune(request: web.Request) -> web.Response:
             body = await read_body(request, MAX_JOB_JSON_BODY)
             if not body.strip():
                 raise ApiError(400, "empty body: expected JSON")
-            options, listed = await _finetune_json(await asyncio.to_thread(loads_json, body))
+            data = await asyncio.to_thread(loads_json, body)
+            options, listed = await _finetune_json(data, worker.settings.import_dir)
             pairs = await asyncio.to_thread(write_pairs, listed, upload)
         if pairs.count < MIN_FINETUNE_PAIRS:
             raise ApiError(400, f"{pairs.count} pairs: a fine-tune needs at least {MIN_FINETUNE_PAIRS}")
@@ -214,7 +227,7 @@ async def start_finetune(request: web.Request) -> web.Response:
     return json_response(info.to_json(), status=202)
 
 
-async def _finetune_json(data) -> tuple[FinetuneOptions, list[dict]]:
+async def _finetune_json(data, import_dir: Path | None) -> tuple[FinetuneOptions, list[dict]]:
     if not isinstance(data, dict):
         raise ValueError("expected an object with 'pairs' (a list) or 'path' (a file on the worker), and 'options'")
     unknown = sorted(set(data) - {"pairs", "path", "options"})
@@ -227,30 +240,7 @@ async def _finetune_json(data) -> tuple[FinetuneOptions, list[dict]]:
         if not isinstance(data["pairs"], list):
             raise ValueError("'pairs' must be a list of {query, reply, context?} objects")
         return options, [pair_from_json(p, f"pairs[{i}]") for i, p in enumerate(data["pairs"])]
-    return options, await asyncio.to_thread(_pairs_from_path, data["path"])
-
-
-def _pairs_from_path(raw) -> list[dict]:
-    """A JSONL/TSV file on the worker's machine, copied into the job so later edits do not matter."""
-    from seq2seq.corpus import read_pairs
-
-    if not isinstance(raw, str) or not raw:
-        raise ValueError("'path' must be a non-empty string")
-    path = Path(raw)
-    try:
-        is_file = path.is_file()
-    except (OSError, ValueError) as exc:  # a name too long, or one the file system cannot encode
-        raise ValueError(f"cannot use {clip(raw)!r} as a path on the worker: {exc.__class__.__name__}") from None
-    if not is_file:
-        raise ValueError(f"no such file on the worker: {clip(raw)}")
-    if path.stat().st_size > MAX_JOB_BODY * 4:
-        raise ValueError(f"{clip(raw)} is over the {MAX_JOB_BODY * 4}-byte limit")
-    pairs = []
-    for i, p in enumerate(read_pairs(path)):
-        # The group (a JSONL line's, or the file and line) keeps conversations whole in the held-out split.
-        pair = {"query": p.query, "reply": p.reply, "context": p.context, "group": p.group}
-        pairs.append(pair_from_json(pair, f"{raw}: pair {i + 1}"))
-    return pairs
+    return options, await asyncio.to_thread(pairs_from_import, import_dir, data["path"])
 
 
 async def list_jobs(request: web.Request) -> web.Response:

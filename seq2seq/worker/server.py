@@ -17,10 +17,11 @@ from seq2seq.protocol import clip, error_body
 from seq2seq.worker import routes
 from seq2seq.worker.batcher import Batcher, DeadlineExceeded, NotReady, QueueFull
 from seq2seq.worker.connections import ConnectionGuard, GuardedSite, connection_cap
+from seq2seq.worker.imports import ImportRefused
 from seq2seq.worker.jobs import JobConflict, JobManager, UnknownJob
 from seq2seq.worker.logs import quiet_noisy_loggers
 from seq2seq.worker.metrics import WorkerMetrics
-from seq2seq.worker.registry import ActivationError, Registry, UnknownVersion
+from seq2seq.worker.registry import ActivationError, GateRejected, Registry, RegistryWriteError, UnknownVersion
 from seq2seq.worker.settings import TOKEN_ENV, SettingsError, WorkerSettings, load
 
 log = logging.getLogger("banter.worker")
@@ -32,7 +33,10 @@ ERRORS = {
     UnknownJob: (404, {}),
     JobConflict: (409, {}),
     FileExistsError: (409, {}),
+    GateRejected: (409, {}),
+    ImportRefused: (403, {}),
     ActivationError: (422, {}),
+    RegistryWriteError: (507, {}),
     QueueFull: (503, {"Retry-After": "1"}),
     NotReady: (503, {"Retry-After": "1"}),
     DeadlineExceeded: (504, {}),
@@ -125,13 +129,14 @@ async def json_errors(request: web.Request, handler):
 
 
 def bearer_auth(token: str):
-    expected = f"Bearer {token}".encode()
+    expected = token.encode()
 
     @web.middleware
     async def check(request: web.Request, handler):
-        # Header bytes that are not UTF-8 arrive as surrogates: encode them back as they came, never raise.
-        given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
-        if not hmac.compare_digest(given, expected):  # constant time; the token itself is never logged
+        # The scheme is case-insensitive (RFC 9110); undecodable bytes compare as what they are, never raise.
+        scheme, _, given = request.headers.get("Authorization", "").strip().partition(" ")
+        given_bytes = given.strip().encode("utf-8", "surrogateescape")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given_bytes, expected):  # constant time; never logged
             raise routes.ApiError(
                 401, "missing or wrong bearer token", {"WWW-Authenticate": 'Bearer realm="banter-worker"'}
             )

@@ -12,8 +12,10 @@ from seq2seq.protocol import config_file
 from seq2seq.protocol.config_file import ConfigError
 
 TOKEN_ENV = "BANTER_WORKER_TOKEN"  # the shared secret comes only from the environment, never a file or flag
+MIN_TOKEN_CHARS = 16
 ENV_OVERRIDES = {  # variable: field
     "BANTER_WORKER_MODELS": "models",
+    "BANTER_WORKER_IMPORT_DIR": "import_dir",
     "BANTER_WORKER_HOST": "host",
     "BANTER_WORKER_PORT": "port",
     "BANTER_WORKER_DECODE_THREADS": "decode_threads",
@@ -51,6 +53,8 @@ class WorkerSettings:
     # held-out perplexity within the gate's 5% while the new domain improved by 30% (learncheck).
     replay_fraction: float = 0.75
     max_jobs_kept: int = 20  # finished job records (and their logs) kept
+    # The one folder whose files a fine-tune request may name by `path`; None: `path` is refused.
+    import_dir: Path | None = None
     decoding: DecodeOptions = field(default_factory=DecodeOptions)
     token: str = field(default="", repr=False)  # repr=False: a logged settings object never shows it
 
@@ -65,6 +69,13 @@ class WorkerSettings:
                 f"binding {self.host} (not loopback) requires a shared secret: "
                 f"set {TOKEN_ENV} and send it as 'Authorization: Bearer <token>'"
             )
+        if self.token and not is_real_secret(self.token):  # the message never shows the token
+            raise SettingsError(
+                f"{TOKEN_ENV} must be a real secret: at least {MIN_TOKEN_CHARS} printable ASCII characters, "
+                "no spaces (for example the output of: python3 -c 'import secrets; print(secrets.token_hex(32))')"
+            )
+        if self.import_dir is not None and not self.import_dir.is_dir():
+            raise SettingsError(f"[worker] import_dir: {self.import_dir} is not a directory")
         for name in ("max_batch_size", "max_queue", "decode_threads", "keep_versions", "max_jobs_kept"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"[worker] {name} must be at least 1")
@@ -90,6 +101,11 @@ class WorkerSettings:
             raise SettingsError("[worker] port must be between 0 and 65535")
 
 
+def is_real_secret(token: str) -> bool:
+    """Long enough to resist guessing, and sendable as a bearer token (no whitespace, nothing outside ASCII)."""
+    return len(token) >= MIN_TOKEN_CHARS and all("!" <= c <= "~" for c in token)
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -106,6 +122,8 @@ def load(config: Path | None = None, env: dict[str, str] | None = None, **flags)
     file = config_file.read(config, env)
     worker = file.table("worker")
     values = config_file.typed(WorkerSettings, "worker", worker, skip=NOT_IN_WORKER_TABLE)
+    if isinstance(worker.get("import_dir"), str) and not worker["import_dir"].strip():
+        values["import_dir"] = None  # "" means no import folder, never the working directory
     values.update(config_file.typed(WorkerSettings, "worker", worker, keys=KEYS_RENAMED))
     values.update(config_file.from_env(WorkerSettings, env, ENV_OVERRIDES))
     types = config_file.field_types(WorkerSettings)

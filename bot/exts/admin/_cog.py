@@ -104,20 +104,22 @@ class AdminCog(BanterCog):
         await answer(interaction, models_text(active, versions))
 
     @app_commands.command(name="rollback", description="Make an earlier model version the active one (bot admins)")
-    @app_commands.describe(version="The version to activate")
+    @app_commands.describe(
+        version="The version to activate", force="Activate it even though the quality gate rejected it (recorded)"
+    )
     @bot_admin()
-    async def rollback(self, interaction: discord.Interaction, version: str) -> None:
+    async def rollback(self, interaction: discord.Interaction, version: str, force: bool = False) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            info = await self.bot.worker.activate(version)
+            info = await self.bot.worker.activate(version, force=force)
         except WorkerUnavailable:
             raise Refusal(RESTING) from None
         except WorkerError as exc:
             raise Refusal(f"Could not activate `{version}`: {exc.message}") from None
-        await self.bot.storage.record_audit(
-            "model.rollback", actor_id=interaction.user.id, details={"version": info.version}
-        )
-        await answer(interaction, f"`{info.version}` is now the active model.")
+        details = {"version": info.version, **({"forced": True} if info.forced else {})}
+        await self.bot.storage.record_audit("model.rollback", actor_id=interaction.user.id, details=details)
+        forced = " (over the quality gate's rejection)" if info.forced and force else ""
+        await answer(interaction, f"`{info.version}` is now the active model{forced}.")
 
     @rollback.autocomplete("version")
     async def version_choices(self, interaction: discord.Interaction, current: str):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import struct
 
-from tests.bot.conftest import eventually, learn_in
+from tests.bot.conftest import WorkerProcess, eventually, learn_in, make_models_dir
 
 
 async def run(server, world, user, *path, options=None, channel=None, timeout=10.0):
@@ -100,6 +101,29 @@ async def test_model_commands_work_for_the_app_owner_and_config_admins_only(
             assert "Only the bot's owner and the admins" in text_of(record)
         record = await run(server, world, world.carol, "status", channel=server.world.dm_channel(world.carol))
         assert "Only the bot's owner" in text_of(record)
+
+
+async def test_rollback_to_a_version_the_gate_rejected_needs_force(
+    server, world, storage, tiny_model_dir, tmp_path, start_bot
+):
+    models = make_models_dir(tiny_model_dir, tmp_path / "models")
+    (models / "ft-bad").symlink_to(tiny_model_dir, target_is_directory=True)
+    gate = {"passed": False, "reasons": ["base held-out perplexity 5e21 is worse than 30.0 by more than 5%"]}
+    versions = {"tiny": {"status": "active"}, "ft-bad": {"status": "rejected", "gate": gate, "parent": "tiny"}}
+    (models / "registry.json").write_text(json.dumps({"format": 1, "active": "tiny", "versions": versions}))
+    worker = WorkerProcess(models, tmp_path / "worker.log").start()
+    try:
+        async with start_bot(worker.url):
+            record = await run(server, world, world.app_owner, "rollback", options={"version": "ft-bad"})
+            assert "Could not activate `ft-bad`" in text_of(record) and "quality gate" in text_of(record)
+            options = {"version": "ft-bad", "force": True}
+            record = await run(server, world, world.app_owner, "rollback", options=options, timeout=60)
+            assert "`ft-bad` is now the active model (over the quality gate's rejection)" in text_of(record)
+        [entry] = [a for a in await storage.audit_log() if a.action == "model.rollback"]
+        assert entry.details == {"version": "ft-bad", "forced": True} and entry.actor_id == world.app_owner.id
+        assert json.loads((models / "registry.json").read_text())["versions"]["ft-bad"]["forced"]
+    finally:
+        worker.kill()
 
 
 def png_size(data: bytes) -> tuple[int, int]:

@@ -30,6 +30,9 @@ async def test_every_request_needs_the_token(tmp_path, tiny_model_dir, start_wor
                     assert r.status == 401, (headers, path)
                     assert r.headers["WWW-Authenticate"].startswith("Bearer")
                     assert "bearer token" in (await r.json())["error"]["message"]
+        for scheme in ("bearer", "BEARER", "Bearer"):  # the scheme is case-insensitive (RFC 9110)
+            async with http.get(worker.url + "/healthz", headers={"Authorization": f"{scheme} {TOKEN}"}) as r:
+                assert r.status == 200, scheme
     async with WorkerClient(worker.url, token="wrong") as client:
         with pytest.raises(WorkerError) as refused:
             await client.reply(["hi"])

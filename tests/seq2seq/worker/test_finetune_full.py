@@ -37,7 +37,9 @@ def finetune(tmp_path: Path, base: Path, options: dict) -> tuple[dict, Path]:
 def test_fine_tune_reports_missing_words_and_keeps_the_vocabulary(tmp_path, tiny_model_dir):
     metrics, out = finetune(tmp_path, tiny_model_dir, {"max_steps": 2})
     assert metrics["full_retrain"] is False
-    assert metrics["missing_words"]["top"][0][0] == NEW_WORD
+    assert metrics["missing_words"]["distinct"] >= 1 and metrics["missing_words"]["unk_rate"] > 0.5
+    assert NEW_WORD not in json.dumps(metrics)  # figures only: the words are people's text
+    assert NEW_WORD not in "".join(f.read_text(errors="replace") for f in out.iterdir() if f.suffix != ".npz")
     assert model_dir.load(out).vocab == model_dir.load(tiny_model_dir).vocab
 
 

@@ -90,9 +90,11 @@ def test_an_undecodable_authorization_header_is_a_401(tmp_path, tiny_model_dir, 
 
 
 @pytest.mark.parametrize("path", ["x" * 5000, "\ud800.jsonl", "a\x00b"])
-def test_an_unusable_path_is_a_400(served, path):
+def test_an_unusable_path_is_a_short_4xx(tmp_path, tiny_model_dir, start_worker, path):
     """Found by the fuzz: a 5,000-character name made the file system raise ENAMETOOLONG, answered 500."""
-    body = json.dumps({"path": path}).encode()
-    status, answer = post(served.port, "/v1/jobs/finetune", body)
+    (tmp_path / "imports").mkdir()
+    root = make_models(tmp_path / "models", tiny_model_dir)
+    worker = start_worker(root, env={"BANTER_WORKER_IMPORT_DIR": str(tmp_path / "imports")})
+    status, answer = post(worker.port, "/v1/jobs/finetune", json.dumps({"path": path}).encode())
     assert status == 400 and len(answer) < 400, answer
-    assert tracebacks(served) == 0
+    assert tracebacks(worker) == 0

@@ -89,6 +89,18 @@ def version_dirs(worker) -> list[str]:
     return sorted(p.name for p in worker.models.iterdir() if p.is_dir() and p.name != ".jobs")
 
 
+def raw_text_left(worker, job_id: str) -> list[str]:
+    """The job's input file, its checkpoints, and any file under models/ holding a reply it was taught."""
+    job_dir = worker.models / ".jobs" / job_id
+    left = [p.name for p in (job_dir / "pairs.jsonl", job_dir / "run") if p.exists()]
+    taught = [a for a in ANSWERS if a not in (worker.models / "default" / "heldout.tsv").read_text()]
+    for file in worker.models.rglob("*"):
+        if file.is_file() and file.suffix in (".json", ".jsonl", ".tsv", ".log", ""):
+            text = file.read_text(errors="replace")
+            left += [f"{file.relative_to(worker.models)}: {a!r}" for a in taught if a in text]
+    return left
+
+
 async def start_and_catch_training(http, options) -> dict:
     status, job = await call(http, "POST", "/v1/jobs/finetune", json={"pairs": PAIRS, "options": options})
     assert status == 202 and job["state"] == "running" and job["pid"]
@@ -109,6 +121,7 @@ async def test_killing_the_training_process_fails_the_job_and_changes_nothing(ht
     assert job["state"] == "failed" and "SIGKILL" in job["error"] and job["pid"] is None
     assert await call(http, "GET", "/v1/models") == before
     assert version_dirs(job_worker) == ["default"]  # no new version, no leftover temp directory
+    assert raw_text_left(job_worker, job["id"]) == []
 
 
 async def test_cancel_stops_the_job(http, job_worker):
@@ -119,6 +132,7 @@ async def test_cancel_stops_the_job(http, job_worker):
     assert status == 200 and job["state"] == "cancelled" and time.monotonic() - started < 15
     assert (await call(http, "GET", "/v1/models"))[1]["active"] == "default"
     assert version_dirs(job_worker) == ["default"]
+    assert raw_text_left(job_worker, job["id"]) == []
     assert (await call(http, "DELETE", f"/v1/jobs/{job['id']}"))[1]["state"] == "cancelled"  # idempotent
 
 
@@ -152,8 +166,12 @@ async def test_a_job_trains_gates_and_publishes_one_at_a_time(http, job_worker):
     assert entry["status"] == ("active" if gate["passed"] else "rejected") and entry["parent"] == "default"
     assert entry["metrics"]["gate"]["passed"] == gate["passed"]
     assert models["active"] == (version if gate["passed"] else "default")
-    for name in ("config.json", "vocab.json", "weights.npz", "metrics.json", "heldout.tsv", "heldout_new.tsv"):
+    for name in ("config.json", "vocab.json", "weights.npz", "metrics.json", "heldout.tsv"):
         assert (job_worker.models / version / name).exists(), name
+    # Forget-me cannot reach the worker: once the job ends it keeps figures, never the people's text.
+    assert not (job_worker.models / version / "heldout_new.tsv").exists()
+    assert raw_text_left(job_worker, job["id"]) == []
+    assert set(job["metrics"]["missing_words"]) == {"unk_rate", "distinct"}
     assert version_dirs(job_worker) == sorted(["default", version])
     on_disk = json.loads((job_worker.models / "registry.json").read_text())
     assert on_disk["active"] == models["active"] and on_disk["versions"][version]["job"] == job["id"]

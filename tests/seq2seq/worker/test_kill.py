@@ -68,6 +68,12 @@ async def test_training_dies_with_a_killed_worker_and_the_job_is_failed_after_re
         job_id = (await client.start_finetune(pairs, FinetuneOptions(max_steps=400, epochs=50))).id
         pid = (await client.job(job_id)).pid
     assert pid and alive(pid)
+    job_dir = root / ".jobs" / job_id
+    deadline = time.monotonic() + 120
+    while not (job_dir / "run" / "latest").exists():  # a checkpoint is on disk: there is something to clean up
+        assert time.monotonic() < deadline and alive(pid), "no checkpoint was written"
+        await asyncio.sleep(0.2)
+    assert (job_dir / "pairs.jsonl").exists()
     worker.proc.kill()
     worker.proc.wait()
     deadline = time.monotonic() + 10
@@ -82,6 +88,8 @@ async def test_training_dies_with_a_killed_worker_and_the_job_is_failed_after_re
         active, versions = await client.models()
         assert active == "default" and [v.version for v in versions] == ["default"]
     assert sorted(p.name for p in root.iterdir() if p.is_dir()) == [".jobs", "default"]  # the temp dir was cleaned
+    # Checkpoints and the people's pairs are gone; the record and the training log stay.
+    assert sorted(p.name for p in job_dir.iterdir()) == ["job.json", "train.log"]
     with urllib.request.urlopen(again.url + "/metrics") as response:
         assert 'banter_worker_jobs{state="failed"} 1.0' in response.read().decode()
     assert json.loads((root / "registry.json").read_text())["active"] == "default"

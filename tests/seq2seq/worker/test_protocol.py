@@ -43,6 +43,14 @@ def test_bad_version_names(name):
         validate_version(name)
 
 
+@pytest.mark.parametrize("name", ["registry.json", "registry.json.tmp", "REGISTRY.JSON", "v2.tmp", "x.Json"])
+def test_the_workers_own_file_names_are_reserved(name):
+    with pytest.raises(ValueError, match="reserved"):
+        validate_version(name)
+    with pytest.raises(ValueError, match="reserved"):
+        FinetuneOptions.from_json({"version": name})
+
+
 def test_reply_request_round_trip_and_list_body():
     request = ReplyRequest(["hi", "how are you?"], {"strategy": "greedy"}, 2.5)
     assert ReplyRequest.from_json(request.to_json()) == request

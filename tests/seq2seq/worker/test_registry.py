@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 
 import pytest
 
-from seq2seq.worker.registry import ActivationError, Registry, UnknownVersion
+from seq2seq.worker.registry import ActivationError, GateRejected, Registry, RegistryWriteError, UnknownVersion
 
 from .conftest import corrupt_weights, make_models
 
 
 def record(root) -> dict:
     return json.loads((root / "registry.json").read_text())
+
+
+def statuses_in_memory(registry) -> dict:
+    return {m.version: m.status for m in registry.list()}
+
+
+def statuses_on_disk(root) -> dict:
+    return {name: entry["status"] for name, entry in record(root)["versions"].items()}
+
+
+FAILED_GATE = {"passed": False, "reasons": ["base held-out perplexity 5e21 is worse than 30.0 by more than 5%"]}
 
 
 async def test_start_activates_default_and_records_it(tmp_path, tiny_model_dir):
@@ -68,6 +81,67 @@ async def test_start_falls_back_when_the_recorded_active_version_broke(tmp_path,
     again = Registry(root)
     await again.start()
     assert again.active == "default"
+    # Exactly one version is active, in memory and on disk alike; the broken one says why it is not.
+    assert statuses_in_memory(again) == statuses_on_disk(root) == {"default": "active", "v2": "retired"}
+    assert record(root)["active"] == "default" and "NaN" in again.info("v2").error
+
+
+async def test_a_registry_write_that_fails_changes_nothing(tmp_path, tiny_model_dir, monkeypatch):
+    """A full disk while activating: the old model serves on, the file and memory agree, no temp file stays."""
+    root = make_models(tmp_path / "models", tiny_model_dir, "default", "v2")
+    registry = Registry(root)
+    await registry.start()
+    before = record(root)
+
+    def disk_full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", disk_full)  # the temp file exists, partly written, when the write fails
+    with pytest.raises(RegistryWriteError, match="No space left"):
+        await registry.activate("v2")
+    staged = root / ".tmp-job1"
+    shutil.copytree(tiny_model_dir, staged)
+    with pytest.raises(RegistryWriteError):
+        await registry.add(staged, "v3", "candidate")
+    monkeypatch.undo()
+
+    assert registry.active == "default" and registry.current.version == "default"
+    assert record(root) == before and statuses_in_memory(registry) == statuses_on_disk(root)
+    assert staged.is_dir() and not (root / "v3").exists()  # unpublished: a job's clean-up deletes it
+    assert sorted(p.name for p in root.iterdir()) == [".tmp-job1", "default", "registry.json", "v2"]
+    await registry.activate("v2")  # with room on the disk again
+    assert record(root)["active"] == "v2" and statuses_on_disk(root) == {"default": "retired", "v2": "active"}
+
+
+async def test_a_version_the_gate_rejected_needs_force_which_is_recorded(tmp_path, tiny_model_dir):
+    root = make_models(tmp_path / "models", tiny_model_dir, "default")
+    registry = Registry(root)
+    await registry.start()
+    staged = root / ".tmp-job1"
+    shutil.copytree(tiny_model_dir, staged)
+    metrics = json.loads((staged / "metrics.json").read_text())
+    (staged / "metrics.json").write_text(json.dumps({**metrics, "gate": FAILED_GATE}))
+    await registry.add(staged, "ft-bad", "rejected", gate=FAILED_GATE, parent="default")
+
+    with pytest.raises(GateRejected, match="5e21"):
+        await registry.activate("ft-bad")
+    assert registry.active == "default" and record(root)["active"] == "default"
+    info = await registry.activate("ft-bad", force=True)
+    assert registry.active == "ft-bad" and info.forced and info.forced == info.activated
+    assert record(root)["versions"]["ft-bad"]["forced"] == info.forced
+    again = Registry(root)  # a restart keeps the version an operator forced
+    await again.start()
+    assert again.active == "ft-bad" and again.info("ft-bad").forced == info.forced
+
+    await again.activate("default")
+    with pytest.raises(GateRejected):  # retired now, but still what the gate rejected
+        await again.activate("ft-bad")
+    (root / "registry.json").unlink()  # a lost record does not make it a candidate: its metrics keep the gate
+    rebuilt = Registry(root)
+    await rebuilt.start()
+    assert rebuilt.active == "default" and rebuilt.info("ft-bad").status == "rejected"
+    with pytest.raises(GateRejected):
+        await rebuilt.activate("ft-bad")
 
 
 async def test_publish_is_one_rename_and_prune_keeps_the_newest(tmp_path, tiny_model_dir):

@@ -173,7 +173,13 @@ async def test_job_routes_reject_bad_input(http, tmp_path):
         dict(json={"pairs": pairs}, message="at least 10"),
         dict(json={"pairs": pairs * 5, "options": {"lr": 1}}, message="unknown fine-tune options"),
         dict(json={"pairs": pairs, "path": "/x"}, message="exactly one"),
-        dict(json={"path": str(tmp_path / "missing.jsonl")}, message="no such file"),
+        dict(json={"pairs": pairs * 5, "options": {"version": "registry.json.tmp"}}, message="reserved"),
+        dict(
+            data=b"\n".join([b'{"query": "a", "reply": "b"}'] * 12),
+            headers={"Content-Type": "application/x-ndjson"},
+            params={"version": "registry.json"},
+            message="reserved",
+        ),
         dict(json={"pairs": [{"query": "x"}] * 10}, message="pairs[0]"),
         dict(
             data=b'{"query": "a", "reply": "b"}\n{oops\n',
@@ -191,6 +197,9 @@ async def test_job_routes_reject_bad_input(http, tmp_path):
         message = case.pop("message")
         status, body = await call(http, "POST", "/v1/jobs/finetune", **case)
         assert status == 400 and message in body["error"]["message"], (message, body)
+    for path in ("/etc/passwd", str(tmp_path / "missing.jsonl")):  # this worker has no import folder
+        status, body = await call(http, "POST", "/v1/jobs/finetune", json={"path": path})
+        assert status == 403 and "import_dir" in body["error"]["message"], body
     assert (await call(http, "GET", "/v1/jobs/nope"))[0] == 404
     assert (await call(http, "DELETE", "/v1/jobs/nope"))[0] == 404
     assert (await call(http, "GET", "/v1/jobs"))[1] == {"jobs": []}
@@ -234,3 +243,32 @@ async def test_a_full_queue_answers_503_at_once(tmp_path, tiny_model_dir, start_
         assert status == 200 and len(body) == 4 and max(r["batch_size"] for r in body) <= 2
         async with http.get("/metrics") as response:
             assert "banter_worker_rejected_total 5.0" in await response.text()
+
+
+async def test_a_version_the_gate_rejected_is_activated_only_with_force(tmp_path, tiny_model_dir, start_worker):
+    from bot.worker import WorkerClient, WorkerError
+
+    from .conftest import make_models
+
+    root = make_models(tmp_path / "models", tiny_model_dir, "default", "ft-bad")
+    gate = {"passed": False, "reasons": ["base held-out perplexity 5e21 is worse than 30.0 by more than 5%"]}
+    versions = {"default": {"status": "active"}, "ft-bad": {"status": "rejected", "gate": gate, "parent": "default"}}
+    (root / "registry.json").write_text(json.dumps({"format": 1, "active": "default", "versions": versions}))
+    worker = start_worker(root)
+    async with aiohttp.ClientSession(base_url=worker.url) as http:
+        status, body = await call(http, "POST", "/v1/models/ft-bad/activate")
+        assert status == 409 and "quality gate" in body["error"]["message"] and "5e21" in body["error"]["message"]
+        for bad in ({"force": "yes"}, {"forced": True}, [True]):
+            status, body = await call(http, "POST", "/v1/models/ft-bad/activate", json=bad)
+            assert status == 400 and "force" in body["error"]["message"]
+        assert (await call(http, "GET", "/readyz"))[1]["model_version"] == "default"
+    async with WorkerClient(worker.url) as client:
+        with pytest.raises(WorkerError, match="quality gate") as refused:
+            await client.activate("ft-bad")
+        assert refused.value.status == 409
+        info = await client.activate("ft-bad", force=True)
+        assert info.status == "active" and info.forced
+        active, listed = await client.models()
+        assert active == "ft-bad" and {v.version: v.forced for v in listed}["ft-bad"] == info.forced
+    assert json.loads((root / "registry.json").read_text())["versions"]["ft-bad"]["forced"] == info.forced
+    assert "activated with force over the quality gate" in worker.log()

@@ -55,8 +55,8 @@ def test_non_loopback_needs_a_token_which_never_shows(tmp_path):
     config = write(tmp_path, CONFIG)
     with pytest.raises(SettingsError, match="BANTER_WORKER_TOKEN"):
         load(config, env={}, host="0.0.0.0")
-    s = load(config, env={"BANTER_WORKER_TOKEN": "s3cret-value"}, host="0.0.0.0")
-    assert s.token == "s3cret-value" and "s3cret-value" not in repr(s)
+    s = load(config, env={"BANTER_WORKER_TOKEN": "s3cret-value-0123456789"}, host="0.0.0.0")
+    assert s.token == "s3cret-value-0123456789" and "s3cret-value" not in repr(s)
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("example.com")
 
@@ -86,3 +86,22 @@ def test_banter_config_names_the_file_and_a_bad_environment_value_names_the_vari
 def test_bad_settings_are_named(tmp_path, text, message):
     with pytest.raises(SettingsError, match=message):
         load(write(tmp_path, text), env={})
+
+
+@pytest.mark.parametrize("token", [" ", "\t\t", "fifteen-chars-x", "sixteen chars ok", "sixteen-chars-\u00e9\u00e9"])
+@pytest.mark.parametrize("host", ["0.0.0.0", "127.0.0.1"])
+def test_a_token_must_be_a_real_secret_wherever_it_is_set(tmp_path, token, host):
+    with pytest.raises(SettingsError, match="at least 16 printable ASCII characters") as caught:
+        load(write(tmp_path, CONFIG), env={"BANTER_WORKER_TOKEN": token}, host=host)
+    assert token.strip() == "" or token not in str(caught.value)
+    assert load(write(tmp_path, CONFIG), env={"BANTER_WORKER_TOKEN": "sixteen-chars-ok"}, host=host).token
+
+
+def test_the_import_folder_is_off_by_default_and_must_exist(tmp_path):
+    config = write(tmp_path, CONFIG)
+    assert load(config, env={}).import_dir is None
+    assert load(config, env={"BANTER_WORKER_IMPORT_DIR": str(tmp_path)}).import_dir == tmp_path
+    with_dir = write(tmp_path, CONFIG.replace("[decoding]", f"import_dir = '{tmp_path}'\n\n[decoding]"))
+    assert load(with_dir, env={}).import_dir == tmp_path
+    with pytest.raises(SettingsError, match="import_dir"):
+        load(config, env={"BANTER_WORKER_IMPORT_DIR": str(tmp_path / "missing")})
