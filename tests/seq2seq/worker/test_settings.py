@@ -78,6 +78,8 @@ def test_banter_config_names_the_file_and_a_bad_environment_value_names_the_vari
         ("[worker]\nbase_replay_fraction = true\n", r"\[worker\] base_replay_fraction: expected a number"),
         ("[worker]\nmax_queue = 0\n", "max_queue"),
         ("[decoding]\nbeam_size = 0\n", "beam_size"),
+        ("[decoding]\nseed = -1\n", "seed"),
+        ("[decoding]\ntemperature = '0.9'\n", "temperature"),
         ("[worker\n", "config.toml"),
     ],
 )
