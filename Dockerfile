@@ -5,8 +5,11 @@
 #
 # Build arguments:
 #   TENSORFLOW  the TensorFlow distribution (default tensorflow-cpu; the GPU profile uses tensorflow[and-cuda])
-#   PRESET      unset: ship models/default from the checkout. tiny|default: train that v2 preset during the
-#               build instead (default takes hours on a CPU).
+#   EXTRAS      optional dependency groups beside "model" (pyproject.toml): the GPU profile sets "cuda", the
+#               CUDA libraries the reply engine (CTranslate2) needs on a GPU, as PyPI wheels. No CUDA base image:
+#               the host's driver (libcuda) comes in through the NVIDIA Container Toolkit.
+#   PRESET      unset: ship models/default from the checkout. tiny|default|large: train that v2 preset
+#               during the build instead (default takes hours on a CPU).
 #   TRAIN_ARGS  extra flags for that training, e.g. "--max-steps 2000" or "--limit 20000"
 FROM python:3.11-slim
 
@@ -26,15 +29,23 @@ ENV PYTHONUNBUFFERED=1 \
 RUN groupadd --gid 10001 banter \
  && useradd --uid 10001 --gid banter --home-dir /app --no-create-home --shell /usr/sbin/nologin banter
 
-# 1. Dependencies, from pyproject.toml alone: a source change does not reinstall TensorFlow.
-#    tensorflow/include holds C++ headers for building custom ops (about 290 MB); nothing here uses them.
+# 1. Dependencies, from pyproject.toml alone: a source change does not reinstall TensorFlow. Never used here:
+#    tensorflow/include, C++ headers for building custom ops (about 290 MB); libclang (62 MB), which TensorFlow
+#    lists for generating its own API; tensorboard-data-server (20 MB), the TensorBoard UI's loader.
+#    CTranslate2 (4.x: CUDA 12, cuBLAS only, no cuDNN) dlopens libcublas.so.12; the nvidia-* wheels put their
+#    libraries in site-packages/nvidia/*/lib, which ld.so.conf.d then names, so every process finds them.
 ARG TENSORFLOW=tensorflow-cpu
+ARG EXTRAS=
 COPY pyproject.toml docker/requirements.py /tmp/build/
 RUN python -m venv "$VIRTUAL_ENV" \
- && python /tmp/build/requirements.py /tmp/build/pyproject.toml --extra model --tensorflow "$TENSORFLOW" \
+ && python /tmp/build/requirements.py /tmp/build/pyproject.toml --extra "model,$EXTRAS" --tensorflow "$TENSORFLOW" \
       > /tmp/build/requirements.txt \
  && pip install -r /tmp/build/requirements.txt \
- && rm -rf "$VIRTUAL_ENV"/lib/python3*/site-packages/tensorflow/include /tmp/build
+ && pip uninstall -q -y libclang tensorboard-data-server \
+ && rm -rf "$VIRTUAL_ENV"/lib/python3*/site-packages/tensorflow/include /tmp/build \
+ && if [ -d "$VIRTUAL_ENV"/lib/python3*/site-packages/nvidia ]; then \
+      ls -d "$VIRTUAL_ENV"/lib/python3*/site-packages/nvidia/*/lib > /etc/ld.so.conf.d/banter-cuda.conf && ldconfig; \
+    fi
 
 # 2. The model package, then the shipped model: bot-side changes leave this layer cached.
 WORKDIR /app
@@ -64,7 +75,7 @@ RUN set -eu; mkdir -p /app/models-shipped; \
 COPY alembic.ini config.toml pyproject.toml /app/
 COPY migrations/ /app/migrations/
 COPY bot/ /app/bot/
-COPY docker/entrypoint.sh docker/healthcheck.py /app/docker/
+COPY docker/entrypoint.sh docker/healthcheck.py docker/gpu_check.py /app/docker/
 # /app/data (database) and /app/models (model versions) are volumes: created here owned by banter,
 # so a new named volume starts with that owner. The entrypoint seeds models from /app/models-shipped.
 RUN python -m compileall -q /app/bot /app/seq2seq /app/migrations \

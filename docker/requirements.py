@@ -4,7 +4,7 @@ The Dockerfile installs these before it copies the source, so a code change does
 TensorFlow. `--tensorflow PKG` swaps the tensorflow-cpu requirement for another distribution with
 the same version range (the GPU image uses `tensorflow[and-cuda]`).
 
-    python docker/requirements.py pyproject.toml --extra model --tensorflow 'tensorflow[and-cuda]'
+    python docker/requirements.py pyproject.toml --extra model,cuda --tensorflow 'tensorflow[and-cuda]'
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ TF_CPU = "tensorflow-cpu"
 def requirements(pyproject: Path, extras: list[str], tensorflow: str | None) -> list[str]:
     project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
     optional = project.get("optional-dependencies", {})
+    extras = [e.strip() for group in extras for e in group.split(",") if e.strip()]
     unknown = [e for e in extras if e not in optional]
     if unknown:
         raise SystemExit(f"unknown extra(s) {unknown}; pyproject.toml has {sorted(optional)}")
@@ -37,7 +38,9 @@ def requirements(pyproject: Path, extras: list[str], tensorflow: str | None) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pyproject", type=Path)
-    parser.add_argument("--extra", action="append", default=[], help="optional dependency group to include")
+    parser.add_argument(
+        "--extra", action="append", default=[], help="optional dependency groups, repeated or comma-separated"
+    )
     parser.add_argument("--tensorflow", help=f"distribution to install instead of {TF_CPU}")
     args = parser.parse_args()
     print("\n".join(requirements(args.pyproject, args.extra, args.tensorflow)))

@@ -10,7 +10,9 @@ from seq2seq.corpus import Pair
 from seq2seq.text import tokenize
 from seq2seq.vocab import BOS_ID, EOS_ID, PAD_ID, SEP_ID, Vocabulary
 
-BUCKET = 4  # pad lengths to multiples of this, so the compiled train step sees few shapes
+# Pad lengths to multiples of this, so the compiled train step sees few shapes. JAX/XLA compiles a step for each
+# new shape (TensorFlow relaxes its traces instead), so a GPU run under KERAS_BACKEND=jax pads coarser.
+BUCKET = 4
 
 
 def encode_source(
@@ -52,20 +54,20 @@ def encode_pairs(
     return EncodedPairs(sources, targets)
 
 
-def pad_batch(sources: list[np.ndarray], targets: list[np.ndarray] | None = None):
+def pad_batch(sources: list[np.ndarray], targets: list[np.ndarray] | None = None, bucket: int = BUCKET):
     """→ (source (B, S), target_in (B, T), target_out (B, T)); target_in starts with BOS."""
-    s_len = _round_up(max(len(s) for s in sources))
+    s_len = _round_up(max(len(s) for s in sources), bucket)
     src = np.full((len(sources), s_len), PAD_ID, dtype=np.int32)
     for i, s in enumerate(sources):
         src[i, : len(s)] = s
     if targets is None:
         return src
-    return (src, *pad_targets(targets))
+    return (src, *pad_targets(targets, bucket))
 
 
-def pad_targets(targets: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def pad_targets(targets: list[np.ndarray], bucket: int = BUCKET) -> tuple[np.ndarray, np.ndarray]:
     """Teacher forcing: (target_in (B, T) starting with BOS, target_out (B, T) ending with EOS)."""
-    t_len = _round_up(max(len(t) for t in targets))
+    t_len = _round_up(max(len(t) for t in targets), bucket)
     t_in = np.full((len(targets), t_len), PAD_ID, dtype=np.int32)
     t_out = np.full((len(targets), t_len), PAD_ID, dtype=np.int32)
     for i, t in enumerate(targets):
@@ -75,18 +77,19 @@ def pad_targets(targets: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return t_in, t_out
 
 
-def _round_up(n: int) -> int:
-    return max(BUCKET, -(-n // BUCKET) * BUCKET)
+def _round_up(n: int, bucket: int) -> int:
+    return max(bucket, -(-n // bucket) * bucket)
 
 
 class BatchSchedule:
     """Batch k of epoch e is always the same batch: resuming at a step replays nothing and skips nothing."""
 
-    def __init__(self, data: EncodedPairs, batch_size: int, seed: int, pool: int = 50):
+    def __init__(self, data: EncodedPairs, batch_size: int, seed: int, pool: int = 50, bucket: int = BUCKET):
         self.data = data
         self.batch_size = batch_size
         self.seed = seed
         self.pool = pool  # batches sorted together by length: less padding, still shuffled
+        self.bucket = bucket
         self.steps_per_epoch = max(1, len(data) // batch_size)
         self._epoch = -1
         self._batches: list[np.ndarray] = []
@@ -97,7 +100,7 @@ class BatchSchedule:
             self._batches = self._plan(epoch)
             self._epoch = epoch
         rows = self._batches[index]
-        return pad_batch([self.data.sources[i] for i in rows], [self.data.targets[i] for i in rows])
+        return pad_batch([self.data.sources[i] for i in rows], [self.data.targets[i] for i in rows], self.bucket)
 
     def _plan(self, epoch: int) -> list[np.ndarray]:
         rng = np.random.default_rng([self.seed, epoch])
@@ -114,9 +117,9 @@ class BatchSchedule:
         return batches
 
 
-def eval_batches(data: EncodedPairs, batch_size: int):
+def eval_batches(data: EncodedPairs, batch_size: int, bucket: int = BUCKET):
     """Deterministic batches over every pair, sorted by length to waste little padding."""
     order = np.argsort([len(t) for t in data.targets], kind="stable")
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
-        yield pad_batch([data.sources[i] for i in rows], [data.targets[i] for i in rows])
+        yield pad_batch([data.sources[i] for i in rows], [data.targets[i] for i in rows], bucket)

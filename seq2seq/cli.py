@@ -59,6 +59,7 @@ def add_training_arguments(parser: argparse.ArgumentParser, out: Path) -> None:
     parser.add_argument("--max-steps", type=int, help="stop after this many steps (the schedule keeps its length)")
     parser.add_argument("--schedule-steps", type=int, help="learning-rate schedule length (default: preset)")
     parser.add_argument("--max-seconds", type=float, help="hard stop on training time (default: the preset's)")
+    parser.add_argument("--batch-size", type=int, help="pairs per step (default: the preset's); less memory")
     parser.add_argument("--limit", type=int, help="use only the first N pairs (quick measurements)")
     parser.add_argument("--quiet", action="store_true")
 
@@ -174,6 +175,8 @@ def _train_lstm(args: argparse.Namespace, command: str) -> int:
     model_cfg, train_cfg = preset(args.preset)
     if args.epochs is not None:
         train_cfg = replace(train_cfg, max_epochs=args.epochs)
+    if args.batch_size:
+        train_cfg = replace(train_cfg, batch_size=args.batch_size)
     pairs = corpus.read_pairs(args.pairs) if args.pairs else corpus.chitchat_pairs()
     if args.limit:
         pairs = pairs[: args.limit]

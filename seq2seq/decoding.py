@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from seq2seq.protocol import clip_names
+
 STRATEGIES = ("beam", "greedy", "sample", "sample_rank")
+MAX_SEED = 2**63 - 1  # NumPy takes any non-negative integer; a signed 64-bit one survives every JSON client
+_INTS = ("beam_size", "max_len", "min_len", "no_repeat_ngram", "top_k", "anti_lm_steps")
+_NUMBERS = ("length_penalty", "temperature", "top_p", "anti_lm")
 
 
 @dataclass(frozen=True)
@@ -26,31 +31,12 @@ class DecodeOptions:
     seed: int | None = None
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.strategy not in STRATEGIES:
-            problems.append(f"strategy must be one of {', '.join(STRATEGIES)}")
-        if not 1 <= self.beam_size <= 32:
-            problems.append("beam_size must be between 1 and 32")
-        if not 1 <= self.max_len <= 100:
-            problems.append("max_len must be between 1 and 100")
-        if not 1 <= self.min_len <= self.max_len:
-            problems.append("min_len must be between 1 and max_len")
-        if not 0.0 <= self.length_penalty <= 3.0:
-            problems.append("length_penalty must be between 0 and 3")
-        if not 0 <= self.no_repeat_ngram <= 10 or self.no_repeat_ngram == 1:
-            problems.append("no_repeat_ngram must be 0 (off) or between 2 and 10")
-        if not 0.01 <= self.temperature <= 5.0:
-            problems.append("temperature must be between 0.01 and 5")
-        if not 0 <= self.top_k <= 100_000:
-            problems.append("top_k must be 0 (off) or positive")
-        if not 0.0 < self.top_p <= 1.0:
-            problems.append("top_p must be in (0, 1]")
-        if not 0.0 <= self.anti_lm <= 1.0:
-            problems.append("anti_lm must be between 0 and 1")
-        if not 1 <= self.anti_lm_steps <= 100:
-            problems.append("anti_lm_steps must be between 1 and 100")
+        """Every option checked here, however the object is made (a request, config.toml, the CLI)."""
+        problems = _type_problems(self) or _range_problems(self)
         if problems:
             raise ValueError("invalid decoding options: " + "; ".join(problems))
+        for name in _NUMBERS:  # 1 and 1.0 are one setting: store floats (in range now, so float() cannot overflow)
+            object.__setattr__(self, name, float(getattr(self, name)))
 
     @classmethod
     def from_dict(cls, data: dict | None) -> DecodeOptions:
@@ -59,25 +45,58 @@ class DecodeOptions:
             return cls()
         if not isinstance(data, dict):
             raise ValueError("decoding options must be an object")
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(data) - set(known))
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
         if unknown:
-            raise ValueError(f"unknown decoding options: {', '.join(unknown)}")
-        clean = {}
-        for key, value in data.items():
-            if key == "strategy":
-                if not isinstance(value, str):
-                    raise ValueError("strategy must be a string")
-            elif key == "seed":
-                if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-                    raise ValueError("seed must be an integer")
-            elif key in ("beam_size", "max_len", "min_len", "no_repeat_ngram", "top_k", "anti_lm_steps"):
-                if not isinstance(value, int) or isinstance(value, bool):
-                    raise ValueError(f"{key} must be an integer")
-            elif not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise ValueError(f"{key} must be a number")
-            clean[key] = value
-        return cls(**clean)
+            raise ValueError(f"unknown decoding options: {clip_names(unknown)}")
+        return cls(**data)
+
+    @property
+    def width(self) -> int:
+        """Hypotheses decoded per reply: the beams or sample_rank's candidates; 1 for greedy and plain sampling."""
+        return self.beam_size if self.strategy in ("beam", "sample_rank") else 1
+
+    @property
+    def cost(self) -> int:
+        """The work of one reply in hypothesis-steps (width × max_len): what request budgets and batches count."""
+        return self.width * self.max_len
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _type_problems(o: DecodeOptions) -> list[str]:
+    problems = []
+    if not isinstance(o.strategy, str):
+        problems.append("strategy must be a string")
+    problems += [f"{name} must be an integer" for name in _INTS if not _is_int(getattr(o, name))]
+    problems += [
+        f"{name} must be a number"
+        for name in _NUMBERS
+        if not (_is_int(getattr(o, name)) or isinstance(getattr(o, name), float))
+    ]
+    if o.seed is not None and not _is_int(o.seed):
+        problems.append("seed must be an integer or null")
+    return problems
+
+
+def _range_problems(o: DecodeOptions) -> list[str]:
+    checks = [
+        (o.strategy in STRATEGIES, f"strategy must be one of {', '.join(STRATEGIES)}"),
+        (1 <= o.beam_size <= 32, "beam_size must be between 1 and 32"),
+        (1 <= o.max_len <= 100, "max_len must be between 1 and 100"),
+        (1 <= o.min_len <= o.max_len, "min_len must be between 1 and max_len"),
+        (0.0 <= o.length_penalty <= 3.0, "length_penalty must be between 0 and 3"),
+        (o.no_repeat_ngram == 0 or 2 <= o.no_repeat_ngram <= 10, "no_repeat_ngram must be 0 (off) or between 2 and 10"),
+        (0.01 <= o.temperature <= 5.0, "temperature must be between 0.01 and 5"),
+        (0 <= o.top_k <= 100_000, "top_k must be 0 (off) or between 1 and 100000"),
+        (0.0 < o.top_p <= 1.0, "top_p must be in (0, 1]"),
+        (0.0 <= o.anti_lm <= 1.0, "anti_lm must be between 0 and 1"),
+        (1 <= o.anti_lm_steps <= 100, "anti_lm_steps must be between 1 and 100"),
+        (o.seed is None or 0 <= o.seed <= MAX_SEED, f"seed must be between 0 and {MAX_SEED}, or null"),
+    ]
+    # NaN fails every comparison above, so it is refused with the option's range.
+    return [message for ok, message in checks if not ok]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,21 @@ from seq2seq.text import URL_TOKEN, USER_TOKEN, detokenize
 from seq2seq.vocab import BOS_ID, EOS_ID, PAD_ID, SEP_ID, UNK_ID
 
 FALLBACK_REPLY = "hmm?"  # said only if decoding produced no words at all, which the search forbids
+
+
+class DecodeStopped(Exception):
+    """Decoding was stopped between two steps because its caller asked (gone, or past a deadline)."""
+
+
+def _stoppable(step, should_stop: Callable[[], bool]):
+    """The search calls step once per token: checking there stops any strategy within one step."""
+
+    def checked(tokens, beam_state, item_state):
+        if should_stop():
+            raise DecodeStopped("decoding stopped: its callers left or their deadline passed")
+        return step(tokens, beam_state, item_state)
+
+    return checked
 
 
 class Replier:
@@ -58,8 +74,13 @@ class Replier:
         return pad_batch(sources)
 
     def reply_ids(
-        self, conversations: list[list[str]], options: DecodeOptions, openers: bool = False
+        self,
+        conversations: list[list[str]],
+        options: DecodeOptions,
+        openers: bool = False,
+        should_stop: Callable[[], bool] | None = None,
     ) -> list[list[int]]:
+        """`should_stop` is asked before every decoding step; once it says yes, DecodeStopped is raised."""
         source = self.encode(conversations, openers)
         states, item_state = self.network.encode(source)
         batch = len(conversations)
@@ -69,7 +90,7 @@ class Replier:
             banned=self.banned,
             max_len=options.max_len,
             min_len=options.min_len,
-            beam_size=options.beam_size if options.strategy in ("beam", "sample_rank") else 1,
+            beam_size=options.width,
             length_penalty=options.length_penalty,
             no_repeat_ngram=options.no_repeat_ngram,
         )
@@ -79,6 +100,8 @@ class Replier:
             )
         else:
             step, beams = self.network.step, self.network.initial_beams(states, spec.beam_size)
+        if should_stop is not None:
+            step = _stoppable(step, should_stop)
         rng = np.random.default_rng(options.seed)
         if options.strategy == "sample_rank":
             return sample_and_rank(
@@ -111,12 +134,16 @@ class Replier:
         return ids
 
     def reply_batch(
-        self, conversations: list[list[str]], options: DecodeOptions | None = None, openers: bool = False
+        self,
+        conversations: list[list[str]],
+        options: DecodeOptions | None = None,
+        openers: bool = False,
+        should_stop: Callable[[], bool] | None = None,
     ) -> list[str]:
         """Each conversation is its turns, oldest first, ending with the message to answer."""
         options = options or DecodeOptions()
         replies = []
-        for ids in self.reply_ids(conversations, options, openers):
+        for ids in self.reply_ids(conversations, options, openers, should_stop):
             text = detokenize(self.vocab.decode(ids))
             replies.append(text if text.strip() else FALLBACK_REPLY)
         return replies

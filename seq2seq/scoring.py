@@ -6,15 +6,15 @@ import math
 
 import numpy as np
 
-from seq2seq.batching import EncodedPairs, eval_batches
+from seq2seq.batching import BUCKET, EncodedPairs, eval_batches
 from seq2seq.vocab import PAD_ID
 
 
-def score(model, data: EncodedPairs, batch_size: int = 256) -> dict:
+def score(model, data: EncodedPairs, batch_size: int = 256, bucket: int = BUCKET) -> dict:
     """NLL per reference token (EOS included, UNK counted as a token), perplexity, token accuracy."""
     total_nll = 0.0
     tokens = correct = 0
-    for src, t_in, t_out in eval_batches(data, batch_size):
+    for src, t_in, t_out in eval_batches(data, batch_size, bucket):
         logits = np.asarray(model.predict_on_batch((src, t_in)), dtype=np.float64)  # (B, T, V)
         logits -= logits.max(axis=-1, keepdims=True)
         log_z = np.log(np.exp(logits).sum(axis=-1))  # (B, T)

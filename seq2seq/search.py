@@ -241,6 +241,7 @@ def _draw(scores: np.ndarray, top_k: int, top_p: float, rng: np.random.Generator
     probs /= probs.sum(axis=1, keepdims=True)
     if top_p < 1.0:
         cut = np.cumsum(probs, axis=1) - probs >= top_p  # keep the smallest set reaching top_p
+        cut[:, 0] = False  # the likeliest always stays: a top_p below float32's least (5e-324) rounds to 0
         probs[cut] = 0.0
         probs /= probs.sum(axis=1, keepdims=True)
     cumulative = probs.cumsum(axis=1)

@@ -101,7 +101,7 @@ def run(job: TransformerJob) -> dict:
     mcfg = replace(job.model_config, vocab_size=len(tokenizer))
     train_data = encode_pairs(train_pairs, tokenizer, mcfg, mcfg.max_target_len)
     val_data = encode_pairs(val_pairs, tokenizer, mcfg, mcfg.max_target_len)
-    schedule = BatchSchedule(train_data, cfg.batch_size, cfg.seed)
+    schedule = BatchSchedule(train_data, cfg.batch_size, cfg.seed, bucket=cfg.bucket)
     total_steps = cfg.max_steps
     stop_at = min(total_steps, job.max_steps or total_steps)
     log(
@@ -145,13 +145,13 @@ def run(job: TransformerJob) -> dict:
                 state["history"]["train"].append((state["step"], loss))
                 scalars.add("train/loss", loss, state["step"])
             if state["step"] % cfg.eval_every == 0:
-                _validate(model, val_data, state, best_file, scalars, progress)
+                _validate(model, val_data, cfg.bucket, state, best_file, scalars, progress)
             if state["step"] % cfg.checkpoint_every == 0 or stop.raised:
                 checkpoint.save(job.run_dir, model, state)
                 if stop.raised:
                     raise Interrupted(f"stopped at step {state['step']}; continue with --resume")
         if not state["history"]["val"] or state["history"]["val"][-1][0] != state["step"]:
-            _validate(model, val_data, state, best_file, scalars, progress)
+            _validate(model, val_data, cfg.bucket, state, best_file, scalars, progress)
         checkpoint.save(job.run_dir, model, state)
     finally:
         progress.close()
@@ -160,7 +160,7 @@ def run(job: TransformerJob) -> dict:
 
     with np.load(best_file) as data:
         model_dir.assign_weights(model, {k: data[k] for k in data.files}, str(best_file))
-    metrics = _final_metrics(model, tokenizer, mcfg, val_data, test_pairs, state, len(train_pairs))
+    metrics = _final_metrics(model, tokenizer, mcfg, cfg.bucket, val_data, test_pairs, state, len(train_pairs))
     weights = model_dir.weights_of(model)
     # The engine first: a directory is a v2 model once transformer.json exists, so that file comes after it.
     export(job.out_dir / ENGINE_DIR, mcfg, weights, tokenizer)
@@ -183,8 +183,8 @@ def _tokenizer(pairs: list[Pair], cfg: TransformerTrainConfig, run_dir: Path, re
     return tokenizer
 
 
-def _validate(model, val_data, state, best_file, scalars, progress) -> None:
-    result = score(model, val_data)
+def _validate(model, val_data, bucket, state, best_file, scalars, progress) -> None:
+    result = score(model, val_data, bucket=bucket)
     state["history"]["val"].append((state["step"], result["nll"]))
     scalars.add("val/loss", result["nll"], state["step"])
     scalars.flush()
@@ -196,9 +196,9 @@ def _validate(model, val_data, state, best_file, scalars, progress) -> None:
     progress.write(f"step {state['step']}: validation perplexity per piece {result['perplexity']:.2f}")
 
 
-def _final_metrics(model, tokenizer, mcfg, val_data, test_pairs, state, n_train) -> dict:
+def _final_metrics(model, tokenizer, mcfg, bucket, val_data, test_pairs, state, n_train) -> dict:
     metrics = {
-        "val_perplexity": score(model, val_data)["perplexity"],  # per piece, EOS included
+        "val_perplexity": score(model, val_data, bucket=bucket)["perplexity"],  # per piece, EOS included
         "steps": state["step"],
         "train_pairs": n_train,
         "train_seconds": state["seconds"],
@@ -211,7 +211,7 @@ def _final_metrics(model, tokenizer, mcfg, val_data, test_pairs, state, n_train)
     if test_pairs:
         # Word perplexity: the whole reply's NLL (every piece and EOS) ÷ (v1-tokenizer words + 1), so v1 compares.
         data = encode_pairs(test_pairs, tokenizer, mcfg, mcfg.positions - 1)
-        test = score(model, data)
+        test = score(model, data, bucket=bucket)
         words = sum(len(tokenize(p.reply)) + 1 for p in test_pairs)
         metrics.update(
             test_perplexity=test["perplexity"],
@@ -230,6 +230,8 @@ def train_from_args(args: argparse.Namespace, command: str) -> int:
         train_cfg = replace(train_cfg, max_steps=args.schedule_steps)
     if args.max_seconds:
         train_cfg = replace(train_cfg, max_seconds=args.max_seconds)
+    if args.batch_size:
+        train_cfg = replace(train_cfg, batch_size=args.batch_size)
     pairs = corpus.read_pairs(args.pairs) if args.pairs else corpus.chitchat_pairs()
     job = TransformerJob(
         pairs[: args.limit] if args.limit else pairs,

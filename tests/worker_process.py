@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import shutil
 import time
 import urllib.error
@@ -15,6 +16,20 @@ from pathlib import Path
 from bot.worker.process import free_port, spawn, stop
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def open_file_limit(count: int | None) -> Iterator[None]:
+    """Processes started inside inherit a file-descriptor limit (RLIMIT_NOFILE) of `count`; ours comes back after."""
+    if count is None:
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (count, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def make_models(root: Path, tiny: Path, *names: str) -> Path:
@@ -74,13 +89,24 @@ def corrupt_weights(path: Path) -> None:
 class WorkerProc:
     """`python -m seq2seq serve` on a free loopback port; its log is kept for assertions."""
 
-    def __init__(self, models: Path, log: Path, *, env: dict | None = None, args: tuple = (), port: int | None = None):
+    def __init__(
+        self,
+        models: Path,
+        log: Path,
+        *,
+        env: dict | None = None,
+        args: tuple = (),
+        port: int | None = None,
+        open_files: int | None = None,
+    ):
+        """`open_files`: the worker's file-descriptor limit (RLIMIT_NOFILE), to see it run out."""
         self.models, self.log_path, self.port = models, log, port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
         full_env.pop("BANTER_WORKER_TOKEN", None)
         full_env.update(env or {})
-        self.proc = spawn(models, port=self.port, extra=tuple(args), env=full_env, log_path=log)
+        with open_file_limit(open_files):
+            self.proc = spawn(models, port=self.port, extra=tuple(args), env=full_env, log_path=log)
 
     def wait_ready(self, timeout: float = 60.0, headers: dict | None = None) -> None:
         deadline = time.monotonic() + timeout

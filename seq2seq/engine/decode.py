@@ -11,7 +11,7 @@ import math
 import os
 import random
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +25,12 @@ from seq2seq.text import URL_TOKEN, USER_TOKEN
 from seq2seq.vocab import BOS, PAD, SEP, SEP_ID
 
 DEVICES = ("auto", "cpu", "cuda")
+
+
+class DecodeStopped(Exception):
+    """Decoding was stopped because its caller asked (gone, or past a deadline)."""
+
+
 FALLBACK_REPLY = "hmm?"  # said only when every hypothesis was empty or blocked
 # Pieces a reply never holds: padding, start, the separator, and placeholders a reply cannot fill in.
 NEVER_SAID = (PAD, BOS, SEP, URL_TOKEN, USER_TOKEN)
@@ -118,26 +124,39 @@ class Engine:
         self, conversations: list[list[str]], options: EngineOptions, openers: bool = False
     ) -> list[list[Candidate]]:
         """Every distinct usable hypothesis per conversation, ranked best first (possibly none)."""
-        ranked = self._ranked(conversations, options, openers)
+        ranked = self._ranked(conversations, options, openers, None)
         return [[c for c in (self._candidate(*r) for r in item) if c.text] for item in ranked]
 
     def reply_batch(
-        self, conversations: list[list[str]], options: EngineOptions | None = None, openers: bool = False
+        self,
+        conversations: list[list[str]],
+        options: EngineOptions | None = None,
+        openers: bool = False,
+        should_stop: Callable[[], bool] | None = None,
     ) -> list[str]:
+        """`should_stop` is asked as decoding goes (every generated piece, where the engine's search calls back:
+        not inside beam search, which a request's cost bounds); once it says yes, DecodeStopped is raised."""
         options = options or EngineOptions()
         replies = []
-        for item in self._ranked(conversations, options, openers):
+        for item in self._ranked(conversations, options, openers, should_stop):
             # Text is made best first, only as far as needed: mostly one decode and one blocklist check.
             replies.append(next((c.text for c in (self._candidate(*r) for r in item) if c.text), FALLBACK_REPLY))
         return replies
 
-    def _ranked(self, conversations, options: EngineOptions, openers: bool) -> list[list[tuple]]:
+    def _ranked(self, conversations, options: EngineOptions, openers: bool, should_stop) -> list[list[tuple]]:
         """Per conversation, its distinct hypotheses best first, as (pieces, log_prob, anti_lm_log_prob, score)."""
         sources = self.source_pieces(conversations, openers)
+        arguments = self._search_arguments(options)
+        if should_stop is not None:
+            _check(should_stop)
+            if arguments["beam_size"] == 1:  # the engine calls back after each piece of greedy or sampled search
+                arguments["callback"] = lambda _step: should_stop()
         if options.seed is not None and options.strategy in ("sample", "sample_rank"):
-            results = self._seeded(sources, self._search_arguments(options), options.seed)
+            results = self._seeded(sources, arguments, options.seed)
         else:
-            results = self.translator.translate_batch(sources, **self._search_arguments(options))
+            results = self.translator.translate_batch(sources, **arguments)
+        if should_stop is not None:
+            _check(should_stop)  # a search cut short by the callback must not become replies
         found = [_distinct(r.hypotheses, r.scores) for r in results]
         flat = [(source, pieces, score) for source, item in zip(sources, found, strict=True) for pieces, score in item]
         # Sampling scores are the model's own log-probabilities (no temperature, no truncation; the search's
@@ -242,6 +261,11 @@ class Engine:
         # Bytes that do not form a whole character decode to U+FFFD: drop them rather than send "�";
         # normalising drops control characters that byte pieces can spell.
         return self.tokenizer.normalise(self.tokenizer.decode_pieces(pieces).replace("\ufffd", " "))
+
+
+def _check(should_stop: Callable[[], bool]) -> None:
+    if should_stop():
+        raise DecodeStopped("decoding stopped: its callers left or their deadline passed")
 
 
 def _distinct(hypotheses: list[list[str]], scores: list[float]) -> list[tuple[list[str], float]]:

@@ -71,12 +71,20 @@ class EngineOptions:
         """Replies the engine returns per message: beam and sample_rank rank several."""
         return self.beam_size if self.strategy in ("beam", "sample_rank") else 1
 
+    @property
+    def cost(self) -> int:
+        """The work of one reply in hypothesis-steps (hypotheses × max_len, in pieces): what batches count, as
+        `DecodeOptions.cost` in words."""
+        return self.hypotheses * self.max_len
+
     @classmethod
     def from_decode_options(cls, options: DecodeOptions) -> EngineOptions:
         """The bot's word-based request as piece-based engine options (same names, same meaning)."""
         values = asdict(options)
         values["max_len"] = min(MAX_PIECES, math.ceil(options.max_len * PIECES_PER_WORD))
         values["min_len"] = min(values["max_len"], options.min_len)  # a word is at least one piece
+        if options.seed is not None:  # the API takes 0 to 2**63 - 1; CTranslate2 seeds with 32 bits
+            values["seed"] = options.seed % 2**32
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
 

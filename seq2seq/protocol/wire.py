@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -12,6 +13,7 @@ MAX_TURN_CHARS = 4000  # a Discord message is at most 4000 characters (Nitro)
 MAX_BATCH_ITEMS = 256  # reply requests in one batched POST
 MAX_REPLY_BODY = 1 << 20  # bytes of a /v1/reply body
 MAX_JOB_BODY = 64 << 20  # bytes of a fine-tune upload (JSONL)
+MAX_JOB_JSON_BODY = 4 << 20  # bytes of a fine-tune sent as one JSON object: parsed whole, so larger ones go as JSONL
 MIN_FINETUNE_PAIRS = 10  # fewer cannot be split into training and held-out pairs
 
 VERSION_STATUSES = ("active", "candidate", "rejected", "retired")
@@ -22,6 +24,28 @@ _VERSION_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # The worker's own files sit beside the version directories (registry.json and its temporary files):
 # a version may never be named like one, whatever the case of the letters.
 RESERVED_VERSION_SUFFIXES = (".json", ".tmp")
+
+
+def loads_json(text: bytes | str) -> Any:
+    """json.loads with every way it can fail as a ValueError: bad JSON, bad UTF-8, or nesting too deep to parse."""
+    try:
+        return json.loads(text)
+    except RecursionError:  # "[" × 100,000: the parser recurses once per level
+        raise ValueError("malformed JSON: nested too deeply") from None
+    except ValueError as exc:  # includes bad UTF-8
+        raise ValueError(f"malformed JSON: {exc}") from None
+
+
+def clip(value: Any, limit: int = 60) -> str:
+    """Caller input quoted in a message or a log line: repr'd, and cut short so no one can make either huge."""
+    text = repr(value) if not isinstance(value, str) else value
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def clip_names(names: list[str], most: int = 5) -> str:
+    """A few (clipped) unknown names for an error message, and how many more there were."""
+    shown = ", ".join(clip(str(n), 40) for n in names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def validate_version(name: Any) -> str:
@@ -49,7 +73,7 @@ class ReplyRequest:
             raise ValueError(f"{where}: expected an object with a 'context' list")
         unknown = sorted(set(data) - {"context", "options", "timeout_s"})
         if unknown:
-            raise ValueError(f"{where}: unknown fields: {', '.join(unknown)}")
+            raise ValueError(f"{where}: unknown fields: {clip_names(unknown)}")
         context = data.get("context")
         if not isinstance(context, list) or not context:
             raise ValueError(f"{where}: 'context' must be a non-empty list of strings (the message last)")
@@ -206,7 +230,7 @@ def _typed(cls, data: dict, coerce: bool) -> dict:
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ValueError(f"unknown fine-tune options: {', '.join(unknown)}")
+        raise ValueError(f"unknown fine-tune options: {clip_names(unknown)}")
     clean = {}
     for key, value in data.items():
         kind = _FIELD_TYPES[key]
@@ -263,7 +287,7 @@ def pair_from_json(obj: Any, where: str) -> dict:
         raise ValueError(f"{where}: expected an object with 'query' and 'reply'")
     unknown = sorted(set(obj) - {"query", "reply", "context", "group"})
     if unknown:
-        raise ValueError(f"{where}: unknown fields: {', '.join(unknown)}")
+        raise ValueError(f"{where}: unknown fields: {clip_names(unknown)}")
     query, reply, context = obj.get("query"), obj.get("reply"), obj.get("context") or ""
     if not isinstance(query, str) or not isinstance(reply, str) or not query.strip() or not reply.strip():
         raise ValueError(f"{where}: 'query' and 'reply' must be non-empty strings")

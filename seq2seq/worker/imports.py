@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 from seq2seq.corpus import pairs_from_lines
-from seq2seq.protocol import MAX_JOB_BODY, pair_from_json
+from seq2seq.protocol import MAX_JOB_BODY, clip, pair_from_json
 
 # Never trust st_size: /proc files say 0 and are endless; a file may grow while it is read.
 MAX_IMPORT_BYTES = MAX_JOB_BODY  # the same limit as an uploaded body
@@ -25,7 +25,7 @@ def pairs_from_import(folder: Path | None, raw, limit: int = MAX_IMPORT_BYTES) -
     # The group (a JSONL line's, or the file and line) keeps conversations whole in the held-out split.
     return [
         pair_from_json(
-            {"query": p.query, "reply": p.reply, "context": p.context, "group": p.group}, f"{raw}: pair {i + 1}"
+            {"query": p.query, "reply": p.reply, "context": p.context, "group": p.group}, f"{clip(raw)}: pair {i + 1}"
         )
         for i, p in enumerate(pairs_from_lines(lines, Path(raw)))
     ]
@@ -47,28 +47,28 @@ def read_import(folder: Path | None, raw, limit: int = MAX_IMPORT_BYTES) -> byte
     given = Path(raw) if Path(raw).is_absolute() else base / raw
     # Judged by its text before anything is looked up, so an outside path never says whether it exists.
     if not _inside(Path(os.path.normpath(given)), (base, Path(os.path.abspath(folder)))):
-        raise ImportRefused(f"{raw} is outside the import folder")
+        raise ImportRefused(f"{clip(raw)} is outside the import folder")
     try:
         real = given.resolve(strict=True)
     except (OSError, RuntimeError):  # missing, a dangling or looping symlink
-        raise ValueError(f"no such file in the import folder: {raw}") from None
+        raise ValueError(f"no such file in the import folder: {clip(raw)}") from None
     if not _inside(real, (base,)):
-        raise ImportRefused(f"{raw} leads outside the import folder")
+        raise ImportRefused(f"{clip(raw)} leads outside the import folder")
     try:
         # O_NOFOLLOW: a symlink swapped in after resolve() is refused; O_NONBLOCK: a FIFO cannot hang the open.
         fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
-        raise ValueError(f"cannot open {raw} ({exc.strerror or exc})") from None
+        raise ValueError(f"cannot open {clip(raw)} ({exc.strerror or exc})") from None
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise ValueError(f"{raw} is not a regular file")
+        raise ValueError(f"{clip(raw)} is not a regular file")
     with os.fdopen(fd, "rb") as handle:
         chunks, size = [], 0
         while chunk := handle.read(min(1 << 20, limit + 1 - size)):
             chunks.append(chunk)
             size += len(chunk)
             if size > limit:
-                raise ValueError(f"{raw} is over the {limit}-byte limit")
+                raise ValueError(f"{clip(raw)} is over the {limit}-byte limit")
     return b"".join(chunks)
 
 

@@ -19,10 +19,12 @@ from seq2seq.protocol import FinetuneOptions, JobInfo, validate_version
 from seq2seq.worker.files import TEMP_PREFIX, remove_tree, write_json_atomically
 from seq2seq.worker.registry import ActivationError, Registry, now_iso
 from seq2seq.worker.settings import TOKEN_ENV
+from seq2seq.worker.uploads import PairsFile
 
 log = logging.getLogger("banter.worker.jobs")
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # so the subprocess imports this same seq2seq
 JOBS_DIR = ".jobs"  # hidden: never mistaken for a model version
+UPLOAD_PREFIX = "upload-"  # pairs of a request still being read, in JOBS_DIR
 PAIRS_FILE = "pairs.jsonl"  # the job's input: people's words, kept only while the job runs
 RUN_DIR = "run"  # checkpoints: large (weights plus optimizer slots), useless once the job ends
 CANCEL_GRACE_S = 10.0  # SIGTERM lets training stop at a step boundary; then SIGKILL
@@ -71,6 +73,8 @@ class JobManager:
         for folder in self.root.iterdir():
             if folder.is_dir():  # no job runs yet: whatever a killed worker left behind goes
                 discard_job_data(folder)
+            elif folder.name.startswith(UPLOAD_PREFIX):  # a request cut off by the worker's death
+                folder.unlink(missing_ok=True)
         for file in sorted(self.root.glob("*/job.json"), key=lambda f: f.stat().st_mtime):
             try:
                 info = JobInfo.from_json(json.loads(file.read_text(encoding="utf-8")))
@@ -104,7 +108,11 @@ class JobManager:
     def list(self) -> list[JobInfo]:
         return [j.info for j in reversed(self.jobs.values())]
 
-    async def start(self, pairs: list[dict], options: FinetuneOptions) -> JobInfo:
+    def upload_path(self) -> Path:
+        """Where a request's pairs are written before its job exists (beside the jobs: one rename moves them)."""
+        return self.root / f"{UPLOAD_PREFIX}{uuid.uuid4().hex}.jsonl"
+
+    async def start(self, pairs: PairsFile, options: FinetuneOptions) -> JobInfo:
         async with self._starting:
             if self.running:
                 raise JobConflict(f"job {self.running.info.id} is still {self.running.info.state}; one job at a time")
@@ -119,9 +127,9 @@ class JobManager:
             job_dir = self.root / job_id
             job_dir.mkdir(parents=True)
             try:
-                await asyncio.to_thread(_write_jsonl, job_dir / PAIRS_FILE, pairs)
+                os.replace(pairs.path, job_dir / PAIRS_FILE)
             except OSError:
-                await asyncio.to_thread(shutil.rmtree, job_dir, True)  # no half-written pairs stay behind
+                await asyncio.to_thread(shutil.rmtree, job_dir, True)  # no half-made job stays behind
                 raise
             job = Job(
                 JobInfo(
@@ -130,7 +138,7 @@ class JobManager:
                     version=version,
                     base_version=base,
                     options=options.to_json(),
-                    pairs=len(pairs),
+                    pairs=pairs.count,
                     created=now_iso(),
                     progress={"phase": "queued"},
                 ),
@@ -349,12 +357,6 @@ def _child_setup() -> None:
     os.nice(10)
     if _LIBC is not None:
         _LIBC.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG; survives exec, so no window where training is orphaned
-
-
-def _write_jsonl(path: Path, pairs: list[dict]) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        for i, pair in enumerate(pairs):
-            handle.write(json.dumps({"group": f"upload:{i}", **pair}, ensure_ascii=False) + "\n")
 
 
 def discard_job_data(job_dir: Path) -> None:

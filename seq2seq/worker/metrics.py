@@ -30,6 +30,11 @@ class WorkerMetrics:
             "banter_worker_rejected", "Reply requests refused at once because the queue was full", registry=r
         )
         self.expired = Counter("banter_worker_deadline_exceeded", "Reply requests past their deadline", registry=r)
+        self.stopped = Counter(
+            "banter_worker_batches_stopped",
+            "Batches stopped between decoding steps: every caller left or the deadline passed",
+            registry=r,
+        )
         self.queue_depth = Gauge("banter_worker_queue_depth", "Reply requests waiting for a batch", registry=r)
         self.batch_size = Histogram(
             "banter_worker_batch_size", "Conversations per decoded batch", buckets=BATCH_BUCKETS, registry=r

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,17 +17,23 @@ from seq2seq.decoding import DecodeOptions
 from seq2seq.engine.options import EngineOptions
 from seq2seq.protocol import (
     MAX_JOB_BODY,
+    MAX_JOB_JSON_BODY,
     MAX_REPLY_BODY,
     MIN_FINETUNE_PAIRS,
     FinetuneOptions,
     ReplyResult,
+    clip,
+    clip_names,
+    loads_json,
     pair_from_json,
     parse_reply_body,
     validate_version,
 )
 from seq2seq.worker.imports import pairs_from_import
 from seq2seq.worker.metrics import CONTENT_TYPE_LATEST
+from seq2seq.worker.uploads import receive_jsonl, write_pairs
 
+_JOB_ID_RE = re.compile(r"^[0-9a-f]{1,64}$")  # jobs are named by hex ids
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines")
 
 
@@ -41,32 +49,43 @@ def worker_of(request: web.Request):
     return request.app["worker"]
 
 
-async def read_body(request: web.Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it passes `limit` (before reading it all, when the length is declared)."""
+async def body_chunks(request: web.Request, limit: int) -> AsyncIterator[bytes]:
+    """The body as it arrives: 413 as soon as it passes `limit` (at once when the length is declared),
+    408 when the client pauses longer than [worker] idle_timeout_s (a stalled upload holds nothing for long)."""
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, f"request body of {request.content_length} bytes is over the {limit}-byte limit")
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(1 << 16):
+    idle_s, size = worker_of(request).settings.idle_timeout_s, 0
+    while True:
+        try:
+            async with asyncio.timeout(idle_s):
+                chunk = await request.content.readany()
+        except TimeoutError:
+            raise ApiError(408, f"no part of the request body arrived for {idle_s:g} s") from None
+        if not chunk:
+            return
         size += len(chunk)
         if size > limit:
             raise ApiError(413, f"request body is over the {limit}-byte limit")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        yield chunk
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    return b"".join([chunk async for chunk in body_chunks(request, limit)])
 
 
 def parse_json(body: bytes):
     if not body.strip():
         raise ApiError(400, "empty body: expected JSON")
     try:
-        return json.loads(body)
-    except ValueError as exc:  # includes bad UTF-8
-        raise ApiError(400, f"malformed JSON: {exc}") from None
+        return loads_json(body)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
 
 
 def json_response(data, status: int = 200) -> web.Response:
-    return web.Response(
-        body=json.dumps(data, ensure_ascii=False).encode(), status=status, content_type="application/json"
-    )
+    # A lone surrogate (JSON input may carry "\ud800", and a message may quote it) goes back as that escape.
+    body = json.dumps(data, ensure_ascii=False).encode("utf-8", "backslashreplace")
+    return web.Response(body=body, status=status, content_type="application/json")
 
 
 # ----- replies
@@ -77,12 +96,20 @@ async def reply(request: web.Request) -> web.Response:
         requests, is_list = parse_reply_body(parse_json(await read_body(request, MAX_REPLY_BODY)))
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None
-    options = []
+    decoded, options = [], []
     for i, r in enumerate(requests):
         try:
-            options.append(engine_options(worker.settings.decoding, r.options))
+            decoded.append(decode_options(worker.settings.decoding, r.options))
+            options.append(engine_options(decoded[-1], r.options))
         except ValueError as exc:
             raise ApiError(400, f"request {i}: {exc}" if is_list else str(exc)) from None
+    cost, budget = sum(d.cost for d in decoded), worker.settings.max_request_cost  # in the caller's words
+    if cost > budget:
+        raise ApiError(
+            400,
+            f"this request would decode {cost} hypothesis-steps (items × beams × max_len); the worker allows "
+            f"{budget} per request ([worker] max_request_cost): send fewer items, a smaller beam_size or max_len",
+        )
     timeout = min([worker.settings.request_timeout_s, *[r.timeout_s for r in requests if r.timeout_s]])
     results = await worker.batcher.submit_many(
         [(r.context, o, o) for r, o in zip(requests, options, strict=False)], started + timeout
@@ -108,6 +135,7 @@ async def healthz(request: web.Request) -> web.Response:
             "model_version": worker.registry.active,
             "loading": worker.registry.starting,
             "queue_depth": worker.batcher.depth,
+            "decoding": worker.batcher.decoding,
         }
     )
 
@@ -134,7 +162,7 @@ def _version(request: web.Request) -> str:
     try:
         return validate_version(request.match_info["version"])
     except ValueError as exc:
-        raise ApiError(400, f"bad version name {request.match_info['version']!r}: {exc}") from None
+        raise ApiError(400, f"bad version name {clip(request.match_info['version'])!r}: {exc}") from None
 
 
 async def list_models(request: web.Request) -> web.Response:
@@ -179,18 +207,29 @@ async def start_finetune(request: web.Request) -> web.Response:
     worker = worker_of(request)
     if worker.jobs.running:  # answer 409 before reading a large upload
         raise ApiError(409, f"job {worker.jobs.running.info.id} is still running; one job at a time")
-    body = await read_body(request, MAX_JOB_BODY)
+    upload = worker.jobs.upload_path()
     try:
         if request.content_type in JSONL_TYPES:
             options = FinetuneOptions.from_query(dict(request.query))
-            pairs = parse_jsonl(body)
+            pairs = await receive_jsonl(body_chunks(request, MAX_JOB_BODY), upload)
         else:
-            options, pairs = await _finetune_json(parse_json(body), worker.settings.import_dir)
+            body = await read_body(request, MAX_JOB_JSON_BODY)
+            if not body.strip():
+                raise ApiError(400, "empty body: expected JSON")
+            data = await asyncio.to_thread(loads_json, body)
+            options, listed = await _finetune_json(data, worker.settings.import_dir)
+            pairs = await asyncio.to_thread(write_pairs, listed, upload)
+        if pairs.count < MIN_FINETUNE_PAIRS:
+            raise ApiError(400, f"{pairs.count} pairs: a fine-tune needs at least {MIN_FINETUNE_PAIRS}")
+        info = await worker.jobs.start(pairs, options)
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None
-    if len(pairs) < MIN_FINETUNE_PAIRS:
-        raise ApiError(400, f"{len(pairs)} pairs: a fine-tune needs at least {MIN_FINETUNE_PAIRS}")
-    info = await worker.jobs.start(pairs, options)
+    except ApiError as exc:
+        if exc.status == 413 and request.content_type not in JSONL_TYPES:
+            exc.message += ": send large fine-tunes as JSONL (Content-Type: application/x-ndjson, options as query)"
+        raise
+    finally:
+        upload.unlink(missing_ok=True)  # moved into the job when it started
     return json_response(info.to_json(), status=202)
 
 
@@ -199,7 +238,7 @@ async def _finetune_json(data, import_dir: Path | None) -> tuple[FinetuneOptions
         raise ValueError("expected an object with 'pairs' (a list) or 'path' (a file on the worker), and 'options'")
     unknown = sorted(set(data) - {"pairs", "path", "options"})
     if unknown:
-        raise ValueError(f"unknown fields: {', '.join(unknown)}")
+        raise ValueError(f"unknown fields: {clip_names(unknown)}")
     options = FinetuneOptions.from_json(data.get("options"))
     if ("pairs" in data) == ("path" in data):
         raise ValueError("send exactly one of 'pairs' (a list of {query, reply, context?}) or 'path'")
@@ -210,32 +249,23 @@ async def _finetune_json(data, import_dir: Path | None) -> tuple[FinetuneOptions
     return options, await asyncio.to_thread(pairs_from_import, import_dir, data["path"])
 
 
-def parse_jsonl(body: bytes) -> list[dict]:
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"the JSONL body is not UTF-8: {exc}") from None
-    pairs = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                obj = json.loads(line)
-            except ValueError as exc:
-                raise ValueError(f"line {number}: malformed JSON: {exc}") from None
-            pairs.append(pair_from_json(obj, f"line {number}"))
-    return pairs
-
-
 async def list_jobs(request: web.Request) -> web.Response:
     return json_response({"jobs": [j.to_json() for j in worker_of(request).jobs.list()]})
 
 
+def _job_id(request: web.Request) -> str:
+    job_id = request.match_info["id"]
+    if not _JOB_ID_RE.match(job_id):  # never a job's id: answer without quoting all of it
+        raise ApiError(404, f"unknown job: {clip(job_id)}")
+    return job_id
+
+
 async def get_job(request: web.Request) -> web.Response:
-    return json_response(worker_of(request).jobs.get(request.match_info["id"]).to_json())
+    return json_response(worker_of(request).jobs.get(_job_id(request)).to_json())
 
 
 async def cancel_job(request: web.Request) -> web.Response:
-    return json_response((await worker_of(request).jobs.cancel(request.match_info["id"])).to_json())
+    return json_response((await worker_of(request).jobs.cancel(_job_id(request))).to_json())
 
 
 def add_routes(app: web.Application) -> None:
@@ -253,11 +283,11 @@ def add_routes(app: web.Application) -> None:
     app.router.add_delete("/v1/jobs/{id}", cancel_job)
 
 
-def engine_options(defaults: DecodeOptions, overrides: dict | None) -> EngineOptions:
-    """Validated as the bot's word-based options, served as the engine's piece-based ones; requests with equal
-    engine options batch together. Only a request's own seed makes its replies repeatable (at a cost: see
+def engine_options(decoded: DecodeOptions, overrides: dict | None) -> EngineOptions:
+    """The bot's word-based options (validated) as the engine's piece-based ones; requests with equal engine
+    options batch together. Only a request's own seed makes its replies repeatable (at a cost: see
     EngineOptions); a [decoding] seed is the engines' own (`server.engine_args`)."""
-    options = EngineOptions.from_decode_options(decode_options(defaults, overrides))
+    options = EngineOptions.from_decode_options(decoded)
     return options if overrides and "seed" in overrides else replace(options, seed=None)
 
 

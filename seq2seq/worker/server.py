@@ -12,11 +12,14 @@ import sys
 from aiohttp import web
 
 from seq2seq.engine.decode import default_compute_type, pick_device
-from seq2seq.protocol import error_body
+from seq2seq.engine.options import EngineOptions
+from seq2seq.protocol import clip, error_body
 from seq2seq.worker import routes
 from seq2seq.worker.batcher import Batcher, DeadlineExceeded, NotReady, QueueFull
+from seq2seq.worker.connections import ConnectionGuard, GuardedSite, connection_cap
 from seq2seq.worker.imports import ImportRefused
 from seq2seq.worker.jobs import JobConflict, JobManager, UnknownJob
+from seq2seq.worker.logs import quiet_noisy_loggers
 from seq2seq.worker.metrics import WorkerMetrics
 from seq2seq.worker.registry import (
     ActivationError,
@@ -29,6 +32,7 @@ from seq2seq.worker.registry import (
 from seq2seq.worker.settings import TOKEN_ENV, SettingsError, WorkerSettings, load
 
 log = logging.getLogger("banter.worker")
+MAX_MESSAGE_CHARS = 1000  # an error message quotes caller input at most this long in all (each quote is clipped too)
 
 # Exceptions of the parts below the HTTP layer → (status, extra headers).
 ERRORS = {
@@ -47,8 +51,8 @@ ERRORS = {
 }
 
 
-def _decode(model, conversations, options):
-    return model.engine.reply_batch(conversations, options)
+def _decode(model, conversations, options, should_stop):
+    return model.engine.reply_batch(conversations, options, should_stop=should_stop)
 
 
 def engine_args(settings: WorkerSettings) -> dict:
@@ -89,6 +93,9 @@ class Worker:
             batch_timeout_s=s.batch_timeout_ms / 1000,
             max_queue=s.max_queue,
             threads=s.decode_threads,
+            cost=lambda options: options.cost,  # EngineOptions: in pieces
+            # No batch costs more than a full batch of default replies: that bounds how long anyone waits.
+            max_batch_cost=s.max_batch_size * EngineOptions.from_decode_options(s.decoding).cost,
             metrics=self.metrics,
         )
         self.batcher.start()
@@ -137,7 +144,7 @@ async def json_errors(request: web.Request, handler):
     except Exception:
         log.exception("unexpected error in %s %s", request.method, request.path)
         status, message, headers = 500, "internal error in the worker (see its log)", {}
-    response = routes.json_response(error_body(status, message), status=status)
+    response = routes.json_response(error_body(status, clip(message, MAX_MESSAGE_CHARS)), status=status)
     response.headers.update(headers)
     return response
 
@@ -159,8 +166,8 @@ def bearer_auth(token: str):
     return check
 
 
-def build_app(worker: Worker) -> web.Application:
-    middlewares = [count_requests, json_errors]
+def build_app(worker: Worker, guard: ConnectionGuard | None = None) -> web.Application:
+    middlewares = ([guard.middleware] if guard else []) + [count_requests, json_errors]
     if worker.settings.token:
         middlewares.append(bearer_auth(worker.settings.token))
     app = web.Application(middlewares=middlewares, client_max_size=routes.MAX_JOB_BODY)
@@ -173,19 +180,25 @@ def accelerator_note(device: str) -> str:
     """Where replies decode and fine-tuning trains, without importing TensorFlow into the serving process."""
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     return (
-        f"replies decode through CTranslate2 on {device} ({default_compute_type(device)}); "
+        f"accelerator: replies decode through CTranslate2 on {device} ({default_compute_type(device)}); "
         f"fine-tuning jobs train through Keras ({backend}) and log the device they got"
     )
 
 
 async def serve(settings: WorkerSettings, ready: asyncio.Event | None = None) -> None:
+    quiet_noisy_loggers()
     worker = Worker(settings)
     worker.start_batcher()
+    guard = ConnectionGuard(connection_cap(settings.max_connections), settings.header_timeout_s)
     runner = web.AppRunner(
-        build_app(worker), access_log=None, shutdown_timeout=settings.request_timeout_s, handle_signals=False
+        build_app(worker, guard),
+        access_log=None,
+        shutdown_timeout=settings.request_timeout_s,
+        handle_signals=False,
+        keepalive_timeout=settings.idle_timeout_s,  # aiohttp's default is an hour
     )
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024, reuse_address=True)
+    site = GuardedSite(runner, guard, settings.host, settings.port)
     await site.start()
     port = runner.addresses[0][1] if runner.addresses else settings.port
     # Bound before loading: /healthz answers at once, /readyz says 503 until a model is active.

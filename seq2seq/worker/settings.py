@@ -39,6 +39,15 @@ class WorkerSettings:
     batch_timeout_ms: float = 2.0
     max_queue: int = 256
     request_timeout_s: float = 10.0
+    # Σ width × max_len over one request's items (see DecodeOptions.cost): 256 replies at the default
+    # [decoding] cost 25,600; 256 items × beam 32 × 100 tokens (819,200) is refused with a 400.
+    max_request_cost: int = 32_768
+    # Slow or half-open connections: a request head must arrive within header_timeout_s of connecting; a
+    # connection idles (between requests, or within a body) at most idle_timeout_s; beyond max_connections
+    # (lowered to fit the open-file limit) a new connection evicts the longest-open one that has no request.
+    header_timeout_s: float = 10.0
+    idle_timeout_s: float = 30.0
+    max_connections: int = 512
     decode_threads: int = 2  # batches decoded at once: engine replicas of one thread each, both cores of a small box
     device: str = "auto"  # where replies decode: auto (a CUDA GPU when CTranslate2 sees one), cpu or cuda
     keep_versions: int = 5  # model versions kept on disk besides the active one and "default"
@@ -77,10 +86,20 @@ class WorkerSettings:
             raise SettingsError(
                 f"[worker] device (or BANTER_DEVICE) must be one of {', '.join(DEVICES)}, not {self.device!r}"
             )
+        if self.max_request_cost < self.decoding.cost:
+            raise SettingsError(
+                f"[worker] max_request_cost ({self.max_request_cost}) is below the cost of one reply "
+                f"at the [decoding] settings ({self.decoding.cost} = width × max_len)"
+            )
         if not 0 <= self.batch_timeout_ms <= 1000:
             raise SettingsError("[worker] batch_timeout_ms must be between 0 and 1000")
         if not 0 < self.request_timeout_s <= 600:
             raise SettingsError("[worker] request_timeout_s must be in (0, 600]")
+        for name in ("header_timeout_s", "idle_timeout_s"):
+            if not 0 < getattr(self, name) <= 3600:
+                raise SettingsError(f"[worker] {name} must be in (0, 3600]")
+        if self.max_connections < 8:
+            raise SettingsError("[worker] max_connections must be at least 8")
         if not 0 <= self.gate_margin <= 1:
             raise SettingsError("[worker] gate_margin must be between 0 and 1")
         if not 0 <= self.replay_fraction < 1:

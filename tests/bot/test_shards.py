@@ -163,13 +163,13 @@ async def test_two_shards_share_one_database_and_one_worker(server, worker, db_u
                 )
             # A channel's reply is done (no longer in flight) once the shard has logged it.
             answers = {str(s.id) for s in server.sent_messages if replied_to(s) in {m["id"] for m in asked[:2]}}
-            await eventually(lambda a=answers: logged_ids(db_url, a), timeout=30, interval=0.2)
+            await eventually(lambda a=answers: logged_ids(db_url, a), timeout=90, interval=0.2)
             mentions += asked
         human += [m for m in mentions if int(m["channel_id"]) in {c.id for c in channels}]
         replies = [s for s in server.sent_messages if s.body.get("message_reference")]
         guild_replies = [s for s in replies if s.channel_id in {c.id for c in channels}]
         ids = {m["id"] for m in human} | {str(s.id) for s in guild_replies}
-        await eventually(lambda: logged_ids(db_url, ids), timeout=30, interval=0.2)
+        await eventually(lambda: logged_ids(db_url, ids), timeout=90, interval=0.2)
         assert sorted(replied_to(s) for s in replies) == sorted(m["id"] for m in mentions)
         rows = await stored(db_url, Message.id, Message.is_own)
         assert sorted(str(r.id) for r in rows) == sorted(ids)  # each once, both shards', and no DM
@@ -180,7 +180,7 @@ async def test_two_shards_share_one_database_and_one_worker(server, worker, db_u
         assert "opted out" in await slash(server, None, dm, bob, "optout")
         await server.user_says(channels[1], bob, "bob after opting out")
         last = await server.user_says(channels[1], carol, "carol is still logged")
-        await eventually(lambda: logged_ids(db_url, {last["id"]}), timeout=30, interval=0.2)
+        await eventually(lambda: logged_ids(db_url, {last["id"]}), timeout=90, interval=0.2)
         contents = {r.content for r in await stored(db_url, Message.content)}
         assert "carol is still logged" in contents and "bob after opting out" not in contents
         assert not any("bob speaks" in c for c in contents)

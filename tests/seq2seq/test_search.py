@@ -204,3 +204,13 @@ def test_a_batch_of_different_items_gives_what_each_item_gives_alone():
     np.testing.assert_allclose(batched_scores, [score[0] for _, score in alone])
     # The case is worth testing only if the items differ and leave the batch at different steps.
     assert len({tuple(r) for r in batched}) == 8 and len({len(r) for r in batched}) > 1
+
+
+def test_a_vanishing_top_p_keeps_the_likeliest_token():
+    """Found by the decoding-options property test: top_p=5e-324 is 0 in float32, which cut every token."""
+    from seq2seq.search import _draw
+
+    scores = np.log(np.array([[0.1, 0.6, 0.3], [0.5, 0.2, 0.3]], dtype=np.float32))
+    with np.errstate(invalid="raise", divide="raise"):
+        picked = _draw(scores, top_k=0, top_p=5e-324, rng=np.random.default_rng(0))
+    assert picked.tolist() == [1, 0]

@@ -27,7 +27,7 @@ class FakeDecoder:
         self.gate.set()
         self.started = threading.Event()
 
-    def __call__(self, model, conversations, options):
+    def __call__(self, model, conversations, options, should_stop):
         self.started.set()
         self.gate.wait(5)
         if options == "bad":
@@ -181,3 +181,64 @@ async def test_no_model_means_not_ready_and_stop_fails_the_waiting():
     assert (await first)[0].reply == "beam:a"  # decoding batches finish
     with pytest.raises(NotReady):
         await second
+
+
+class SteppingDecoder:
+    """Decodes in steps, as the search does, asking should_stop before each; records every batch."""
+
+    def __init__(self, steps: int = 20, step_s: float = 0.005):
+        self.steps, self.step_s = steps, step_s
+        self.batches: list[list[str]] = []
+        self.stopped = threading.Event()
+
+    def __call__(self, model, conversations, options, should_stop):
+        slow = any(c[-1] == "slow" for c in conversations)
+        for _ in range(10_000 if slow else self.steps):  # "slow" takes ten seconds unless stopped
+            if should_stop():
+                self.stopped.set()
+                raise RuntimeError("stopped")
+            time.sleep(self.step_s)
+        self.batches.append([c[-1] for c in conversations])
+        return [c[-1] for c in conversations]
+
+
+async def test_a_big_request_shares_batches_with_later_ones_in_turn():
+    decoder = SteppingDecoder()
+    batcher, _ = make(decoder, max_batch_size=4, batch_timeout_s=0.0)
+    try:
+        big = asyncio.ensure_future(
+            batcher.submit_many([([f"big{i}"], "k", "k") for i in range(40)], time.perf_counter() + 30)
+        )
+        while not decoder.batches:  # the big one has started
+            await asyncio.sleep(0.001)
+        small = await ask(batcher, "small", "k", timeout=30)
+        assert not big.done()  # served between the big request's slices, not after all of them
+        assert small[0].reply == "small" and len(await big) == 40
+    finally:
+        await batcher.stop()
+    mixed = next(b for b in decoder.batches if "small" in b)
+    assert any(name.startswith("big") for name in mixed)  # it shared a batch in turn with the big request
+
+
+async def test_batches_are_capped_by_cost():
+    decoder = SteppingDecoder(steps=1)
+    batcher, _ = make(decoder, max_batch_size=64, batch_timeout_s=0.0, cost=len, max_batch_cost=12)
+    try:  # the options key is the "cost" here: "xxxx" costs 4 per item, so 3 items per batch
+        await batcher.submit_many([([f"m{i}"], "xxxx", "xxxx") for i in range(7)], time.perf_counter() + 5)
+        await batcher.submit_many([([f"h{i}"], "x" * 50, "x" * 50) for i in range(2)], time.perf_counter() + 5)
+    finally:
+        await batcher.stop()
+    assert [len(b) for b in decoder.batches] == [3, 3, 1, 1, 1]  # over the cap alone: one item per batch
+
+
+async def test_decoding_stops_between_steps_once_the_deadline_passes():
+    decoder = SteppingDecoder(step_s=0.001)
+    batcher, _ = make(decoder, batch_timeout_s=0.0)
+    try:
+        with pytest.raises(DeadlineExceeded):
+            await ask(batcher, "slow", timeout=0.2)
+        assert await asyncio.to_thread(decoder.stopped.wait, 5)
+        (after,) = await ask(batcher, "after", timeout=5)  # the decoder is free again
+        assert after.reply == "after"
+    finally:
+        await batcher.stop()

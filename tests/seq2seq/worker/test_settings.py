@@ -87,6 +87,8 @@ def test_banter_config_names_the_file_and_a_bad_environment_value_names_the_vari
         ("[worker]\nmax_queue = 0\n", "max_queue"),
         ("[worker]\ndevice = 'gpu'\n", r"device \(or BANTER_DEVICE\) must be one of auto, cpu, cuda, not 'gpu'"),
         ("[decoding]\nbeam_size = 0\n", "beam_size"),
+        ("[decoding]\nseed = -1\n", "seed"),
+        ("[decoding]\ntemperature = '0.9'\n", "temperature"),
         ("[worker\n", "config.toml"),
     ],
 )
