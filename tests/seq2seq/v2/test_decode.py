@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from seq2seq.engine.decode import FALLBACK_REPLY, Engine, pick_device, suppressed_sequences
+from seq2seq.engine.decode import FALLBACK_REPLY, DecodeStopped, Engine, pick_device, suppressed_sequences
 from seq2seq.engine.options import EngineOptions
 from seq2seq.protocol.blocklist import Blocklist
 
@@ -151,6 +151,35 @@ def test_a_call_with_a_seed_repeats_whatever_the_batch(random_engine_dir, strate
     assert len(unseeded) > 1  # without a seed, the engine's own generator moves on call after call
     with pytest.raises(ValueError, match="seed"):
         replace(options, seed=-1)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_decoding_stops_when_asked(random_engine_dir, strategy):
+    engine = Engine(random_engine_dir, device="cpu", compute_type="float32")
+    options = EngineOptions(strategy=strategy, min_len=20, max_len=20, anti_lm=0.0)
+    asked = []
+
+    def after(calls: int):
+        def should_stop() -> bool:
+            asked.append(1)
+            return len(asked) > calls
+
+        return should_stop
+
+    assert all(engine.reply_batch([["hi"], ["hello"]], options, should_stop=lambda: False))
+    with pytest.raises(DecodeStopped):
+        engine.reply_batch([["hi"], ["hello"]], options, should_stop=after(0))  # before any search
+    asked.clear()
+    if strategy == "beam":  # no call-back inside beam search (a request's cost bounds it): asked before and after
+        with pytest.raises(DecodeStopped):
+            engine.reply_batch([["hi"], ["hello"]], options, should_stop=after(1))
+        assert len(asked) == 2
+        return
+    with pytest.raises(DecodeStopped):
+        engine.reply_batch([["hi"], ["hello"]], options, should_stop=after(3))
+    # Greedy and sampled searches call back after each piece of each hypothesis: told to stop at the 4th call,
+    # they stop within that step, long before the 20 steps' 20 × 2 × hypotheses calls.
+    assert len(asked) <= 4 + 2 * options.hypotheses
 
 
 def test_no_empty_reply(tmp_path, tokenizer, tiny_config, initial_weights):
