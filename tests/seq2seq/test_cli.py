@@ -155,7 +155,7 @@ def test_bad_arguments_are_clear_errors(trained, tmp_path):
     options = cli("reply", "--model", str(trained / "model"), "--beam-size", "0", "hi")
     assert options.returncode == 2 and "beam_size" in options.stderr
     for args, message in (
-        (("--preset", "large"), "unknown transformer preset 'large'"),
+        (("--preset", "huge"), "unknown transformer preset 'huge'"),
         (("--arch", "lstm", "--schedule-steps", "5"), "are for --arch transformer"),
         (("--epochs", "2"), "--epochs is for --arch lstm"),
     ):
