@@ -13,9 +13,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 from seq2seq import corpus, metrics
+from seq2seq.chat import ReplyFn, open_model
 from seq2seq.cli import DEFAULT_MODEL
 from seq2seq.decoding import DecodeOptions
-from seq2seq.replier import Replier
 from seq2seq.reporting import publish_figures
 
 
@@ -61,18 +61,18 @@ def _xy(batch):
     return (src, t_in), t_out
 
 
-def bench_decoding(replier: Replier, prompts: list[list[str]], repeats: int) -> dict:
+def bench_decoding(reply_batch: ReplyFn, prompts: list[list[str]], repeats: int) -> dict:
     out: dict = {}
     for name, options in (
         ("greedy", DecodeOptions(strategy="greedy", anti_lm=0.0)),
         ("beam5", DecodeOptions(strategy="beam", beam_size=5, anti_lm=0.0)),
         ("default", DecodeOptions()),
     ):  # what the bot uses: sample_rank of 5 with antiLM
-        replier.reply_batch(prompts[:8], options)  # warm caches
+        reply_batch(prompts[:8], options)  # warm caches
         latencies = []
         for conversation in prompts[:repeats]:
             start = time.perf_counter()
-            replier.reply_batch([conversation], options)
+            reply_batch([conversation], options)
             latencies.append((time.perf_counter() - start) * 1000)
         out[f"{name}_latency_ms_p50"] = metrics.percentile(latencies, 50)
         out[f"{name}_latency_ms_p95"] = metrics.percentile(latencies, 95)
@@ -80,7 +80,7 @@ def bench_decoding(replier: Replier, prompts: list[list[str]], repeats: int) -> 
             done, start = 0, time.perf_counter()
             while done < max(batch * 2, 64) and time.perf_counter() - start < 20:
                 chunk = [prompts[(done + i) % len(prompts)] for i in range(batch)]
-                replier.reply_batch(chunk, options)
+                reply_batch(chunk, options)
                 done += batch
             out[f"{name}_replies_per_s_batch{batch}"] = done / (time.perf_counter() - start)
     return out
@@ -96,11 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     results: dict = {"machine": platform.machine(), "cpus": os.cpu_count(), "model": str(args.model)}
-    replier = Replier.load(args.model)
+    reply_batch = open_model(args.model)  # v2 through its engine, or v1
     heldout = args.model / "heldout.tsv"
     pairs = corpus.read_pairs(heldout) if heldout.exists() else corpus.chitchat_pairs()[:2000]
     prompts = [[p.context, p.query] if p.context else [p.query] for p in pairs]
-    results.update(bench_decoding(replier, prompts, args.latency_repeats))
+    results.update(bench_decoding(reply_batch, prompts, args.latency_repeats))
     if not args.skip_training:
         results.update(bench_training(args.train_steps, pairs_limit=30000))
     publish_figures(results, args.json)

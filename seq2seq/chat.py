@@ -11,34 +11,34 @@ from seq2seq.decoding import DecodeOptions
 
 HISTORY_TURNS = 4  # turns kept as context; the model reads the last `context_turns` of them
 
-ReplyFn = Callable[[list[list[str]]], list[str]]  # conversations (turns, oldest first) → one reply each
+ReplyFn = Callable[[list[list[str]], DecodeOptions], list[str]]  # conversations (turns, oldest first), options
 
 
-def open_model(path: Path, options: DecodeOptions) -> ReplyFn:
-    """Replies from a model directory: v2 through the engine that serves it (the options in pieces; a seed makes
-    each reply repeatable), v1 through its NumPy decoder (kept for comparisons)."""
+def open_model(path: Path) -> ReplyFn:
+    """Replies from a model directory: v2 through the engine that serves it (the options in pieces, as the worker
+    maps them), v1 through its NumPy decoder (kept for comparisons)."""
     if model_dir.kind(path) == model_dir.V2:
         from seq2seq.engine.decode import Engine
         from seq2seq.engine.options import EngineOptions
 
         engine = Engine(model_dir.engine_dir(path))
-        engine_options = EngineOptions.from_decode_options(options)
-        return lambda conversations: engine.reply_batch(conversations, engine_options)
+        return lambda conversations, options: engine.reply_batch(
+            conversations, EngineOptions.from_decode_options(options)
+        )
     from seq2seq.replier import Replier
 
-    replier = Replier.load(path)
-    return lambda conversations: replier.reply_batch(conversations, options)
+    return Replier.load(path).reply_batch
 
 
 def main(args, options: DecodeOptions) -> int:
-    reply = open_model(args.model, options)
+    reply = open_model(args.model)
     if args.command == "reply":
-        print(reply([[" ".join(args.text)]])[0])
+        print(reply([[" ".join(args.text)]], options)[0])
         return 0
-    return interactive(reply, f"{args.model} ({options.strategy})")
+    return interactive(lambda conversations: reply(conversations, options), f"{args.model} ({options.strategy})")
 
 
-def interactive(reply: ReplyFn, label: str, stdin=None, stdout=None) -> int:
+def interactive(reply: Callable[[list[list[str]]], list[str]], label: str, stdin=None, stdout=None) -> int:
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
     prompt = stdin.isatty() and stdout.isatty()
     if prompt:

@@ -128,6 +128,9 @@ def test_evaluate_measures_a_v1_model_beside_v2(tiny_v1_model_dir, tmp_path):
     assert set(report) >= KEYS | {"token_accuracy"} and report["pairs"] == 2 and report["word_perplexity"] > 1
 
 
+GREEDY = {"strategy": "greedy", "min_len": 3, "max_len": 10, "no_repeat_ngram": 2}
+
+
 def test_serve_answers_with_the_trained_model(trained, tmp_path):
     from tests.worker_process import make_models, running
 
@@ -135,13 +138,14 @@ def test_serve_answers_with_the_trained_model(trained, tmp_path):
     with running(models, tmp_path / "worker.log") as worker:
         request = urllib.request.Request(
             worker.url + "/v1/reply",
-            data=json.dumps({"context": ["hello there"], "options": {"strategy": "greedy"}}).encode(),
+            data=json.dumps({"context": ["hello there"], "options": GREEDY}).encode(),
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             body = json.loads(response.read())
     assert body["model_version"] == "default" and body["reply"].strip()
-    greedy = cli("reply", "--model", str(trained / "model"), "--strategy", "greedy", "hello", "there")
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in GREEDY.items()]  # the worker's [decoding] may differ
+    greedy = cli("reply", "--model", str(trained / "model"), *flags, "hello", "there")
     assert greedy.stdout.strip() == body["reply"]  # the worker and the command line decode alike
 
 

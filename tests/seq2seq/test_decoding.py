@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from seq2seq.chat import open_model
 from seq2seq.decoding import MAX_SEED, DecodeOptions
-from seq2seq.replier import Replier
 
 
 @pytest.mark.parametrize(
@@ -62,15 +62,7 @@ def test_cost_is_hypotheses_times_length():
 @pytest.fixture(scope="module")
 def decoders(tiny_model_dir, tiny_v1_model_dir):
     """What serves (the v2 engine, the options as the worker maps them) and v1's NumPy decoder."""
-    from seq2seq.engine.decode import Engine
-    from seq2seq.engine.options import EngineOptions
-
-    engine = Engine(tiny_model_dir / "engine", device="cpu")
-    replier = Replier.load(tiny_v1_model_dir)
-    return [
-        lambda conversations, options: engine.reply_batch(conversations, EngineOptions.from_decode_options(options)),
-        replier.reply_batch,
-    ]
+    return [open_model(tiny_model_dir), open_model(tiny_v1_model_dir)]
 
 
 # Mostly in range, with the edges and a step past them, so most draws validate and then have to decode.
