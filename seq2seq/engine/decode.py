@@ -243,11 +243,14 @@ class Engine:
         )
         if options.strategy in ("sample", "sample_rank"):
             arguments.update(
-                sampling_topk=options.top_k,  # 0: the whole vocabulary
+                # 0: the whole vocabulary, which is also what a k past its size means (CTranslate2 refuses those)
+                sampling_topk=options.top_k if options.top_k < self.config.vocab_size else 0,
                 sampling_topp=options.top_p,
                 sampling_temperature=options.temperature,
                 length_penalty=0.0,  # scores as plain sums of log-probabilities, normalised in rank_score
             )
+            if options.top_k == 1:  # always the likeliest piece: CTranslate2 runs greedy search, one hypothesis
+                arguments["num_hypotheses"] = 1
         return arguments
 
     def _log_probs(self, sources: list[list[str]], targets: list[list[str]]) -> list[list[float]]:

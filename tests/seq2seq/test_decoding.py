@@ -60,8 +60,17 @@ def test_cost_is_hypotheses_times_length():
 
 
 @pytest.fixture(scope="module")
-def replier(tiny_model_dir):
-    return Replier.load(tiny_model_dir)
+def decoders(tiny_model_dir, tiny_v1_model_dir):
+    """What serves (the v2 engine, the options as the worker maps them) and v1's NumPy decoder."""
+    from seq2seq.engine.decode import Engine
+    from seq2seq.engine.options import EngineOptions
+
+    engine = Engine(tiny_model_dir / "engine", device="cpu")
+    replier = Replier.load(tiny_v1_model_dir)
+    return [
+        lambda conversations, options: engine.reply_batch(conversations, EngineOptions.from_decode_options(options)),
+        replier.reply_batch,
+    ]
 
 
 # Mostly in range, with the edges and a step past them, so most draws validate and then have to decode.
@@ -87,12 +96,13 @@ OPTION_VALUES = st.fixed_dictionaries(
 @pytest.mark.filterwarnings("error::RuntimeWarning")  # NumPy's "invalid value" is a wrong reply in the making
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=OPTION_VALUES)
-def test_options_that_validate_always_decode(replier, data):
+def test_options_that_validate_always_decode(decoders, data):
     """The seed = -1 class of bug: anything the options accept must decode, anything else is a ValueError."""
     try:
         options = DecodeOptions.from_dict(data)
     except ValueError as exc:
         assert str(exc).startswith("invalid decoding options") or "must be" in str(exc)
         return
-    replies = replier.reply_batch([["hi there"], ["how are you?"]], options)
-    assert len(replies) == 2 and all(r.strip() for r in replies)
+    for reply_batch in decoders:
+        replies = reply_batch([["hi there"], ["how are you?"]], options)
+        assert len(replies) == 2 and all(r.strip() for r in replies)

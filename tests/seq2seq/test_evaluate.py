@@ -25,8 +25,8 @@ PAIRS = [
 
 
 @pytest.fixture(scope="module")
-def replier(tiny_model_dir):
-    return Replier.load(tiny_model_dir)
+def replier(tiny_v1_model_dir):
+    return Replier.load(tiny_v1_model_dir)
 
 
 def keras_nll(replier, pairs, max_target_len):

@@ -83,6 +83,8 @@ def _train_cmd(out, run_dir, pairs_file, *extra):
         "-m",
         "seq2seq",
         "train",
+        "--arch",
+        "lstm",
         "--preset",
         "tiny",
         "--pairs",

@@ -182,6 +182,17 @@ def test_decoding_stops_when_asked(random_engine_dir, strategy):
     assert len(asked) <= 4 + 2 * options.hypotheses
 
 
+@pytest.mark.parametrize("strategy", ["sample", "sample_rank"])
+def test_top_k_of_one_or_past_the_vocabulary_still_decodes(random_engine_dir, strategy):
+    # Found by the options property test: CTranslate2 refuses several hypotheses when top-k 1 makes its search
+    # greedy, and any k larger than the vocabulary.
+    engine = Engine(random_engine_dir, device="cpu", compute_type="float32")
+    greedy = engine.reply_batch([["hi"], ["how are you"]], EngineOptions(strategy="greedy", anti_lm=0.0))
+    assert engine.reply_batch([["hi"], ["how are you"]], EngineOptions(strategy=strategy, top_k=1)) == greedy
+    vocabulary = engine.config.vocab_size
+    assert all(engine.reply_batch([["hi"], ["how are you"]], EngineOptions(strategy=strategy, top_k=vocabulary + 1)))
+
+
 def test_no_empty_reply(tmp_path, tokenizer, tiny_config, initial_weights):
     # The model's favourite reply is a lone space mark or half an emoji's bytes: nothing printable.
     for piece in ("▁", "<0xF0>"):
