@@ -245,7 +245,8 @@ class Engine:
             arguments.update(
                 # 0: the whole vocabulary, which is also what a k past its size means (CTranslate2 refuses those)
                 sampling_topk=options.top_k if options.top_k < self.config.vocab_size else 0,
-                sampling_topp=options.top_p,
+                # top_p is float32 in CTranslate2: 5e-324 is 0 there and refused; a tiny top_p keeps the likeliest piece
+                sampling_topp=max(options.top_p, 1e-6),
                 sampling_temperature=options.temperature,
                 length_penalty=0.0,  # scores as plain sums of log-probabilities, normalised in rank_score
             )
