@@ -28,10 +28,10 @@ py=$root/.venv/bin/python
 [ -x "$py" ] || fail "no $py: install first (README.md, 'Run the tests')"
 
 # 2. The image. A checkout without the shipped model (models/default/, written when its training
-#    ends) gets a tiny model trained during the build instead, and says so.
+#    ends; v2: transformer.json) gets a tiny model trained during the build instead, and says so.
 image=${SMOKE_IMAGE:-banter:smoke}
 build_args=()
-if [ ! -f models/default/config.json ]; then
+if [ ! -f models/default/transformer.json ]; then
   say "models/default/ is not in this checkout: building with a tiny model (PRESET=tiny) instead"
   build_args=(--build-arg PRESET=tiny --build-arg "TRAIN_ARGS=--limit 1500 --max-steps 60")
 fi
