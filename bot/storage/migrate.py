@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,6 +16,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .config import REPO_ROOT
+from .engine import sqlite_path
 from .errors import StorageError
 from .locks import advisory_key
 
@@ -38,6 +43,25 @@ async def _sqlite_foreign_keys(conn: AsyncConnection, on: bool) -> None:
 
 
 @asynccontextmanager
+async def _sqlite_migration_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Processes opening one SQLite file together migrate one at a time (a lock file beside it).
+
+    SQLite's busy timeout alone is not enough: a migration can hold the write lock for longer, and
+    the second process then fails with "database is locked" instead of finding the schema done.
+    """
+    path = sqlite_path(engine.url)
+    if path is None:
+        yield
+        return
+    fd = os.open(path.with_name(f"{path.name}.migrate.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+@asynccontextmanager
 async def migration_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection inside one transaction for Alembic: a failed migration leaves nothing behind.
 
@@ -46,7 +70,7 @@ async def migration_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnec
     before the commit instead.
     """
     sqlite = engine.dialect.name == "sqlite"
-    async with engine.connect() as conn:
+    async with _sqlite_migration_lock(engine) if sqlite else contextlib.nullcontext(), engine.connect() as conn:
         if sqlite:
             await _sqlite_foreign_keys(conn, False)
         try:
