@@ -51,7 +51,7 @@ def decoding_options(args: argparse.Namespace):
 
 
 def add_training_arguments(parser: argparse.ArgumentParser, out: Path) -> None:
-    """What training reads besides the preset (also `python -m seq2seq.transformer_train`'s)."""
+    """What training reads besides the preset and the architecture."""
     parser.add_argument("--pairs", type=Path, help="TSV or JSONL pairs (default: the chit-chat corpus)")
     parser.add_argument("--out", type=Path, default=out, help="model directory to write")
     parser.add_argument("--run-dir", type=Path, help="checkpoints and TensorBoard logs (default runs/<out name>)")

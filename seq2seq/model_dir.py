@@ -87,15 +87,20 @@ def engine_dir(path: Path | str) -> Path:
     return path / ENGINE_DIR
 
 
+def _read_config(file: Path, config_type):
+    """A model directory's JSON file and the architecture in its "model" table, with one error for both kinds."""
+    raw = _read_json(file)
+    try:
+        return raw, config_type.from_dict(raw["model"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelDirError(f"{file}: invalid model config ({exc})") from exc
+
+
 def load_transformer(path: Path | str) -> TransformerBundle:
     path = Path(path)
     if kind(path) != V2:
         raise ModelDirError(f"{path} is a v1 model directory; fine-tuning needs a v2 one")
-    raw = _read_json(path / TRANSFORMER_FILE)
-    try:
-        config = TransformerConfig.from_dict(raw["model"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelDirError(f"{path / TRANSFORMER_FILE}: invalid model config ({exc})") from exc
+    raw, config = _read_config(path / TRANSFORMER_FILE, TransformerConfig)
     train = raw.get("train") if isinstance(raw.get("train"), dict) else {}
     return TransformerBundle(config, train, _read_weights(path / WEIGHTS_FILE), path)
 
@@ -160,11 +165,7 @@ def load(path: Path | str) -> ModelBundle:
     path = Path(path)
     if kind(path) != V1:
         raise ModelDirError(f"{path} is a v2 model directory; this needs a v1 one")
-    raw = _read_json(path / CONFIG_FILE)
-    try:
-        config = ModelConfig.from_dict(raw["model"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelDirError(f"{path / CONFIG_FILE}: invalid model config ({exc})") from exc
+    raw, config = _read_config(path / CONFIG_FILE, ModelConfig)
     try:
         vocab = Vocabulary.load(path / VOCAB_FILE)
     except FileNotFoundError:

@@ -4,7 +4,7 @@ The loop has v1's structure (`seq2seq.train`): the same splits, batch schedule, 
 and early stopping. It writes `out/weights.npz` (Keras arrays, to fine-tune from), `out/transformer.json`,
 `out/metrics.json`, `out/heldout.tsv` and `out/engine/` (`engine.convert.export`: what serves).
 
-    python -m seq2seq.transformer_train --preset default --out models/v2
+    python -m seq2seq train --preset default --out models/v2   (cli.py parses; this module trains)
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -31,7 +29,7 @@ from seq2seq.subword import SubwordSettings, SubwordTokenizer
 from seq2seq.text import tokenize
 from seq2seq.train import Interrupted, _save_best, _step, _StopFlag, split_three
 from seq2seq.transformer_config import TransformerConfig
-from seq2seq.transformer_presets import PRESETS, TransformerTrainConfig, preset
+from seq2seq.transformer_presets import TransformerTrainConfig, preset
 from seq2seq.vocab import SEP_ID
 
 ENGINE_DIR = model_dir.ENGINE_DIR
@@ -251,19 +249,3 @@ def train_from_args(args: argparse.Namespace, command: str) -> int:
         return 130
     print(f"model written to {args.out}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    from seq2seq.cli import add_training_arguments
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(prog="python -m seq2seq.transformer_train", description=__doc__.split("\n")[0])
-    parser.add_argument("--preset", default="default", choices=sorted(PRESETS))
-    add_training_arguments(parser, Path("models/v2"))
-    args = parser.parse_args(argv)
-    return train_from_args(args, "python -m seq2seq.transformer_train " + " ".join(shlex.quote(a) for a in argv))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
