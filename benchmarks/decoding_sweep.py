@@ -135,13 +135,20 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = run_setting(engine, options, conversations, humans, args.draws)
         results[name]["options"] = options.to_dict()
         results[name]["targets"] = check_targets(results[name]["figures"], baseline)
-        print(f"{name}: {results[name]['seconds']:.1f} s", file=sys.stderr, flush=True)
+        print(table({name: results[name]}).splitlines()[-1], file=sys.stderr, flush=True)
+        write(args, engine, base, grid, len(pairs), pairs_file, results)  # a run cut short keeps what it measured
     print(table(results))
+    if args.json:
+        print(f"results written to {args.json}")
+    return 0
+
+
+def write(args, engine, base: DecodeOptions, grid: dict, prompts: int, pairs_file: Path, results: dict) -> None:
     if args.json:
         report = {
             "model": str(args.model),
             "pairs_file": str(pairs_file),
-            "prompts": len(pairs),
+            "prompts": prompts,
             "seed": args.seed,
             "draws": args.draws,
             "sampling_seed": args.sampling_seed,
@@ -154,8 +161,6 @@ def main(argv: list[str] | None = None) -> int:
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        print(f"results written to {args.json}")
-    return 0
 
 
 if __name__ == "__main__":
