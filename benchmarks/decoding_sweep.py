@@ -29,22 +29,30 @@ from seq2seq.decoding import DecodeOptions
 
 BATCH = 16  # conversations per engine call: the worker's batches at a busy server's load
 SAMPLES_KEPT = 12  # replies per setting kept in the JSON, to read
-OFF = {"repetition_penalty": 1.0, "content_repeat_penalty": 0.0}
-# Changes from the [decoding] defaults: each line moves one or two knobs, so the table shows what each does.
+# Changes from the [decoding] defaults ("config"): each line moves one knob a step, so the table shows what each does.
 GRID: dict[str, dict] = {
     "config": {},
-    "no-penalties": OFF,
-    "crp1": {"content_repeat_penalty": 1.0},
-    "crp3": {"content_repeat_penalty": 3.0},
-    "rp1.2": {"repetition_penalty": 1.2, "content_repeat_penalty": 0.0},
-    "rp1.2+crp3": {"repetition_penalty": 1.2, "content_repeat_penalty": 3.0},
-    "rp1.5+crp3": {"repetition_penalty": 1.5, "content_repeat_penalty": 3.0},
-    "k8+rp1.2+crp3": {"beam_size": 8, "repetition_penalty": 1.2, "content_repeat_penalty": 3.0},
-    "top_p.95+rp1.2+crp3": {"top_p": 0.95, "top_k": 0, "repetition_penalty": 1.2, "content_repeat_penalty": 3.0},
-    "anti_lm.8+rp1.2+crp3": {"anti_lm": 0.8, "repetition_penalty": 1.2, "content_repeat_penalty": 3.0},
-    "lp1.0+rp1.2+crp3": {"length_penalty": 1.0, "repetition_penalty": 1.2, "content_repeat_penalty": 3.0},
-    "min8+rp1.2+crp3": {"min_len": 8, "repetition_penalty": 1.2, "content_repeat_penalty": 3.0},
-    "beam5+rp1.2+crp3": {"strategy": "beam", "repetition_penalty": 1.2, "content_repeat_penalty": 3.0},
+    # [decoding] before the repetition penalties (and the sweep) came
+    "before": {
+        "min_len": 6,
+        "temperature": 1.0,
+        "anti_lm": 0.5,
+        "repetition_penalty": 1.0,
+        "content_repeat_penalty": 0.0,
+    },
+    "no-content-repeat-penalty": {"content_repeat_penalty": 0.0},
+    "no-repetition-penalty": {"repetition_penalty": 1.0},
+    "repetition_penalty=2": {"repetition_penalty": 2.0},
+    "temperature=1.0": {"temperature": 1.0},
+    "temperature=1.3": {"temperature": 1.3},
+    "anti_lm=0.5": {"anti_lm": 0.5},
+    "anti_lm_steps=5": {"anti_lm_steps": 5},
+    "min_len=6": {"min_len": 6},
+    "min_len=10": {"min_len": 10},
+    "length_penalty=2": {"length_penalty": 2.0},
+    "top_k=100": {"top_k": 100},
+    "beam_size=8": {"beam_size": 8},
+    "strategy=beam": {"strategy": "beam"},
 }
 
 
@@ -115,7 +123,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"not in the grid: {', '.join(missing)}")
         grid = {name: grid[name] for name in args.only}
     pairs_file = args.pairs or args.model / "heldout.tsv"
-    if model_dir.kind(args.model) != model_dir.V2 or not pairs_file.is_file():
+    try:
+        v2 = model_dir.kind(args.model) == model_dir.V2
+    except model_dir.ModelDirError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not v2 or not pairs_file.is_file():
         print(f"error: {args.model} is not a v2 model directory, or {pairs_file} is missing", file=sys.stderr)
         return 2
     base = base_options(args.config)
