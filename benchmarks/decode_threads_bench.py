@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict = {"threads": args.threads, "prompts": args.prompts, "reply_pieces": TOKENS}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "engine"
-        random_engine(folder, 1)
+        random_engine(folder)
         for layout in LAYOUTS:
             command = [sys.executable, "-m", "benchmarks.decode_threads_bench", "--measure", layout]
             command += ["--folder", str(folder), "--threads", str(args.threads), "--prompts", str(args.prompts)]

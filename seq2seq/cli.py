@@ -67,6 +67,7 @@ def add_training_arguments(parser: argparse.ArgumentParser, out: Path) -> None:
     parser.add_argument("--max-steps", type=int, help="stop after this many steps (the schedule keeps its length)")
     parser.add_argument("--schedule-steps", type=int, help="learning-rate schedule length (default: preset)")
     parser.add_argument("--max-seconds", type=float, help="hard stop on training time (default: the preset's)")
+    parser.add_argument("--warmup-steps", type=int, help="transformer schedule: linear warm-up (default: preset)")
     parser.add_argument("--batch-size", type=int, help="pairs per step (default: the preset's); less memory")
     parser.add_argument("--limit", type=int, help="use only the first N pairs (quick measurements)")
     parser.add_argument("--quiet", action="store_true")
@@ -94,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_training_arguments(p, Path("models/trained"))
     p.add_argument(
         "--epochs", type=float, help="lstm only: epochs over the pairs (the transformer's schedule is in steps)"
+    )
+    p.add_argument(
+        "--tokenizer",
+        type=Path,
+        help="a subword tokenizer's folder (such as models/default/engine) used instead of training one; with "
+        "--arch lstm the LSTM trains on its pieces in the transformer's loop and schedule (preset default's)",
     )
 
     for name, help_text in (("chat", "talk with a model in the terminal"), ("reply", "print one reply")):
@@ -168,6 +175,15 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
             raise ValueError("--epochs is for --arch lstm; the transformer's schedule is --schedule-steps")
         args.preset = name
         return train_from_args(args, command)
+    if args.tokenizer:
+        from seq2seq.presets import preset
+        from seq2seq.transformer_train import train_from_args
+
+        if args.epochs is not None:
+            raise ValueError("--epochs is for the word-level LSTM; with --tokenizer the schedule is --schedule-steps")
+        network, _ = preset(args.preset)
+        args.preset = "default"  # the Transformer's training settings: only the network differs
+        return train_from_args(args, command, network=network)
     return _train_lstm(args, command)
 
 
@@ -178,8 +194,10 @@ def _train_lstm(args: argparse.Namespace, command: str) -> int:
     from seq2seq.presets import preset
     from seq2seq.train import TrainJob, run
 
-    if args.schedule_steps or args.max_seconds:
-        raise ValueError("--schedule-steps and --max-seconds are for --arch transformer")
+    if args.schedule_steps or args.max_seconds or args.warmup_steps:
+        raise ValueError(
+            "--schedule-steps, --max-seconds and --warmup-steps are for --arch transformer (or --tokenizer)"
+        )
     model_cfg, train_cfg = preset(args.preset)
     if args.epochs is not None:
         train_cfg = replace(train_cfg, max_epochs=args.epochs)

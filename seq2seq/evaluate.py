@@ -7,6 +7,7 @@ import json
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -119,6 +120,36 @@ def reply_figures(pairs: list[Pair], replies: list[str], reply_one) -> dict:
     }
 
 
+def is_subword_lstm(path) -> bool:
+    """v1's LSTM layout trained on a subword tokenizer (`train --arch lstm --tokenizer`), kept beside it."""
+    from seq2seq.subword import MODEL_FILE
+
+    return model_dir.kind(path) == model_dir.V1 and (Path(path) / MODEL_FILE).is_file()
+
+
+def evaluate_subword_lstm(path, pairs: list[Pair]) -> dict:
+    """Perplexities of the LSTM on subword pieces, teacher-forced through Keras: no engine serves it and v1's
+    decoder reads words, so it is scored, not asked for replies."""
+    from seq2seq.model import build
+    from seq2seq.scoring import pair_nlls
+    from seq2seq.subword import SubwordTokenizer
+    from seq2seq.transformer_train import encode_pairs
+
+    if not pairs:
+        raise ValueError("no pairs to evaluate")
+    bundle = model_dir.load(path)
+    model = build(bundle.config)
+    model_dir.assign_weights(model, bundle.weights, str(path))
+    data = encode_pairs(pairs, SubwordTokenizer.load(path), bundle.config, 1_000_000)  # whole replies
+    nlls = pair_nlls(model, data).tolist()
+    pieces = sum(len(t) for t in data.targets)
+    return {
+        "perplexity": math.exp(min(math.fsum(nlls) / pieces, 50.0)),  # per piece, EOS included, whole replies
+        **wordcount.word_perplexities(nlls, [p.reply for p in pairs]),
+        "pairs": len(pairs),
+    }
+
+
 def main(args, options: DecodeOptions) -> int:
     pairs = read_pairs(args.pairs)
     if args.limit:
@@ -127,6 +158,8 @@ def main(args, options: DecodeOptions) -> int:
         from seq2seq.engine import evaluate as engine_evaluate
 
         result = engine_evaluate.evaluate_dir(args.model, pairs, options)
+    elif is_subword_lstm(args.model):
+        result = evaluate_subword_lstm(args.model, pairs)
     else:
         result = evaluate(Replier.load(args.model), pairs, options)
     if args.json:

@@ -50,6 +50,12 @@ PRESETS: dict[str, tuple[ModelConfig, TrainConfig]] = {
         ModelConfig(embed_dim=256, units=256, dropout=0.2, max_source_len=32, max_target_len=20),
         TrainConfig(),
     ),
+    # For comparing with the v2 Transformer at its tokenizer (`train --arch lstm --tokenizer`): about its 7.6M
+    # parameters at 8,000 pieces, and its source/target lengths in pieces.
+    "subword": (
+        ModelConfig(embed_dim=256, units=512, decoder_layers=2, dropout=0.1, max_source_len=64, max_target_len=40),
+        TrainConfig(),
+    ),
     "large": (
         ModelConfig(
             embed_dim=512,

@@ -1,5 +1,8 @@
 """Model v2's training entry: subword pairs, the Transformer with warm-up then cosine decay, the exported engine.
 
+The same loop trains v1's LSTM network (`seq2seq.model`, a `ModelConfig`) on subword pieces, for comparing the
+architectures at one tokenizer; that directory is v1's layout with the tokenizer beside it (`save_subword_lstm`).
+
 The loop has v1's structure (`seq2seq.train`): the same splits, batch schedule, checkpoints, validation
 and early stopping. It writes `out/weights.npz` (Keras arrays, to fine-tune from), `out/transformer.json`,
 `out/metrics.json`, `out/heldout.tsv` and `out/engine/` (`engine.convert.export`: what serves).
@@ -23,6 +26,7 @@ import numpy as np
 from seq2seq import checkpoint, model_dir
 from seq2seq.batching import BatchSchedule, EncodedPairs
 from seq2seq.corpus import Pair, write_tsv
+from seq2seq.model_config import ModelConfig
 from seq2seq.reporting import Progress, Scalars, plot_losses
 from seq2seq.scoring import score
 from seq2seq.subword import SubwordSettings, SubwordTokenizer
@@ -40,7 +44,7 @@ class TransformerJob:
     pairs: list[Pair]
     out_dir: Path
     run_dir: Path
-    model_config: TransformerConfig
+    model_config: TransformerConfig | ModelConfig  # ModelConfig: the LSTM, for comparisons
     train_config: TransformerTrainConfig
     resume: bool = False
     quiet: bool = False
@@ -86,6 +90,9 @@ def run(job: TransformerJob) -> dict:
     from seq2seq.engine.convert import export
     from seq2seq.transformer import build, smoothed_loss
 
+    lstm = isinstance(job.model_config, ModelConfig)
+    if lstm:
+        from seq2seq.model import build
     cfg = job.train_config
     keras.utils.set_random_seed(cfg.seed)
     job.run_dir.mkdir(parents=True, exist_ok=True)
@@ -117,7 +124,9 @@ def run(job: TransformerJob) -> dict:
         global_clipnorm=cfg.clipnorm,
     )
     optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
-    model.compile(optimizer=optimizer, loss=smoothed_loss(mcfg.label_smoothing))
+    # The LSTM's config has no label smoothing of its own: it gets the Transformer's, so only the network differs.
+    smoothing = TransformerConfig.label_smoothing if lstm else mcfg.label_smoothing
+    model.compile(optimizer=optimizer, loss=smoothed_loss(smoothing))
     state = {"step": 0, "best_val": math.inf, "bad_evals": 0, "history": {"train": [], "val": []}, "seconds": 0.0}
     state["tokens"] = 0
     if job.resume and (restored := checkpoint.load(job.run_dir, model)):
@@ -160,6 +169,10 @@ def run(job: TransformerJob) -> dict:
         model_dir.assign_weights(model, {k: data[k] for k in data.files}, str(best_file))
     metrics = _final_metrics(model, tokenizer, mcfg, cfg.bucket, val_data, test_pairs, state, len(train_pairs))
     weights = model_dir.weights_of(model)
+    if lstm:
+        save_subword_lstm(job.out_dir, mcfg, cfg.to_dict(), weights, tokenizer, job.command, metrics, test_pairs)
+        plot_losses(state["history"], job.out_dir / model_dir.LOSS_CHART_FILE, title="LSTM on subword pieces")
+        return metrics
     # The engine first: a directory is a v2 model once transformer.json exists, so that file comes after it.
     export(job.out_dir / ENGINE_DIR, mcfg, weights, tokenizer)
     if test_pairs:
@@ -168,6 +181,18 @@ def run(job: TransformerJob) -> dict:
     plot_losses(state["history"], job.out_dir / model_dir.LOSS_CHART_FILE, title="Banter reply model v2")
     log(json.dumps({k: metrics.get(k) for k in ("val_perplexity", "test_word_perplexity", "steps_per_second")}))
     return metrics
+
+
+def save_subword_lstm(out: Path, mcfg: ModelConfig, train: dict, weights, tokenizer, command, metrics, test) -> None:
+    """v1's layout (config.json, weights.npz) with the pieces as its vocabulary and the tokenizer beside them
+    (subword.model, subword.json): `seq2seq.evaluate` scores it by the tokenizer; no engine serves it."""
+    from seq2seq.vocab import Vocabulary
+
+    extra = {"train": train, "command": command, "tokenizer": "subword"}
+    model_dir.save(out, mcfg, Vocabulary(tuple(tokenizer.pieces)), weights, extra=extra, metrics=metrics)
+    tokenizer.save(out)
+    if test:
+        write_tsv(test, out / model_dir.HELDOUT_FILE)
 
 
 def _tokenizer(pairs: list[Pair], cfg: TransformerTrainConfig, run_dir: Path, resume: bool) -> SubwordTokenizer:
@@ -208,7 +233,8 @@ def _final_metrics(model, tokenizer, mcfg, bucket, val_data, test_pairs, state, 
     }
     if test_pairs:
         # Word perplexity: the whole reply's NLL (every piece and EOS) ÷ (v1-tokenizer words + 1), so v1 compares.
-        data = encode_pairs(test_pairs, tokenizer, mcfg, mcfg.positions - 1)
+        whole = mcfg.positions - 1 if isinstance(mcfg, TransformerConfig) else 1_000_000  # an LSTM has no table
+        data = encode_pairs(test_pairs, tokenizer, mcfg, whole)
         test = score(model, data, bucket=bucket)
         words = sum(len(tokenize(p.reply)) + 1 for p in test_pairs)
         metrics.update(
@@ -219,15 +245,19 @@ def _final_metrics(model, tokenizer, mcfg, bucket, val_data, test_pairs, state, 
     return metrics
 
 
-def train_from_args(args: argparse.Namespace, command: str) -> int:
-    """Both command lines' training (`python -m seq2seq train`, and this module's): preset, overrides, data, run."""
+def train_from_args(args: argparse.Namespace, command: str, network: ModelConfig | None = None) -> int:
+    """`python -m seq2seq train`: preset, overrides, data, run. `network`: an LSTM trained instead (the
+    preset's training settings kept); `args.tokenizer`: a tokenizer folder used instead of training one."""
     from seq2seq import corpus
 
     model_cfg, train_cfg = preset(args.preset)
+    model_cfg = network or model_cfg
     if args.schedule_steps:
         train_cfg = replace(train_cfg, max_steps=args.schedule_steps)
     if args.max_seconds:
         train_cfg = replace(train_cfg, max_seconds=args.max_seconds)
+    if getattr(args, "warmup_steps", None):
+        train_cfg = replace(train_cfg, warmup_steps=args.warmup_steps)
     if args.batch_size:
         train_cfg = replace(train_cfg, batch_size=args.batch_size)
     pairs = corpus.read_pairs(args.pairs) if args.pairs else corpus.chitchat_pairs()
@@ -240,6 +270,7 @@ def train_from_args(args: argparse.Namespace, command: str) -> int:
         resume=args.resume,
         quiet=args.quiet,
         max_steps=args.max_steps,
+        tokenizer=SubwordTokenizer.load(args.tokenizer) if getattr(args, "tokenizer", None) else None,
         command=command,
     )
     try:

@@ -90,6 +90,7 @@ class Engine:
     ):
         self.folder = Path(folder)
         self.seed, self.intra_threads = seed, intra_threads
+        self.replicas = inter_threads  # CTranslate2 loads one model replica per inter-op thread
         self.config = read_config(self.folder)
         self.tokenizer = SubwordTokenizer.load(self.folder)
         self.device = pick_device(device)
@@ -157,7 +158,7 @@ class Engine:
         if options.seed is not None and options.strategy in ("sample", "sample_rank"):
             results = self._seeded(sources, arguments, options.seed)
         else:
-            results = self.translator.translate_batch(sources, **arguments)
+            results = self.translator.translate_batch(sources, max_batch_size=self._slice(len(sources)), **arguments)
         if should_stop is not None:
             _check(should_stop)  # a search cut short by the callback must not become replies
         found = [_distinct(r.hypotheses, r.scores) for r in results]
@@ -267,8 +268,15 @@ class Engine:
         if not targets:
             return []
         # max_input_length=0: sources are cut already, and the limit would cut the targets being scored too.
-        results = self.translator.score_batch(sources, targets, max_input_length=0)
+        results = self.translator.score_batch(
+            sources, targets, max_batch_size=self._slice(len(sources)), max_input_length=0
+        )
         return [list(r.log_probs) for r in results]
+
+    def _slice(self, items: int) -> int:
+        """max_batch_size that cuts a batch into one slice per replica: without it CTranslate2 gives a whole batch
+        to one replica and the other cores wait. Results come back in the batch's order (0: no cut)."""
+        return 0 if self.replicas == 1 else -(-items // self.replicas)
 
     def _text(self, pieces: list[str]) -> str:
         # Bytes that do not form a whole character decode to U+FFFD: drop them rather than send "�";
