@@ -85,34 +85,16 @@ def split_new(pairs: list[Pair], fraction: float) -> tuple[list[Pair], list[Pair
     return train, held
 
 
-def replay_pool(base_test_fraction: float) -> list[Pair]:
-    """The base-corpus pairs a fine-tune may replay: never from the base held-out conversations."""
+def replay_sample(count: int, base_test_fraction: float, seed: int) -> list[Pair]:
+    """Base-corpus pairs to mix in, never from the base held-out conversations."""
+    if count <= 0:
+        return []
     try:
-        return [p for p in corpus.chitchat_pairs() if not is_held_out("test:" + p.group, base_test_fraction)]
+        pool = [p for p in corpus.chitchat_pairs() if not is_held_out("test:" + p.group, base_test_fraction)]
     except ImportError:
         log.warning("chitchat-dataset is not installed: fine-tuning without replay (the model may forget)")
         return []
-
-
-def replay_sample(count: int, base_test_fraction: float, seed: int) -> list[Pair]:
-    """`count` base-corpus pairs to mix in (all of them, shuffled, if there are fewer)."""
-    pool = replay_pool(base_test_fraction) if count > 0 else []
     return random.Random(seed).sample(pool, min(count, len(pool)))
-
-
-def finetune_mix(
-    new_train: list[Pair], opts: FinetuneOptions, share: float, base_test_fraction: float
-) -> tuple[list[Pair], list[Pair], FinetuneOptions]:
-    """→ (the pairs one pass of the schedule covers, the replay pairs among them, the options that schedule it).
-
-    Each pass over the new pairs comes with replay pairs of its own, as far as the base corpus lasts: one
-    replay sample repeated every epoch is learned by heart (its pairs are the base model's own training
-    pairs). The steps stay epochs × (new + replay) ÷ batch, so the new pairs are seen `epochs` times."""
-    per_pass = round(len(new_train) * share / (1 - share))
-    pool = replay_pool(base_test_fraction) if per_pass > 0 else []
-    passes = max(1, min(round(opts.epochs), len(pool) // max(per_pass, 1)))
-    replay = random.Random(opts.seed).sample(pool, min(per_pass * passes, len(pool)))
-    return new_train * passes + replay, replay, replace(opts, epochs=opts.epochs / passes)
 
 
 def base_set(base: Path, base_test_fraction: float) -> tuple[list[Pair], str]:
@@ -194,10 +176,10 @@ def run(args: argparse.Namespace) -> int:
     share = opts.replay_fraction if opts.replay_fraction is not None else args.replay_fraction
     if opts.full:  # a new tokenizer from the whole base corpus plus the log, trained from scratch
         replay = replay_sample(10**9, base_train.test_fraction, opts.seed)
-        mix, cfg = new_train + replay, train_settings(base_train, opts, len(new_train) + len(replay))
     else:
-        mix, replay, schedule_opts = finetune_mix(new_train, opts, share, base_train.test_fraction)
-        cfg = train_settings(base_train, schedule_opts, len(mix))
+        replay = replay_sample(round(len(new_train) * share / (1 - share)), base_train.test_fraction, opts.seed)
+    mix = new_train + replay
+    cfg = train_settings(base_train, opts, len(mix))
     log.info(
         "mix: %d new pairs + %d replay pairs; %d new pairs held out; lr %.2e, %d scheduled steps",
         len(new_train),
