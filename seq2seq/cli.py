@@ -22,11 +22,17 @@ def add_decoding_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--min-len", type=int, default=None)
     group.add_argument("--length-penalty", type=float, default=None)
     group.add_argument("--no-repeat-ngram", type=int, default=None)
+    group.add_argument(
+        "--repetition-penalty", type=float, default=None, help="divides the logits of pieces already said (1 = off)"
+    )
     group.add_argument("--temperature", type=float, default=None)
     group.add_argument("--top-k", type=int, default=None)
     group.add_argument("--top-p", type=float, default=None)
     group.add_argument("--anti-lm", type=float, default=None, help="MMI-antiLM weight (0 = off)")
     group.add_argument("--anti-lm-steps", type=int, default=None)
+    group.add_argument(
+        "--content-repeat-penalty", type=float, default=None, help="ranking: score lost per content word said again"
+    )
     group.add_argument("--seed", type=int, default=None)
 
 
@@ -40,11 +46,13 @@ def decoding_options(args: argparse.Namespace):
         "min_len",
         "length_penalty",
         "no_repeat_ngram",
+        "repetition_penalty",
         "temperature",
         "top_k",
         "top_p",
         "anti_lm",
         "anti_lm_steps",
+        "content_repeat_penalty",
         "seed",
     )
     return DecodeOptions.from_dict({n: getattr(args, n) for n in names if getattr(args, n) is not None})

@@ -1,8 +1,9 @@
 """Replies from an exported model (`engine.convert.export`) through CTranslate2, on the CPU or a CUDA GPU.
 
-The engine searches (beam, greedy, sampling with top-k/top-p/temperature, n-gram blocking, minimum
-length, the blocklist as suppressed piece sequences); this module ranks several hypotheses with the
-engine's own scores and the MMI anti-LM, and never returns an empty or blocklisted reply.
+The engine searches (beam, greedy, sampling with top-k/top-p/temperature, n-gram blocking, a repetition
+penalty, minimum length, the blocklist as suppressed piece sequences); this module ranks several hypotheses
+with the engine's own scores, the MMI anti-LM and a penalty per content word said again, and never returns an
+empty or blocklisted reply.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import ctranslate2
 
 from seq2seq.engine.convert import read_config
 from seq2seq.engine.options import EngineOptions
+from seq2seq.eval.wordcount import words
+from seq2seq.metrics import content_repeats
 from seq2seq.protocol.blocklist import Blocklist
 from seq2seq.text.subword import SubwordTokenizer
 from seq2seq.text.vocab import BOS, PAD, SEP, SEP_ID
@@ -69,7 +72,7 @@ class Candidate:
     # hypotheses keep the engine's own order.
     log_prob: float  # log p(T | S): Σ log p(piece | source), EOS included where the reply ended
     anti_lm_log_prob: float  # Σ log p(piece | neutral source) over the first anti_lm_steps pieces (EOS if shorter)
-    score: float  # rank_score: the best first
+    score: float  # rank_score less content_repeat_penalty per content word said again: the best first
 
 
 class Engine:
@@ -172,12 +175,17 @@ class Engine:
             steps = options.anti_lm_steps
             heads = self._log_probs([NEUTRAL_SOURCE] * len(flat), [f[1][:steps] for f in flat])
             anti = [sum(lp[:steps]) for lp in heads]
+        repeats = [0] * len(flat)
+        if ranking and options.content_repeat_penalty > 0:
+            # Counted as the reply-quality benchmark counts them (v1's words, the stop words of `metrics`).
+            repeats = [content_repeats(words(self._text(f[1]))) for f in flat]
         at, out = 0, []
         for item in found:
             ranked = []
             for pieces, _ in item:
                 if ranking:
                     score = rank_score(log_probs[at], anti[at], len(pieces), options.anti_lm, options.length_penalty)
+                    score -= options.content_repeat_penalty * repeats[at]
                     ranked.append((pieces, log_probs[at], anti[at], score))
                 else:
                     ranked.append((pieces, math.nan, math.nan, math.nan))
@@ -233,6 +241,7 @@ class Engine:
             max_decoding_length=max_len,
             min_decoding_length=min(options.min_len, max_len),
             no_repeat_ngram_size=options.no_repeat_ngram,
+            repetition_penalty=options.repetition_penalty,
             length_penalty=options.length_penalty,
             disable_unk=True,
             suppress_sequences=self.suppressed,

@@ -9,7 +9,7 @@ from seq2seq.protocol import clip_names
 STRATEGIES = ("beam", "greedy", "sample", "sample_rank")
 MAX_SEED = 2**63 - 1  # NumPy takes any non-negative integer; a signed 64-bit one survives every JSON client
 _INTS = ("beam_size", "max_len", "min_len", "no_repeat_ngram", "top_k", "anti_lm_steps")
-_NUMBERS = ("length_penalty", "temperature", "top_p", "anti_lm")
+_NUMBERS = ("length_penalty", "repetition_penalty", "temperature", "top_p", "anti_lm", "content_repeat_penalty")
 
 
 @dataclass(frozen=True)
@@ -23,11 +23,16 @@ class DecodeOptions:
     min_len: int = 2  # never an empty reply, and rarely a bare "hi"
     length_penalty: float = 1.0  # GNMT's alpha: 0 favours short replies, 1 divides by length
     no_repeat_ngram: int = 3  # no n-gram appears twice in a reply ("i i i i", "dancing, dancing")
+    # CTranslate2's (CTRL's) penalty on pieces already said: their logits are divided by it (1 = off). v2 only.
+    repetition_penalty: float = 1.0
     temperature: float = 0.9
     top_k: int = 40
     top_p: float = 0.9
     anti_lm: float = 0.3  # MMI-antiLM weight λ: higher steers away from generic replies (0 = off)
     anti_lm_steps: int = 3  # reply tokens the antiLM penalty applies to (γ)
+    # Ranking several replies (sample_rank; beam with the anti-LM), each content word said again costs this much
+    # of the score: "pizza is pizza" loses to a reply that says something else (0 = off). v2 only.
+    content_repeat_penalty: float = 1.0
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -91,11 +96,13 @@ def _range_problems(o: DecodeOptions) -> list[str]:
         (1 <= o.min_len <= o.max_len, "min_len must be between 1 and max_len"),
         (0.0 <= o.length_penalty <= 3.0, "length_penalty must be between 0 and 3"),
         (o.no_repeat_ngram == 0 or 2 <= o.no_repeat_ngram <= 10, "no_repeat_ngram must be 0 (off) or between 2 and 10"),
+        (1.0 <= o.repetition_penalty <= 3.0, "repetition_penalty must be between 1 (off) and 3"),
         (0.01 <= o.temperature <= 5.0, "temperature must be between 0.01 and 5"),
         (0 <= o.top_k <= 100_000, "top_k must be 0 (off) or between 1 and 100000"),
         (0.0 < o.top_p <= 1.0, "top_p must be in (0, 1]"),
         (0.0 <= o.anti_lm <= 1.0, "anti_lm must be between 0 and 1"),
         (1 <= o.anti_lm_steps <= 100, "anti_lm_steps must be between 1 and 100"),
+        (0.0 <= o.content_repeat_penalty <= 10.0, "content_repeat_penalty must be between 0 (off) and 10"),
         (o.seed is None or 0 <= o.seed <= MAX_SEED, f"seed must be between 0 and {MAX_SEED}, or null"),
     ]
     # NaN fails every comparison above, so it is refused with the option's range.

@@ -30,11 +30,13 @@ class EngineOptions:
     min_len: int = 3
     length_penalty: float = 1.0  # GNMT's α in the ranking ((5 + n) / 6) ** α; CTranslate2's own in beam search
     no_repeat_ngram: int = 3  # in pieces
+    repetition_penalty: float = 1.0  # CTranslate2's: logits of pieces already in the reply divided by it (1 = off)
     temperature: float = 0.9
     top_k: int = 40  # 0 = the whole vocabulary
     top_p: float = 0.9
     anti_lm: float = 0.3  # λ: rank by log p(T | S) - λ · log p(T_<γ | neutral source)
     anti_lm_steps: int = 3  # γ: reply pieces the anti-LM term covers
+    content_repeat_penalty: float = 1.0  # ranking: subtracted from the score per content word said again
     seed: int | None = None  # sampling only: see above
 
     def __post_init__(self) -> None:
@@ -51,6 +53,8 @@ class EngineOptions:
             problems.append("length_penalty must be between 0 and 3")
         if not 0 <= self.no_repeat_ngram <= 10:
             problems.append("no_repeat_ngram must be between 0 (off) and 10")
+        if not 1.0 <= self.repetition_penalty <= 3.0:
+            problems.append("repetition_penalty must be between 1 (off) and 3")
         if not 0.01 <= self.temperature <= 5.0:
             problems.append("temperature must be between 0.01 and 5")
         if not 0 <= self.top_k <= 100_000:
@@ -61,6 +65,8 @@ class EngineOptions:
             problems.append("anti_lm must be between 0 and 1")
         if not 1 <= self.anti_lm_steps <= MAX_PIECES:
             problems.append(f"anti_lm_steps must be between 1 and {MAX_PIECES}")
+        if not 0.0 <= self.content_repeat_penalty <= 10.0:
+            problems.append("content_repeat_penalty must be between 0 (off) and 10")
         if self.seed is not None and not 0 <= self.seed < 2**32:
             problems.append("seed must be between 0 and 2**32 - 1")
         if problems:

@@ -71,10 +71,15 @@ def content_words(tokens: list[str]) -> list[str]:
     return [t for t in tokens if is_word(t) and t not in STOPWORDS and t.lstrip("'") not in STOPWORDS]
 
 
+def content_repeats(tokens: list[str]) -> int:
+    """Content words said again: 1 for "pizza is pizza", 2 for "music music music"."""
+    words = content_words(tokens)
+    return len(words) - len(set(words))
+
+
 def repeats_content_word(tokens: list[str]) -> bool:
     """A content word said twice: "pizza is pizza", "the byu job at byu"."""
-    words = content_words(tokens)
-    return len(set(words)) < len(words)
+    return content_repeats(tokens) > 0
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -128,7 +128,7 @@ def test_evaluate_measures_a_v1_model_beside_v2(tiny_v1_model_dir, tmp_path):
     assert set(report) >= KEYS | {"token_accuracy"} and report["pairs"] == 2 and report["word_perplexity"] > 1
 
 
-GREEDY = {"strategy": "greedy", "min_len": 3, "max_len": 10, "no_repeat_ngram": 2}
+GREEDY = {"strategy": "greedy", "min_len": 3, "max_len": 10, "no_repeat_ngram": 2, "repetition_penalty": 1.3}
 
 
 def test_serve_answers_with_the_trained_model(trained, tmp_path):
@@ -158,6 +158,8 @@ def test_bad_arguments_are_clear_errors(trained, tmp_path):
     assert bad.returncode == 2 and "bad.tsv:1" in bad.stderr
     options = cli("reply", "--model", str(trained / "model"), "--beam-size", "0", "hi")
     assert options.returncode == 2 and "beam_size" in options.stderr
+    penalty = cli("reply", "--model", str(trained / "model"), "--repetition-penalty", "0.5", "hi")
+    assert penalty.returncode == 2 and "repetition_penalty must be between 1 (off) and 3" in penalty.stderr
     for args, message in (
         (("--preset", "huge"), "unknown transformer preset 'huge'"),
         (("--arch", "lstm", "--schedule-steps", "5"), "are for --arch transformer"),

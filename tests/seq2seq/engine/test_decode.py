@@ -10,6 +10,8 @@ import pytest
 
 from seq2seq.engine.decode import FALLBACK_REPLY, DecodeStopped, Engine, pick_device, suppressed_sequences
 from seq2seq.engine.options import EngineOptions
+from seq2seq.eval.wordcount import words
+from seq2seq.metrics import content_repeats
 from seq2seq.protocol.blocklist import Blocklist
 
 from ..conftest import export_engine
@@ -33,6 +35,11 @@ def _raw(engine: Engine, text: str, **arguments) -> list[str]:
 
 def _options(strategy: str, **changes) -> EngineOptions:
     return EngineOptions(strategy=strategy, **changes)
+
+
+def _content_repeats(text: str) -> int:
+    """Content words said again, as benchmarks/reply_quality counts them."""
+    return content_repeats(words(text))
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
@@ -105,7 +112,14 @@ def test_sample_rank_keeps_the_best_draw_by_the_mmi_formula(tmp_path, tokenizer,
     folder = export_engine(tmp_path / "engine", tiny_config, initial_weights, tokenizer)
     engine = Engine(folder, device="cpu", compute_type="float32", seed=9)
     options = EngineOptions(
-        strategy="sample_rank", beam_size=8, temperature=1.5, top_k=0, top_p=1.0, anti_lm=0.5, anti_lm_steps=3
+        strategy="sample_rank",
+        beam_size=8,
+        temperature=1.5,
+        top_k=0,
+        top_p=1.0,
+        anti_lm=0.5,
+        anti_lm_steps=3,
+        content_repeat_penalty=1.0,
     )
     conversation = ["what do you do for fun"]
     found = engine.candidates([conversation], options)[0]
@@ -121,7 +135,8 @@ def test_sample_rank_keeps_the_best_draw_by_the_mmi_formula(tmp_path, tokenizer,
     for candidate in found:
         anti = twin.translator.score_batch([["<sep>"]], [list(candidate.pieces)])[0].log_probs
         length_norm = ((5 + len(candidate.pieces)) / 6) ** options.length_penalty
-        by_formula[candidate.pieces] = (log_p[candidate.pieces] - 0.5 * sum(anti[:3])) / length_norm
+        repeats = _content_repeats(candidate.text)  # less the penalty per content word said again
+        by_formula[candidate.pieces] = (log_p[candidate.pieces] - 0.5 * sum(anti[:3])) / length_norm - repeats
         assert candidate.score == pytest.approx(by_formula[candidate.pieces], abs=1e-3)
     assert found[0].pieces == max(by_formula, key=by_formula.get)
     assert [c.score for c in found] == sorted((c.score for c in found), reverse=True)
@@ -245,3 +260,41 @@ def test_options_mirror_the_bots_decode_options():
         EngineOptions(min_len=10, max_len=5)
     with pytest.raises(ValueError, match="strategy"):
         EngineOptions(strategy="nucleus")
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "beam"])
+def test_repetition_penalty_steers_away_from_pieces_already_said(
+    tmp_path, tokenizer, tiny_config, initial_weights, strategy
+):
+    engine = _engine(tmp_path, tokenizer, tiny_config, initial_weights, {WORD: 4.0})
+    options = _options(strategy, no_repeat_ngram=0, min_len=10, max_len=10, anti_lm=0.0)
+    plain = engine.candidates([["hello"]], options)[0][0]
+    assert plain.pieces.count(WORD) == 10  # "really really really …"
+    penalised = engine.candidates([["hello"]], replace(options, repetition_penalty=3.0))[0][0]
+    assert len(penalised.pieces) == 10 and penalised.pieces.count(WORD) <= 2  # said, then others preferred
+    with pytest.raises(ValueError, match="repetition_penalty"):
+        replace(options, repetition_penalty=0.5)
+
+
+def test_sample_rank_prefers_replies_that_do_not_repeat_a_content_word(
+    tmp_path, tokenizer, tiny_config, initial_weights
+):
+    # The model likes "really" (a content word: not a stop word) so much that its likeliest draws say it twice.
+    folder = export_engine(tmp_path / "engine", tiny_config, initial_weights, tokenizer, {WORD: 4.0, "</s>": 2.0})
+    options = EngineOptions(
+        strategy="sample_rank", beam_size=16, temperature=1.0, top_k=0, top_p=1.0, max_len=8, no_repeat_ngram=2
+    )
+    conversation = [["what do you do for fun"]]
+    # Engines with the same seed draw the same replies: only the ranking differs.
+    plain = Engine(folder, device="cpu", compute_type="float32", seed=3).candidates(
+        conversation, replace(options, content_repeat_penalty=0.0)
+    )[0]
+    ranked = Engine(folder, device="cpu", compute_type="float32", seed=3).candidates(conversation, options)[0]
+    assert sorted(c.pieces for c in plain) == sorted(c.pieces for c in ranked)
+    repeats = {c.pieces: _content_repeats(c.text) for c in plain}
+    assert repeats[plain[0].pieces] > 0 and min(repeats.values()) == 0  # the likeliest repeats; others do not
+    assert repeats[ranked[0].pieces] == 0
+    by_pieces = {c.pieces: c.score for c in plain}
+    for candidate in ranked:  # the score, less the penalty per content word said again
+        expected = by_pieces[candidate.pieces] - options.content_repeat_penalty * repeats[candidate.pieces]
+        assert candidate.score == pytest.approx(expected, abs=1e-6)

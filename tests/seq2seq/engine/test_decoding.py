@@ -31,6 +31,11 @@ from seq2seq.engine.decoding import MAX_SEED, DecodeOptions
         ({"top_p": None}, "top_p"),
         ({"anti_lm": False}, "anti_lm"),
         ({"anti_lm_steps": 0}, "anti_lm_steps"),
+        ({"repetition_penalty": 0.5}, "repetition_penalty"),
+        ({"repetition_penalty": 3.5}, "repetition_penalty"),
+        ({"repetition_penalty": "1.2"}, "repetition_penalty"),
+        ({"content_repeat_penalty": -1}, "content_repeat_penalty"),
+        ({"content_repeat_penalty": float("nan")}, "content_repeat_penalty"),
         ({"strategy": ["beam"]}, "strategy"),
     ],
 )
@@ -80,6 +85,8 @@ OPTION_VALUES = st.fixed_dictionaries(
         "top_p": st.floats(0, 1),
         "anti_lm": st.floats(0, 1),
         "anti_lm_steps": st.integers(1, 101),
+        "repetition_penalty": st.floats(0.9, 3.1),
+        "content_repeat_penalty": st.floats(0, 10.5),
         "seed": st.one_of(st.none(), st.integers(-(2**70), 2**70)),
     },
 )

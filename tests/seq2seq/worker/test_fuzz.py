@@ -52,6 +52,8 @@ IN_RANGE = {
     "top_p": st.floats(0.001, 1),
     "anti_lm": st.floats(0, 1),
     "anti_lm_steps": st.integers(1, 100),
+    "repetition_penalty": st.floats(1, 3),
+    "content_repeat_penalty": st.floats(0, 10),
     "seed": st.one_of(st.none(), st.integers(0, 2**63 - 1)),
 }
 DECODE_OPTIONS = st.fixed_dictionaries(

@@ -43,10 +43,15 @@ async def test_decoding_options_are_validated(http):
         http, "POST", "/v1/reply", json={"context": ["hi"], "options": {"strategy": "sample", "seed": 1}}
     )
     assert status == 200
+    penalties = {"repetition_penalty": 1.3, "content_repeat_penalty": 2.0}
+    status, body = await call(http, "POST", "/v1/reply", json={"context": ["hi"], "options": penalties})
+    assert status == 200 and body["reply"].strip()
     for options, message in (
         ({"beam_size": 0}, "beam_size"),
         ({"nope": 1}, "unknown decoding options"),
         ({"max_len": "5"}, "max_len must be an integer"),
+        ({"repetition_penalty": 0.5}, "repetition_penalty must be between 1 (off) and 3"),
+        ({"content_repeat_penalty": -1}, "content_repeat_penalty must be between 0 (off) and 10"),
     ):
         status, body = await call(http, "POST", "/v1/reply", json={"context": ["hi"], "options": options})
         assert status == 400 and message in body["error"]["message"]

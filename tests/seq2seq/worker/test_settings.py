@@ -89,6 +89,7 @@ def test_banter_config_names_the_file_and_a_bad_environment_value_names_the_vari
         ("[decoding]\nbeam_size = 0\n", "beam_size"),
         ("[decoding]\nseed = -1\n", "seed"),
         ("[decoding]\ntemperature = '0.9'\n", "temperature"),
+        ("[decoding]\nrepetition_penalty = 0.9\n", "repetition_penalty must be between 1 \\(off\\) and 3"),
         ("[worker\n", "config.toml"),
     ],
 )
