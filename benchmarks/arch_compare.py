@@ -23,9 +23,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from seq2seq import corpus, evaluate, model_dir  # noqa: E402
-from seq2seq.eval import wordcount  # noqa: E402
-from seq2seq.reporting import publish_figures  # noqa: E402
+from seq2seq import model_dir  # noqa: E402
+from seq2seq.eval import evaluate, wordcount  # noqa: E402
+from seq2seq.text import corpus  # noqa: E402
+from seq2seq.train.reporting import publish_figures  # noqa: E402
 
 TRAINING = ("params", "steps", "train_seconds", "steps_per_second", "train_pairs", "command")
 

@@ -22,10 +22,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.engine_bench import random_engine  # noqa: E402
-from seq2seq import corpus  # noqa: E402
 from seq2seq.engine.decode import Engine  # noqa: E402
 from seq2seq.engine.options import EngineOptions  # noqa: E402
-from seq2seq.reporting import publish_figures  # noqa: E402
+from seq2seq.text import corpus  # noqa: E402
+from seq2seq.train.reporting import publish_figures  # noqa: E402
 
 TOKENS = 20
 LAYOUTS = ("one_engine", "engine_per_thread")

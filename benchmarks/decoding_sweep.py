@@ -24,8 +24,8 @@ from pathlib import Path
 from benchmarks.reply_quality import PROMPTS, SEED, check_targets, choose, conversation, figures
 from seq2seq import model_dir
 from seq2seq.cli import DEFAULT_MODEL
-from seq2seq.corpus import read_pairs
-from seq2seq.decoding import DecodeOptions
+from seq2seq.engine.decoding import DecodeOptions
+from seq2seq.text.corpus import read_pairs
 
 BATCH = 16  # conversations per engine call: the worker's batches at a busy server's load
 SAMPLES_KEPT = 12  # replies per setting kept in the JSON, to read

@@ -31,10 +31,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import seq2seq.worker  # noqa: E402, F401  (first: the worker's one BLAS thread, set before NumPy loads, as served)
-from seq2seq import corpus, metrics  # noqa: E402
-from seq2seq.decoding import DecodeOptions  # noqa: E402
+from seq2seq.engine.decoding import DecodeOptions  # noqa: E402
 from seq2seq.engine.options import EngineOptions  # noqa: E402
-from seq2seq.reporting import publish_figures  # noqa: E402
+from seq2seq.eval import metrics  # noqa: E402
+from seq2seq.text import corpus  # noqa: E402
+from seq2seq.train.reporting import publish_figures  # noqa: E402
 
 TOKENS = 20
 BATCH = 64
@@ -46,10 +47,10 @@ def random_engine(folder: Path) -> int:
     import keras
 
     from seq2seq.engine.convert import export
+    from seq2seq.model.transformer import build
+    from seq2seq.model.transformer_presets import preset
     from seq2seq.model_dir import weights_of
-    from seq2seq.subword import SubwordSettings, SubwordTokenizer
-    from seq2seq.transformer import build
-    from seq2seq.transformer_presets import preset
+    from seq2seq.text.subword import SubwordSettings, SubwordTokenizer
 
     texts = [p.reply for p in corpus.chitchat_pairs()[:60_000]]
     tokenizer = SubwordTokenizer.train(texts, SubwordSettings(vocab_size=8000))

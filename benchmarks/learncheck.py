@@ -29,14 +29,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchmarks import newwords  # noqa: E402
 from bot.storage.config import load_config  # noqa: E402
-from seq2seq import corpus, model_dir  # noqa: E402
+from seq2seq import model_dir  # noqa: E402
 from seq2seq.cli import DEFAULT_MODEL  # noqa: E402
-from seq2seq.corpus import Pair  # noqa: E402
 from seq2seq.engine.decode import Engine  # noqa: E402
 from seq2seq.engine.evaluate import perplexity, reply_nlls  # noqa: E402
 from seq2seq.eval.wordcount import word_perplexity  # noqa: E402
 from seq2seq.protocol import FinetuneOptions  # noqa: E402
-from seq2seq.reporting import publish_figures  # noqa: E402
+from seq2seq.text import corpus  # noqa: E402
+from seq2seq.text.corpus import Pair  # noqa: E402
+from seq2seq.train.reporting import publish_figures  # noqa: E402
 from seq2seq.worker import settings as worker_settings  # noqa: E402
 from seq2seq.worker.jobs import finetune_command, finetune_env  # noqa: E402
 from seq2seq.worker.routes import engine_options  # noqa: E402

@@ -24,9 +24,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
-from seq2seq import corpus
-from seq2seq.corpus import Pair, is_held_out
-from seq2seq.subword import normalise
+from seq2seq.text import corpus
+from seq2seq.text.corpus import Pair, is_held_out
+from seq2seq.text.subword import normalise
 
 # Invented, and checked absent from the base corpus by `present_in` (build_log refuses any that is not).
 NEW_WORDS: dict[str, tuple[str, ...]] = {
@@ -78,7 +78,7 @@ def all_words() -> tuple[str, ...]:
 
 
 def occurrences(word: str, text: str) -> int:
-    """How often `word` occurs in `text`, both as the model sees them (`seq2seq.subword.normalise`), as a whole
+    """How often `word` occurs in `text`, both as the model sees them (`seq2seq.text.subword.normalise`), as a whole
     word: "glorpy" is not found in "glorpyness"."""
     return len(re.findall(r"(?<!\w)" + re.escape(normalise(word)) + r"(?!\w)", normalise(text)))
 

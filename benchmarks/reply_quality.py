@@ -32,10 +32,10 @@ from pathlib import Path
 
 from benchmarks.worker import own_model_worker, wait_ready
 from bot.worker.client import WorkerClient
-from seq2seq import metrics
 from seq2seq.cli import DEFAULT_MODEL
-from seq2seq.corpus import Pair, chatterbot_pairs, read_pairs
+from seq2seq.eval import metrics
 from seq2seq.eval.wordcount import coverage_gap, words
+from seq2seq.text.corpus import Pair, chatterbot_pairs, read_pairs
 
 PROMPTS = 400
 SEED = 20_251_130

@@ -12,21 +12,22 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-from seq2seq import corpus, metrics
 from seq2seq.chat import ReplyFn, open_model
 from seq2seq.cli import DEFAULT_MODEL
-from seq2seq.decoding import DecodeOptions
-from seq2seq.reporting import publish_figures
+from seq2seq.engine.decoding import DecodeOptions
+from seq2seq.eval import metrics
+from seq2seq.text import corpus
+from seq2seq.train.reporting import publish_figures
 
 
 def bench_training(steps: int, pairs_limit: int) -> dict:
     """Target (non-padding) tokens per second of the default preset at batch 128, after warm-up."""
     import keras
 
-    from seq2seq.batching import BatchSchedule, encode_pairs
-    from seq2seq.model import build
-    from seq2seq.presets import preset
-    from seq2seq.train import build_vocab
+    from seq2seq.model.lstm import build
+    from seq2seq.model.lstm_presets import preset
+    from seq2seq.train.batching import BatchSchedule, encode_pairs
+    from seq2seq.train.lstm import build_vocab
 
     model_cfg, train_cfg = preset("default")
     pairs = corpus.chitchat_pairs()[:pairs_limit]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from seq2seq.vocab import SEP_ID
+from seq2seq.text.vocab import SEP_ID
 
 
 def anti_lm_step(network, batch: int, k: int, weight: float, steps: int, main_states: tuple, main_item: tuple):

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from seq2seq import model_dir
-from seq2seq.decoding import DecodeOptions
+from seq2seq.engine.decoding import DecodeOptions
 
 HISTORY_TURNS = 4  # turns kept as context; the model reads the last `context_turns` of them
 

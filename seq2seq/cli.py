@@ -37,7 +37,7 @@ def add_decoding_options(parser: argparse.ArgumentParser) -> None:
 
 
 def decoding_options(args: argparse.Namespace):
-    from seq2seq.decoding import DecodeOptions
+    from seq2seq.engine.decoding import DecodeOptions
 
     names = (
         "strategy",
@@ -77,8 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m seq2seq", description="Banter's reply model.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    from seq2seq.presets import PRESETS as LSTM_PRESETS
-    from seq2seq.transformer_presets import PRESETS as TRANSFORMER_PRESETS
+    from seq2seq.model.lstm_presets import PRESETS as LSTM_PRESETS
+    from seq2seq.model.transformer_presets import PRESETS as TRANSFORMER_PRESETS
 
     p = sub.add_parser("train", help="train a model on the chit-chat corpus or your own pairs")
     p.add_argument(
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return chat.main(args, decoding_options(args))
         if args.command == "evaluate":
-            from seq2seq import evaluate
+            from seq2seq.eval import evaluate
 
             return evaluate.main(args, decoding_options(args))
         if args.command == "serve":
@@ -149,9 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a clear one-line message, not a traceback, for expected failures
         from seq2seq.model_dir import ModelDirError
 
-        # Only training raises Interrupted, and then seq2seq.train is loaded. Importing it here would load
+        # Only training raises Interrupted, and then seq2seq.train.lstm is loaded. Importing it here would load
         # TensorFlow into every other dying command: seconds and hundreds of MB for a worker on its way out.
-        train = sys.modules.get("seq2seq.train")
+        train = sys.modules.get("seq2seq.train.lstm")
         if train is not None and isinstance(exc, train.Interrupted):
             print(str(exc), file=sys.stderr)
             return 130
@@ -166,8 +166,8 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
     command = "python -m seq2seq " + " ".join(shlex.quote(a) for a in argv)
     name = args.preset.removeprefix("v2-")
     if args.arch == "transformer" or args.preset.startswith("v2-"):
-        from seq2seq.transformer_presets import PRESETS
-        from seq2seq.transformer_train import train_from_args
+        from seq2seq.model.transformer_presets import PRESETS
+        from seq2seq.train.transformer import train_from_args
 
         if name not in PRESETS:
             raise ValueError(f"unknown transformer preset {args.preset!r}; choose one of {', '.join(PRESETS)}")
@@ -176,8 +176,8 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
         args.preset = name
         return train_from_args(args, command)
     if args.tokenizer:
-        from seq2seq.presets import preset
-        from seq2seq.transformer_train import train_from_args
+        from seq2seq.model.lstm_presets import preset
+        from seq2seq.train.transformer import train_from_args
 
         if args.epochs is not None:
             raise ValueError("--epochs is for the word-level LSTM; with --tokenizer the schedule is --schedule-steps")
@@ -190,9 +190,9 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
 def _train_lstm(args: argparse.Namespace, command: str) -> int:
     from dataclasses import replace
 
-    from seq2seq import corpus
-    from seq2seq.presets import preset
-    from seq2seq.train import TrainJob, run
+    from seq2seq.model.lstm_presets import preset
+    from seq2seq.text import corpus
+    from seq2seq.train.lstm import TrainJob, run
 
     if args.schedule_steps or args.max_seconds or args.warmup_steps:
         raise ValueError(

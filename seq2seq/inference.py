@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from seq2seq.model_config import ModelConfig
+from seq2seq.model.lstm_config import ModelConfig
 
 
 def _mm(x: np.ndarray, w: np.ndarray) -> np.ndarray:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from seq2seq.model_config import ModelConfig
-from seq2seq.transformer_config import TransformerConfig
-from seq2seq.vocab import Vocabulary
+from seq2seq.model.lstm_config import ModelConfig
+from seq2seq.model.transformer_config import TransformerConfig
+from seq2seq.text.vocab import Vocabulary
 
 V1, V2 = "v1", "v2"
 CONFIG_FILE = "config.json"  # v1
@@ -50,7 +50,7 @@ class TransformerBundle:
     """A v2 directory, read for fine-tuning: the architecture, its training settings and the Keras weights."""
 
     config: TransformerConfig
-    train: dict  # seq2seq.transformer_presets.TransformerTrainConfig as saved
+    train: dict  # seq2seq.model.transformer_presets.TransformerTrainConfig as saved
     weights: dict[str, np.ndarray]  # variable path → float32 array
     path: Path
 
@@ -60,7 +60,7 @@ class TransformerBundle:
 
     def tokenizer(self):
         """The model's `SubwordTokenizer` (kept in its engine folder): fine-tuning keeps it."""
-        from seq2seq.subword import SubwordTokenizer
+        from seq2seq.text.subword import SubwordTokenizer
 
         return SubwordTokenizer.load(self.engine)
 

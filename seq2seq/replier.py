@@ -10,13 +10,13 @@ import numpy as np
 
 from seq2seq import model_dir
 from seq2seq.antilm import anti_lm_step
-from seq2seq.batching import encode_source, pad_batch
-from seq2seq.decoding import DecodeOptions
+from seq2seq.engine.decoding import DecodeOptions
 from seq2seq.inference import NumpySeq2Seq
 from seq2seq.protocol.blocklist import Blocklist
 from seq2seq.search import SearchSpec, beam_search, greedy, sample, sample_and_rank
-from seq2seq.text import URL_TOKEN, USER_TOKEN, detokenize
-from seq2seq.vocab import BOS_ID, EOS_ID, PAD_ID, SEP_ID, UNK_ID
+from seq2seq.text.vocab import BOS_ID, EOS_ID, PAD_ID, SEP_ID, UNK_ID
+from seq2seq.text.words import URL_TOKEN, USER_TOKEN, detokenize
+from seq2seq.train.batching import encode_source, pad_batch
 
 FALLBACK_REPLY = "hmm?"  # said only if decoding produced no words at all, which the search forbids
 

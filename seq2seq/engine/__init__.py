@@ -1,1 +1,1 @@
-"""Model v2's serving side: the converter to CTranslate2 and the decoder that runs on it."""
+"""The one place that turns trained weights into the serving model: convert, decoding settings, decode, evaluate."""

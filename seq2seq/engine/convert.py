@@ -1,6 +1,6 @@
 """The one place that turns trained Keras weights into the serving model: a CTranslate2 spec plus its tokenizer.
 
-The weights are the `seq2seq.transformer` model's arrays by variable path (`model_dir.weights_of`); Keras
+The weights are the `seq2seq.model.transformer` model's arrays by variable path (`model_dir.weights_of`); Keras
 kernels are (in, out), CTranslate2's linear weights (out, in). The conventions are checked by
 `tests/seq2seq/engine/test_convert.py` (the engine's scores equal the Keras forward pass).
 """
@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 from ctranslate2.specs import common_spec, transformer_spec
 
-from seq2seq.subword import SubwordTokenizer
-from seq2seq.transformer_config import TransformerConfig
+from seq2seq.model.transformer_config import TransformerConfig
+from seq2seq.text.subword import SubwordTokenizer
 
 CONFIG_FILE = "engine.json"  # the transformer's settings: the engine builds sources with them
 FORMAT = 1
-EPSILON = 1e-6  # the layer norms' ε, as `seq2seq.transformer` trains them
+EPSILON = 1e-6  # the layer norms' ε, as `seq2seq.model.transformer` trains them
 _ACTIVATIONS = {"relu": common_spec.Activation.RELU, "gelu": common_spec.Activation.GELU}
 
 
@@ -119,7 +119,7 @@ class _Weights:
 
     def __getitem__(self, key: str) -> np.ndarray:
         if key not in self.weights:
-            raise KeyError(f"the weights have no {key!r}: not a seq2seq.transformer model?")
+            raise KeyError(f"the weights have no {key!r}: not a seq2seq.model.transformer model?")
         self.used.add(key)
         return np.ascontiguousarray(self.weights[key], dtype=np.float32)
 

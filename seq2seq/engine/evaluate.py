@@ -6,11 +6,11 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
-from seq2seq.corpus import Pair
-from seq2seq.decoding import DecodeOptions
 from seq2seq.engine.decode import Engine
+from seq2seq.engine.decoding import DecodeOptions
 from seq2seq.engine.options import EngineOptions
 from seq2seq.eval import wordcount
+from seq2seq.text.corpus import Pair
 
 BATCH = 64
 UNK_MARKS = ("\u2047", "<unk>")  # how SentencePiece spells an unknown piece in text; the engine never emits one
@@ -44,7 +44,7 @@ def reply_nlls(engine: Engine, pairs: list[Pair]) -> list[float]:
 
 
 def evaluate(engine: Engine, pairs: list[Pair], options: EngineOptions) -> dict:
-    from seq2seq.evaluate import conversations_of, reply_figures
+    from seq2seq.eval.evaluate import conversations_of, reply_figures
 
     if not pairs:
         raise ValueError("no pairs to evaluate")

@@ -1,11 +1,11 @@
-"""Decoding settings of the engine, as data: `seq2seq.decoding.DecodeOptions`' fields, lengths in subword pieces."""
+"""Decoding settings of the engine, as data: `engine.decoding.DecodeOptions`' fields, lengths in subword pieces."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
 
-from seq2seq.decoding import STRATEGIES, DecodeOptions
+from seq2seq.engine.decoding import STRATEGIES, DecodeOptions
 
 # A v1 word is about this many v2 pieces (1.10 on held-out chit-chat replies: benchmarks/subword_bench.py);
 # it turns a word budget from the bot's requests into a piece budget.

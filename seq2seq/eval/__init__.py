@@ -1,1 +1,1 @@
-"""Measuring instruments that outlive the model they were made for: v1's word count and vocabulary, frozen."""
+"""Measuring a model: evaluate, teacher-forced scoring, reply metrics, and v1's frozen word count and vocabulary."""

@@ -22,10 +22,11 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from seq2seq import corpus, model_dir  # noqa: E402  (after the environment is set)
-from seq2seq.corpus import Pair, is_held_out  # noqa: E402
-from seq2seq.learnfilter import FilterConfig, filter_pairs  # noqa: E402
+from seq2seq import model_dir  # noqa: E402  (after the environment is set)
 from seq2seq.protocol import FinetuneOptions  # noqa: E402
+from seq2seq.text import corpus  # noqa: E402
+from seq2seq.text.corpus import Pair, is_held_out  # noqa: E402
+from seq2seq.text.learnfilter import FilterConfig, filter_pairs  # noqa: E402
 from seq2seq.worker.gate import GateResult, evaluate  # noqa: E402
 
 log = logging.getLogger("banter.worker.finetune")
@@ -155,9 +156,9 @@ def train_settings(base_train, opts: FinetuneOptions, mix_size: int):
 
 def run(args: argparse.Namespace) -> int:
     from seq2seq.engine.decode import Engine
-    from seq2seq.transformer_presets import TransformerTrainConfig
-    from seq2seq.transformer_train import TransformerJob
-    from seq2seq.transformer_train import run as train_run
+    from seq2seq.model.transformer_presets import TransformerTrainConfig
+    from seq2seq.train.transformer import TransformerJob
+    from seq2seq.train.transformer import run as train_run
 
     opts = FinetuneOptions.from_json(json.loads(args.options))
     emit("phase", phase="loading")
@@ -258,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s finetune %(levelname)s %(message)s")
     die_with_parent()
-    from seq2seq.train import Interrupted
+    from seq2seq.train.lstm import Interrupted
 
     try:
         return run(args)

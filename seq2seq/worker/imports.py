@@ -7,8 +7,8 @@ import os
 import stat
 from pathlib import Path
 
-from seq2seq.corpus import pairs_from_lines
 from seq2seq.protocol import MAX_JOB_BODY, clip, pair_from_json
+from seq2seq.text.corpus import pairs_from_lines
 
 # Never trust st_size: /proc files say 0 and are endless; a file may grow while it is read.
 MAX_IMPORT_BYTES = MAX_JOB_BODY  # the same limit as an uploaded body

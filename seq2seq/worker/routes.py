@@ -13,7 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from seq2seq import model_dir
-from seq2seq.decoding import DecodeOptions
+from seq2seq.engine.decoding import DecodeOptions
 from seq2seq.engine.options import EngineOptions
 from seq2seq.protocol import (
     MAX_JOB_BODY,

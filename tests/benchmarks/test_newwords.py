@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from benchmarks import newwords
-from seq2seq.subword import COMMON_EMOJI, normalise
+from seq2seq.text.subword import COMMON_EMOJI, normalise
 
 
 @pytest.fixture(scope="module")

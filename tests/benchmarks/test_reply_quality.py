@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.reply_quality import check_targets, choose, figures
-from seq2seq.corpus import Pair, chatterbot_pairs, read_pairs
+from seq2seq.text.corpus import Pair, chatterbot_pairs, read_pairs
 
 REPO = Path(__file__).resolve().parents[2]
 

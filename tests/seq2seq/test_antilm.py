@@ -2,12 +2,12 @@
 
 import numpy as np
 
-from seq2seq import corpus
 from seq2seq.antilm import anti_lm_step
-from seq2seq.decoding import DecodeOptions
+from seq2seq.engine.decoding import DecodeOptions
 from seq2seq.replier import Replier
 from seq2seq.search import SearchSpec, beam_search
-from seq2seq.vocab import BOS_ID, EOS_ID
+from seq2seq.text import corpus
+from seq2seq.text.vocab import BOS_ID, EOS_ID
 
 
 def test_zero_weight_reproduces_plain_beam_search(tiny_v1_model_dir):

@@ -49,7 +49,7 @@ def cli(*args, stdin=None, timeout=300):
 def trained(tmp_path_factory):
     base = tmp_path_factory.mktemp("cli")
     pairs = base / "pairs.jsonl"
-    from seq2seq import corpus
+    from seq2seq.text import corpus
 
     with pairs.open("w") as handle:
         for p in corpus.chitchat_pairs()[:1200]:

@@ -5,8 +5,8 @@ import pytest
 
 from seq2seq import model_dir
 from seq2seq.inference import NumpySeq2Seq
-from seq2seq.model import build
-from seq2seq.model_config import ModelConfig
+from seq2seq.model.lstm import build
+from seq2seq.model.lstm_config import ModelConfig
 
 CONFIGS = [
     ModelConfig(

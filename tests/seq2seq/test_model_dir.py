@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from seq2seq import model_dir
-from seq2seq.model import build
+from seq2seq.model.lstm import build
 from seq2seq.model_dir import ModelDirError
 from seq2seq.replier import Replier
 

@@ -2,10 +2,10 @@
 
 import pytest
 
-from seq2seq.decoding import DecodeOptions
+from seq2seq.engine.decoding import DecodeOptions
 from seq2seq.protocol.blocklist import Blocklist
 from seq2seq.replier import Replier
-from seq2seq.vocab import UNK_ID
+from seq2seq.text.vocab import UNK_ID
 
 HOSTILE = [
     "",
@@ -74,13 +74,13 @@ def test_blocklisted_words_are_never_generated(tiny_v1_model_dir):
         [["hi"], ["how are you?"], ["what do you like?"]] * 4,
         DecodeOptions(strategy="sample", temperature=2.0, top_k=0, seed=5),
     )
-    from seq2seq.text import tokenize
+    from seq2seq.text.words import tokenize
 
     assert not any(set(tokenize(r)) & set(common) for r in replies)
 
 
 def test_a_lone_message_is_read_as_mid_conversation_unless_scoring_openers(replier):
-    from seq2seq.vocab import SEP_ID
+    from seq2seq.text.vocab import SEP_ID
 
     live = replier.encode([["hi there"]])
     as_trained = replier.encode([["hi there"]], openers=True)

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from seq2seq import model_dir
-from seq2seq.batching import pad_batch
 from seq2seq.engine.decode import Engine
 from seq2seq.engine.options import EngineOptions
-from seq2seq.vocab import EOS_ID
+from seq2seq.text.vocab import EOS_ID
+from seq2seq.train.batching import pad_batch
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "default"
 FILES = ("transformer.json", "weights.npz", "metrics.json", "loss.png", "heldout.tsv", "engine/model.bin")
@@ -30,7 +30,7 @@ def test_shipped_directory_is_a_complete_v2_model_under_40_mb():
 def test_shipped_weights_load_into_keras_on_tensorflow_and_match_the_engine():
     import keras
 
-    from seq2seq.transformer import build
+    from seq2seq.model.transformer import build
 
     assert keras.backend.backend() == os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow"
     bundle = model_dir.load_transformer(SHIPPED)

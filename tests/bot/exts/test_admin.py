@@ -133,7 +133,7 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 def worker_chart(tmp_path) -> bytes:
     """A loss chart as the worker draws it (matplotlib, in the tests and the worker only)."""
-    from seq2seq.reporting import plot_losses
+    from seq2seq.train.reporting import plot_losses
 
     plot_losses({"train": [(s, 5.0 - s) for s in range(1, 5)], "val": [(4, 1.5)]}, tmp_path / "loss.png")
     return (tmp_path / "loss.png").read_bytes()

@@ -22,8 +22,8 @@ def test_words_are_v1_words():
 
 def test_the_frozen_tokenizer_agrees_with_v1s_text_module():
     # Holds while v1's text module exists; once it is replaced, the frozen copy is the definition.
-    from seq2seq.corpus import chitchat_pairs
-    from seq2seq.text import tokenize
+    from seq2seq.text.corpus import chitchat_pairs
+    from seq2seq.text.words import tokenize
 
     texts = [t for p in chitchat_pairs()[:3000] for t in (p.query, p.reply)]
     texts += ["bad \ud800 surrogate", "x" * 5000 + " end", "<@&7> <#9> www.example.com lol", "ｆｕｌｌ width ’quote’"]

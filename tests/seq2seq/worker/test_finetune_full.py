@@ -12,7 +12,7 @@ import pytest
 
 from seq2seq import model_dir
 from seq2seq.protocol import FinetuneOptions
-from seq2seq.subword import SubwordTokenizer
+from seq2seq.text.subword import SubwordTokenizer
 from seq2seq.worker.jobs import finetune_command, finetune_env
 
 NEW_WORD = "zorbleflux"

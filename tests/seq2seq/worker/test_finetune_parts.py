@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from seq2seq.corpus import Pair
+from seq2seq.text.corpus import Pair
 from seq2seq.worker.finetune import progress_events, split_new
 
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seq2seq.decoding import STRATEGIES
+from seq2seq.engine.decoding import STRATEGIES
 from seq2seq.protocol import FinetuneOptions
 
 from .conftest import WorkerProc, make_models

@@ -10,7 +10,7 @@ import time
 import aiohttp
 import pytest
 
-from seq2seq.subword import SubwordTokenizer
+from seq2seq.text.subword import SubwordTokenizer
 
 from .conftest import V1_ACTIVE, V1_CANDIDATE, make_v1_era, running
 

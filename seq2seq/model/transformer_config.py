@@ -1,0 +1,48 @@
+"""Model v2's architecture settings (stdlib only: the converter and the engine read them without Keras)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+PAD_ID = 0  # must match the tokenizer's padding id (`seq2seq.text.vocab.PAD_ID`)
+ACTIVATIONS = ("relu", "gelu")  # what both Keras and CTranslate2 compute the same way
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    vocab_size: int = 8000  # subword pieces; one matrix embeds source and target and projects the output
+    dim: int = 256
+    heads: int = 4
+    ffn_dim: int = 1024
+    encoder_layers: int = 3
+    decoder_layers: int = 3
+    activation: str = "relu"
+    dropout: float = 0.1  # on the embeddings and on each sub-layer's output before its residual
+    label_smoothing: float = 0.1
+    max_source_len: int = 64  # pieces of context + separator + message, cut from the left
+    max_target_len: int = 40  # reply pieces before EOS, cut from the right
+    context_turns: int = 2  # previous turns the source holds before the message
+    positions: int = 128  # rows of the sinusoidal position table: ≥ max_source_len and max_target_len + 1
+
+    def __post_init__(self) -> None:
+        if self.dim % self.heads:
+            raise ValueError(f"dim {self.dim} is not a multiple of heads {self.heads}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}")
+        if self.positions < max(self.max_source_len, self.max_target_len + 1):
+            raise ValueError("positions must cover max_source_len and max_target_len + 1")
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.heads
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TransformerConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown transformer config keys: {sorted(unknown)}")
+        return cls(**data)
