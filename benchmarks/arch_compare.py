@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from seq2seq import model_dir  # noqa: E402
-from seq2seq.eval import evaluate, wordcount  # noqa: E402
+from seq2seq.eval import evaluate  # noqa: E402
 from seq2seq.text import corpus  # noqa: E402
 from seq2seq.train.reporting import publish_figures  # noqa: E402
 
@@ -39,12 +39,7 @@ def word_figures(path: Path, pairs: list[corpus.Pair]) -> dict:
     from seq2seq.engine.decode import Engine
 
     engine = Engine(model_dir.engine_dir(path), device="cpu")
-    return {
-        "scored_by": f"engine {engine.compute_type}",
-        "perplexity": engine_evaluate.perplexity(engine, pairs),
-        **wordcount.word_perplexities(engine_evaluate.reply_nlls(engine, pairs), [p.reply for p in pairs]),
-        "pairs": len(pairs),
-    }
+    return {"scored_by": f"engine {engine.compute_type}", **engine_evaluate.score_figures(engine, pairs)}
 
 
 def main(argv: list[str] | None = None) -> int:

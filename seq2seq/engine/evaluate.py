@@ -43,6 +43,14 @@ def reply_nlls(engine: Engine, pairs: list[Pair]) -> list[float]:
     return [-math.fsum(s) for s in piece_log_probs(engine, pairs, whole=True)]
 
 
+def score_figures(engine: Engine, pairs: list[Pair]) -> dict:
+    """The scored half of an evaluation: perplexity per piece and the word perplexities (see `eval.wordcount`)."""
+    return {
+        "perplexity": perplexity(engine, pairs),  # per subword piece: compare models by word perplexity
+        **wordcount.word_perplexities(reply_nlls(engine, pairs), [p.reply for p in pairs]),
+    }
+
+
 def evaluate(engine: Engine, pairs: list[Pair], options: EngineOptions) -> dict:
     from seq2seq.eval.evaluate import conversations_of, reply_figures
 
@@ -53,8 +61,7 @@ def evaluate(engine: Engine, pairs: list[Pair], options: EngineOptions) -> dict:
     for start in range(0, len(pairs), BATCH):
         replies += engine.reply_batch(conversations[start : start + BATCH], options, openers=True)
     return {
-        "perplexity": perplexity(engine, pairs),  # per subword piece: compare models by word perplexity
-        **wordcount.word_perplexities(reply_nlls(engine, pairs), [p.reply for p in pairs]),
+        **score_figures(engine, pairs),
         **reply_figures(pairs, replies, lambda c: engine.reply_batch([c], options, openers=True)),
         "unk_rate": sum(1 for r in replies if any(m in r for m in UNK_MARKS)) / len(pairs),
         "mean_reply_tokens": sum(len(engine.tokenizer.encode(r)) for r in replies) / len(pairs),  # pieces
