@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from seq2seq.model.transformer_config import TransformerConfig
+from seq2seq.model.transformer_presets import preset
 from seq2seq.text.subword import SubwordSettings, SubwordTokenizer
 
 
@@ -22,18 +24,8 @@ def tokenizer() -> SubwordTokenizer:
 
 @pytest.fixture(scope="session")
 def tiny_config(tokenizer) -> TransformerConfig:
-    return TransformerConfig(
-        vocab_size=len(tokenizer),
-        dim=32,
-        heads=4,
-        ffn_dim=64,
-        encoder_layers=2,
-        decoder_layers=2,
-        dropout=0.0,
-        max_source_len=32,
-        max_target_len=24,
-        positions=48,
-    )
+    # The tiny preset at this tokenizer, with two context turns (what the engine tests exercise).
+    return replace(preset("tiny")[0], vocab_size=len(tokenizer), context_turns=2, positions=48)
 
 
 @pytest.fixture(scope="session")
