@@ -98,9 +98,9 @@ async def test_python_m_bot_runs_on_discord_with_a_worker_it_starts_and_stops(se
             proc.kill()
 
 
-async def test_a_refused_token_exits_with_a_clear_message(server, tmp_path):
-    env = bot_env(server, tmp_path, DISCORD_TOKEN="not-the-token", BANTER_WORKER_URL="http://127.0.0.1:9")
-    done = await asyncio.to_thread(
+async def run_bot_to_exit(env: dict) -> subprocess.CompletedProcess:
+    """`python -m bot` run until it exits by itself (within 60 s), its output captured."""
+    return await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "bot"],
         cwd=REPO,
@@ -110,6 +110,11 @@ async def test_a_refused_token_exits_with_a_clear_message(server, tmp_path):
         text=True,
         timeout=60,
     )
+
+
+async def test_a_refused_token_exits_with_a_clear_message(server, tmp_path):
+    env = bot_env(server, tmp_path, DISCORD_TOKEN="not-the-token", BANTER_WORKER_URL="http://127.0.0.1:9")
+    done = await run_bot_to_exit(env)
     assert done.returncode == 2 and "Discord refused the token" in done.stderr
     assert "not-the-token" not in done.stderr
 
@@ -221,16 +226,7 @@ async def test_a_database_the_bot_cannot_use_is_one_clear_line_and_exit_2(server
         expected = f"error: the folder {database.parent} for the database does not exist"
     env = bot_env(server, tmp_path, BANTER_WORKER_URL="http://127.0.0.1:9")
     env["BANTER_DATABASE_URL"] = f"sqlite+aiosqlite:///{database}"
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "bot"],
-        cwd=REPO,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = await run_bot_to_exit(env)
     assert done.returncode == 2, done.stderr
     assert done.stderr.splitlines()[-1].startswith(expected), done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "no").exists()
