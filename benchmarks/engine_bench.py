@@ -1,6 +1,9 @@
-"""Decoding speed, side by side in one run: v1's NumPy decoder (models/default) and CTranslate2 (model v2's engine).
+"""Decoding speed, side by side in one run: v1's NumPy decoder (the baseline in benchmarks/baselines/v1, on a v1
+model directory) and CTranslate2 (model v2's engine).
 
     python -m benchmarks.engine_bench --v1-model /work/v1model/default --json bench-results/engine.json
+
+(/work/v1model/default: the shipped v1 model, see `benchmarks.baselines.v1`.)
 
 The engine serves a random-weight Transformer of the default v2 size (3+3 layers, width 256, 4 heads, FFN
 1024, 8,000 pieces; int8), opened as the worker opens it (`seq2seq.worker.server.engine_args` of config.toml's
@@ -47,8 +50,8 @@ def random_engine(folder: Path) -> int:
     import keras
 
     from seq2seq.engine.convert import export
+    from seq2seq.model.presets import preset
     from seq2seq.model.transformer import build
-    from seq2seq.model.transformer_presets import preset
     from seq2seq.model_dir import weights_of
     from seq2seq.text.subword import SubwordSettings, SubwordTokenizer
 
@@ -122,15 +125,15 @@ def measure(name: str, sides: dict, prompts: list[list[str]], repeats: int, batc
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--v1-model", type=Path, default=REPO / "models" / "default")
+    parser.add_argument("--v1-model", type=Path, required=True, help="a v1 model directory (config.json, vocab.json)")
     parser.add_argument("--config", type=Path, default=REPO / "config.toml", help="whose [worker] and [decoding]")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--repeats", type=int, default=100, help="batch-1 replies timed per setting and side")
     parser.add_argument("--batches", type=int, default=4, help="batches of 64 timed per setting and side")
     args = parser.parse_args(argv)
 
+    from benchmarks.baselines.v1.replier import Replier
     from seq2seq.engine.decode import Engine
-    from seq2seq.replier import Replier
     from seq2seq.worker import settings as worker_settings
     from seq2seq.worker.server import engine_args
 

@@ -41,7 +41,7 @@ PROMPTS = 400
 SEED = 20_251_130
 CONCURRENCY = 8  # lets the worker batch, as it does for a busy server
 UNK_MARKS = ("<unk>", "⁇", "\ufffd")  # v1's UNK spelled out, SentencePiece's, a broken byte sequence
-FALLBACK_REPLIES = ("hmm?",)  # the worker's stand-in for an empty decode (seq2seq.replier.FALLBACK_REPLY)
+FALLBACK_REPLIES = ("hmm?",)  # the worker's stand-in for an empty decode (seq2seq.engine.decode.FALLBACK_REPLY)
 # Issue 11's targets on the held-out prompts; unigram F1's is relative to a baseline report (--baseline).
 TARGETS = {
     "mean_reply_words": (">=", 7.0),

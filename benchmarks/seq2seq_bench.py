@@ -1,4 +1,8 @@
-"""`python -m benchmarks.seq2seq_bench --json OUT`: training throughput and decoding latency/throughput figures."""
+"""`python -m benchmarks.seq2seq_bench --json OUT`: training throughput and decoding latency/throughput figures.
+
+Training: v1's LSTM at its default preset (the benchmarks' v1 baseline). Decoding: a v2 model through its engine, or a
+v1 model (`--model /work/v1model/default`, see `benchmarks.baselines.v1`) through the baseline's NumPy decoder.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+from benchmarks.baselines.v1.replier import Replier
+from seq2seq import model_dir
 from seq2seq.chat import ReplyFn, open_model
 from seq2seq.cli import DEFAULT_MODEL
 from seq2seq.engine.decoding import DecodeOptions
@@ -24,10 +30,11 @@ def bench_training(steps: int, pairs_limit: int) -> dict:
     """Target (non-padding) tokens per second of the default preset at batch 128, after warm-up."""
     import keras
 
+    from benchmarks.baselines.v1.encoding import encode_pairs
+    from benchmarks.baselines.v1.presets import preset
+    from benchmarks.baselines.v1.train import build_vocab
     from seq2seq.model.lstm import build
-    from seq2seq.model.lstm_presets import preset
-    from seq2seq.train.batching import BatchSchedule, encode_pairs
-    from seq2seq.train.lstm import build_vocab
+    from seq2seq.train.batching import BatchSchedule
 
     model_cfg, train_cfg = preset("default")
     pairs = corpus.chitchat_pairs()[:pairs_limit]
@@ -97,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     results: dict = {"machine": platform.machine(), "cpus": os.cpu_count(), "model": str(args.model)}
-    reply_batch = open_model(args.model)  # v2 through its engine, or v1
+    if model_dir.kind(args.model) == model_dir.V2:
+        reply_batch = open_model(args.model)
+    else:
+        reply_batch = Replier.load(args.model).reply_batch
     heldout = args.model / "heldout.tsv"
     pairs = corpus.read_pairs(heldout) if heldout.exists() else corpus.chitchat_pairs()[:2000]
     prompts = [[p.context, p.query] if p.context else [p.query] for p in pairs]

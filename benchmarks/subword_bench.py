@@ -22,11 +22,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from seq2seq.model.lstm_presets import TrainConfig  # noqa: E402
+from benchmarks.baselines.v1.presets import TrainConfig  # noqa: E402
 from seq2seq.text import corpus  # noqa: E402
 from seq2seq.text.subword import SubwordSettings, SubwordTokenizer, normalise  # noqa: E402
 from seq2seq.text.words import tokenize  # noqa: E402
-from seq2seq.train.lstm import split_three  # noqa: E402
+from seq2seq.train.loop import split_three  # noqa: E402
 from seq2seq.train.reporting import publish_figures  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""`chat` (an interactive terminal conversation) and `reply` (one answer, for scripts), on a v2 or v1 model."""
+"""`chat` (an interactive terminal conversation) and `reply` (one answer, for scripts), on a v2 model."""
 
 from __future__ import annotations
 
@@ -14,24 +14,19 @@ HISTORY_TURNS = 4  # turns kept as context; the model reads the last `context_tu
 ReplyFn = Callable[[list[list[str]], DecodeOptions], list[str]]  # conversations (turns, oldest first), options
 
 
-def open_model(path: Path) -> ReplyFn:
-    """Replies from a model directory: v2 through the engine that serves it (the options in pieces, as the worker
-    maps them), v1 through its NumPy decoder (kept for comparisons)."""
-    if model_dir.kind(path) == model_dir.V2:
-        from seq2seq.engine.decode import Engine
-        from seq2seq.engine.options import EngineOptions
+def open_model(path: Path, command: str = "chat") -> ReplyFn:
+    """Replies from a v2 model directory through the engine that serves it (the options in pieces, as the worker
+    maps them); a retired v1 directory is refused with what to use instead."""
+    from seq2seq.engine.decode import Engine
+    from seq2seq.engine.options import EngineOptions
 
-        engine = Engine(model_dir.engine_dir(path))
-        return lambda conversations, options: engine.reply_batch(
-            conversations, EngineOptions.from_decode_options(options)
-        )
-    from seq2seq.replier import Replier
-
-    return Replier.load(path).reply_batch
+    model_dir.refuse_v1(path, command)
+    engine = Engine(model_dir.engine_dir(path))
+    return lambda conversations, options: engine.reply_batch(conversations, EngineOptions.from_decode_options(options))
 
 
 def main(args, options: DecodeOptions) -> int:
-    reply = open_model(args.model)
+    reply = open_model(args.model, args.command)
     if args.command == "reply":
         print(reply([[" ".join(args.text)]], options)[0])
         return 0

@@ -77,15 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m seq2seq", description="Banter's reply model.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    from seq2seq.model.lstm_presets import PRESETS as LSTM_PRESETS
-    from seq2seq.model.transformer_presets import PRESETS as TRANSFORMER_PRESETS
+    from seq2seq.model.presets import LSTM_PRESETS
+    from seq2seq.model.presets import PRESETS as TRANSFORMER_PRESETS
 
     p = sub.add_parser("train", help="train a model on the chit-chat corpus or your own pairs")
     p.add_argument(
         "--arch",
         choices=ARCHITECTURES,
         default="transformer",
-        help="transformer: model v2, served by the engine (default); lstm: v1, for comparisons",
+        help="transformer: model v2, served by the engine (default); lstm: v1's network on a subword tokenizer "
+        "(--tokenizer), for comparisons",
     )
     p.add_argument(
         "--preset",
@@ -93,9 +94,6 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"transformer: {', '.join(TRANSFORMER_PRESETS)} (or v2-<name>); lstm: {', '.join(LSTM_PRESETS)}",
     )
     add_training_arguments(p, Path("models/trained"))
-    p.add_argument(
-        "--epochs", type=float, help="lstm only: epochs over the pairs (the transformer's schedule is in steps)"
-    )
     p.add_argument(
         "--tokenizer",
         type=Path,
@@ -149,9 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a clear one-line message, not a traceback, for expected failures
         from seq2seq.model_dir import ModelDirError
 
-        # Only training raises Interrupted, and then seq2seq.train.lstm is loaded. Importing it here would load
-        # TensorFlow into every other dying command: seconds and hundreds of MB for a worker on its way out.
-        train = sys.modules.get("seq2seq.train.lstm")
+        # Only training raises Interrupted, and then seq2seq.train.loop is loaded. Importing it here would load
+        # Keras' weights code into every other dying command: seconds and hundreds of MB for a worker on its way out.
+        train = sys.modules.get("seq2seq.train.loop")
         if train is not None and isinstance(exc, train.Interrupted):
             print(str(exc), file=sys.stderr)
             return 130
@@ -163,62 +161,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(args: argparse.Namespace, argv: list[str]) -> int:
+    from seq2seq.train.transformer import train_from_args
+
     command = "python -m seq2seq " + " ".join(shlex.quote(a) for a in argv)
     name = args.preset.removeprefix("v2-")
     if args.arch == "transformer" or args.preset.startswith("v2-"):
-        from seq2seq.model.transformer_presets import PRESETS
-        from seq2seq.train.transformer import train_from_args
+        from seq2seq.model.presets import PRESETS
 
         if name not in PRESETS:
             raise ValueError(f"unknown transformer preset {args.preset!r}; choose one of {', '.join(PRESETS)}")
-        if args.epochs is not None:
-            raise ValueError("--epochs is for --arch lstm; the transformer's schedule is --schedule-steps")
         args.preset = name
         return train_from_args(args, command)
-    if args.tokenizer:
-        from seq2seq.model.lstm_presets import preset
-        from seq2seq.train.transformer import train_from_args
+    from seq2seq.model.presets import lstm_preset
 
-        if args.epochs is not None:
-            raise ValueError("--epochs is for the word-level LSTM; with --tokenizer the schedule is --schedule-steps")
-        network, _ = preset(args.preset)
-        args.preset = "default"  # the Transformer's training settings: only the network differs
-        return train_from_args(args, command, network=network)
-    return _train_lstm(args, command)
-
-
-def _train_lstm(args: argparse.Namespace, command: str) -> int:
-    from dataclasses import replace
-
-    from seq2seq.model.lstm_presets import preset
-    from seq2seq.text import corpus
-    from seq2seq.train.lstm import TrainJob, run
-
-    if args.schedule_steps or args.max_seconds or args.warmup_steps:
+    if not args.tokenizer:
         raise ValueError(
-            "--schedule-steps, --max-seconds and --warmup-steps are for --arch transformer (or --tokenizer)"
+            "--arch lstm trains on a subword tokenizer: add --tokenizer DIR (models/default/engine is the shipped "
+            "model's); v1's word-vocabulary LSTM is retired (benchmarks/baselines/v1 keeps it as a baseline)"
         )
-    model_cfg, train_cfg = preset(args.preset)
-    if args.epochs is not None:
-        train_cfg = replace(train_cfg, max_epochs=args.epochs)
-    if args.batch_size:
-        train_cfg = replace(train_cfg, batch_size=args.batch_size)
-    pairs = corpus.read_pairs(args.pairs) if args.pairs else corpus.chitchat_pairs()
-    if args.limit:
-        pairs = pairs[: args.limit]
-    run_dir = args.run_dir or Path("runs") / args.out.name
-    run(
-        TrainJob(
-            pairs,
-            args.out,
-            run_dir,
-            model_cfg,
-            train_cfg,
-            resume=args.resume,
-            quiet=args.quiet,
-            max_steps=args.max_steps,
-            command=command,
-        )
-    )
-    print(f"model written to {args.out}")
-    return 0
+    network = lstm_preset(args.preset)
+    args.preset = "default"  # the Transformer's training settings: only the network differs
+    return train_from_args(args, command, network=network)

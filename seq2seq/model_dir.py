@@ -1,8 +1,10 @@
 """The self-contained model directory, the one place that reads one: v2 (transformer.json, float16 weights.npz,
 the serving engine in engine/) or v1 (config.json, vocab.json, weights.npz); metrics.json and loss.png in both.
 
-`kind(path)` tells them apart. v1 directories are read only to upgrade from them (the worker retires them) and to
-compare with them (`python -m seq2seq evaluate`, the benchmarks); everything new is v2.
+`kind(path)` tells them apart. v1 is retired: the worker lists its versions as retired, `chat`, `reply`, `serve` and
+`evaluate` refuse it (`refuse_v1`), and only the benchmarks' baseline (`benchmarks/baselines/v1`) still reads it
+(`load`). v1's layout lives on for the LSTM trained on subword pieces (`train --arch lstm --tokenizer`), which
+`evaluate` scores; everything new is v2.
 """
 
 from __future__ import annotations
@@ -15,8 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seq2seq.model.lstm_config import ModelConfig
-from seq2seq.model.transformer_config import TransformerConfig
+from seq2seq.model.config import LSTMConfig, TransformerConfig
 from seq2seq.text.vocab import Vocabulary
 
 V1, V2 = "v1", "v2"
@@ -30,6 +31,10 @@ LOSS_CHART_FILE = "loss.png"  # drawn by training; the worker serves it to the b
 HELDOUT_FILE = "heldout.tsv"  # the base held-out pairs a fine-tune's gate judges on; travels with fine-tunes
 FORMAT = 1
 V1_RETIRED = "v1 model: replaced by the v2 engine"
+V1_ADVICE = (
+    "use a v2 model such as models/default (the shipped one), or let the bot's `/banter retrain` fine-tune v2 on "
+    "the whole log"
+)
 
 
 class ModelDirError(Exception):
@@ -38,7 +43,7 @@ class ModelDirError(Exception):
 
 @dataclass
 class ModelBundle:
-    config: ModelConfig
+    config: LSTMConfig
     vocab: Vocabulary
     weights: dict[str, np.ndarray]  # variable path → float32 array
     path: Path
@@ -50,7 +55,7 @@ class TransformerBundle:
     """A v2 directory, read for fine-tuning: the architecture, its training settings and the Keras weights."""
 
     config: TransformerConfig
-    train: dict  # seq2seq.model.transformer_presets.TransformerTrainConfig as saved
+    train: dict  # seq2seq.model.presets.TransformerTrainConfig as saved
     weights: dict[str, np.ndarray]  # variable path → float32 array
     path: Path
 
@@ -77,6 +82,21 @@ def kind(path: Path | str) -> str:
     if (path / CONFIG_FILE).is_file():
         return V1
     raise ModelDirError(f"not a model directory: {path} has neither {TRANSFORMER_FILE} (v2) nor {CONFIG_FILE} (v1)")
+
+
+def refuse_v1(path: Path | str, command: str) -> None:
+    """One clear error when `command` is given a v1 directory (a ModelDirError for a missing or broken one too)."""
+    path = Path(path)
+    if kind(path) != V1:
+        return
+    from seq2seq.text.subword import MODEL_FILE
+
+    if (path / MODEL_FILE).is_file():
+        raise ModelDirError(
+            f"{path} is an LSTM trained on subword pieces, kept for comparing architectures: `evaluate` scores it, "
+            f"no engine serves it, so {command} needs a v2 model: {V1_ADVICE}"
+        )
+    raise ModelDirError(f"{path} is a retired v1 model ({V1_RETIRED}); {command} needs a v2 model: {V1_ADVICE}")
 
 
 def engine_dir(path: Path | str) -> Path:
@@ -141,7 +161,7 @@ def assign_weights(model, weights: dict[str, np.ndarray], source: str = "weights
 
 def save(
     path: Path,
-    config: ModelConfig,
+    config: LSTMConfig,
     vocab: Vocabulary,
     weights: dict[str, np.ndarray],
     extra: dict | None = None,
@@ -161,11 +181,11 @@ def save(
 
 
 def load(path: Path | str) -> ModelBundle:
-    """A v1 directory (the NumPy decoder's and v1 training's)."""
+    """A directory in v1's layout: the benchmarks' v1 baseline, or the LSTM trained on subword pieces."""
     path = Path(path)
     if kind(path) != V1:
         raise ModelDirError(f"{path} is a v2 model directory; this needs a v1 one")
-    raw, config = _read_config(path / CONFIG_FILE, ModelConfig)
+    raw, config = _read_config(path / CONFIG_FILE, LSTMConfig)
     try:
         vocab = Vocabulary.load(path / VOCAB_FILE)
     except FileNotFoundError:

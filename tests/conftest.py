@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A real v2 model (Transformer, subword pieces, its CTranslate2 engine) at the tiny preset, trained for a few
     seconds on chit-chat pairs: what the worker serves."""
-    from seq2seq.model.transformer_presets import preset
+    from seq2seq.model.presets import preset
     from seq2seq.text import corpus
     from seq2seq.train.transformer import TransformerJob, run
 
@@ -30,10 +30,11 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_v1_model_dir(tmp_path_factory) -> Path:
-    """A real v1 model (LSTM, word vocabulary) at the tiny preset: the NumPy decoder's tests and the upgrade's."""
-    from seq2seq.model.lstm_presets import preset
+    """A real v1 model (LSTM, word vocabulary) at the tiny preset, trained by the benchmarks' v1 baseline: what the
+    upgrade and the refusals start from, and the baseline's own tests."""
+    from benchmarks.baselines.v1.presets import preset
+    from benchmarks.baselines.v1.train import TrainJob, run
     from seq2seq.text import corpus
-    from seq2seq.train.lstm import TrainJob, run
 
     base = tmp_path_factory.mktemp("tiny-v1-model")
     model_cfg, train_cfg = preset("tiny")

@@ -71,9 +71,29 @@ def test_storage_never_imports_discord():
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
+def test_the_product_never_imports_the_benchmarks():
+    """Benchmarks (and the v1 baseline they compare against) import the product, never the other way round."""
+    offenders = {}
+    for package in ("seq2seq", "bot"):
+        for f in files(package):
+            bad = sorted(n for n in imports_of(f) if top(n) == "benchmarks")
+            if bad:
+                offenders[str(f.relative_to(REPO))] = bad
+    assert offenders == {}
+
+
+RETIRED_V1 = {"inference", "search", "replier", "antilm"}  # v1's NumPy decoder: benchmarks/baselines/v1 keeps it
+
+
+def test_v1s_decoder_lives_only_in_the_benchmarks_baseline():
+    in_product = sorted(str(f.relative_to(REPO)) for f in files("seq2seq") if f.stem in RETIRED_V1)
+    assert in_product == []
+    assert {f.stem for f in files("benchmarks/baselines/v1")} >= RETIRED_V1
+
+
 def test_model_file_imports_only_keras_and_its_config():
     names = imports_of(REPO / "seq2seq" / "model" / "lstm.py")
-    assert {n for n in names if top(n) == "seq2seq"} == {"seq2seq.model.lstm_config"}
+    assert {n for n in names if top(n) == "seq2seq"} == {"seq2seq.model.config"}
 
 
 def test_every_module_opens_with_a_docstring():
@@ -89,7 +109,7 @@ def test_every_module_opens_with_a_docstring():
 
 def test_transformer_file_imports_only_keras_numpy_and_its_config():
     names = imports_of(REPO / "seq2seq" / "model" / "transformer.py")
-    assert {n for n in names if top(n) == "seq2seq"} == {"seq2seq.model.transformer_config"}
+    assert {n for n in names if top(n) == "seq2seq"} == {"seq2seq.model.config"}
 
 
 def test_the_engine_serves_without_the_training_stack():

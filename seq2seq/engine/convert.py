@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from ctranslate2.specs import common_spec, transformer_spec
 
-from seq2seq.model.transformer_config import TransformerConfig
+from seq2seq.model.config import TransformerConfig
 from seq2seq.text.subword import SubwordTokenizer
 
 CONFIG_FILE = "engine.json"  # the transformer's settings: the engine builds sources with them

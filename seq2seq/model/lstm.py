@@ -1,23 +1,24 @@
-"""The encoder-decoder RNN with attention, in backend-neutral Keras 3."""
+"""The encoder-decoder RNN with attention (model v1's network; now trained on subword pieces to compare with the
+Transformer), in backend-neutral Keras 3."""
 
 from __future__ import annotations
 
 import keras
 from keras import layers, ops
 
-# The one import from the repo: a stdlib dataclass, so decoding can read configs without Keras.
-from seq2seq.model.lstm_config import PAD_ID, ModelConfig
+# The one import from the repo: a stdlib dataclass, so configs are read without Keras.
+from seq2seq.model.config import PAD_ID, LSTMConfig
 
 
-def _rnn(config: ModelConfig, units: int, name: str, **kwargs) -> layers.Layer:
+def _rnn(config: LSTMConfig, units: int, name: str, **kwargs) -> layers.Layer:
     cls = layers.LSTM if config.cell == "lstm" else layers.GRU
     return cls(units, return_sequences=True, return_state=True, name=name, **kwargs)
 
 
 class Seq2Seq(keras.Model):
-    """Teacher-forced training graph; decoding reads the same weights (see `inference.py`)."""
+    """Teacher-forced training graph (the benchmarks' v1 baseline decodes the same weights in NumPy)."""
 
-    def __init__(self, config: ModelConfig, **kwargs):
+    def __init__(self, config: LSTMConfig, **kwargs):
         super().__init__(**kwargs)
         if config.cell not in ("lstm", "gru") or config.attention not in ("luong", "bahdanau"):
             raise ValueError(f"unsupported cell/attention: {config.cell}/{config.attention}")
@@ -84,7 +85,7 @@ class Seq2Seq(keras.Model):
         return ops.matmul(weights, memory)
 
 
-def _merge_directions(states, config: ModelConfig):
+def _merge_directions(states, config: LSTMConfig):
     """Final encoder states → decoder initial states (forward and backward concatenated)."""
     states = list(states)
     if not config.bidirectional:
@@ -93,7 +94,7 @@ def _merge_directions(states, config: ModelConfig):
     return [ops.concatenate([f, b], axis=-1) for f, b in zip(states[:half], states[half:], strict=False)]
 
 
-def build(config: ModelConfig) -> Seq2Seq:
+def build(config: LSTMConfig) -> Seq2Seq:
     model = Seq2Seq(config, name="seq2seq")
     model((ops.ones((1, 3), dtype="int32"), ops.ones((1, 2), dtype="int32")))  # create the weights
     return model

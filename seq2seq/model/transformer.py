@@ -17,7 +17,7 @@ import numpy as np
 from keras import layers, ops
 
 # The one import from the repo: a stdlib dataclass, so the converter and engine read configs without Keras.
-from seq2seq.model.transformer_config import PAD_ID, TransformerConfig
+from seq2seq.model.config import PAD_ID, TransformerConfig
 
 EPSILON = 1e-6  # CTranslate2's layer-norm ε; Keras' default 1e-3 moves scores by 1e-4 already
 NEG = -1e9

@@ -1,10 +1,10 @@
 """Model v2's training entry: subword pairs, the Transformer with warm-up then cosine decay, the exported engine.
 
-The same loop trains v1's LSTM network (`seq2seq.model.lstm`, a `ModelConfig`) on subword pieces, for comparing the
+The same loop trains the LSTM network (`seq2seq.model.lstm`, an `LSTMConfig`) on subword pieces, for comparing the
 architectures at one tokenizer; that directory is v1's layout with the tokenizer beside it (`save_subword_lstm`).
 
-The loop has v1's structure (`seq2seq.train.lstm`): the same splits, batch schedule, checkpoints, validation
-and early stopping. It writes `out/weights.npz` (Keras arrays, to fine-tune from), `out/transformer.json`,
+The splits, one step, the best weights' copy and Ctrl-C handling are `seq2seq.train.loop`'s, checkpoints
+`seq2seq.train.checkpoint`'s. It writes `out/weights.npz` (Keras arrays, to fine-tune from), `out/transformer.json`,
 `out/metrics.json`, `out/heldout.tsv` and `out/engine/` (`engine.convert.export`: what serves).
 
     python -m seq2seq train --preset default --out models/v2   (cli.py parses; this module trains)
@@ -25,16 +25,15 @@ import numpy as np
 
 from seq2seq import model_dir
 from seq2seq.eval.scoring import score
-from seq2seq.model.lstm_config import ModelConfig
-from seq2seq.model.transformer_config import TransformerConfig
-from seq2seq.model.transformer_presets import TransformerTrainConfig, preset
+from seq2seq.model.config import LSTMConfig, TransformerConfig
+from seq2seq.model.presets import TransformerTrainConfig, preset
 from seq2seq.text.corpus import Pair, write_tsv
 from seq2seq.text.subword import SubwordSettings, SubwordTokenizer
 from seq2seq.text.vocab import SEP_ID
 from seq2seq.text.words import tokenize
 from seq2seq.train import checkpoint
 from seq2seq.train.batching import BatchSchedule, EncodedPairs
-from seq2seq.train.lstm import Interrupted, _save_best, _step, _StopFlag, split_three
+from seq2seq.train.loop import Interrupted, StopFlag, save_best, split_three, train_step
 from seq2seq.train.reporting import Progress, Scalars, plot_losses
 
 ENGINE_DIR = model_dir.ENGINE_DIR
@@ -45,7 +44,7 @@ class TransformerJob:
     pairs: list[Pair]
     out_dir: Path
     run_dir: Path
-    model_config: TransformerConfig | ModelConfig  # ModelConfig: the LSTM, for comparisons
+    model_config: TransformerConfig | LSTMConfig  # LSTMConfig: the LSTM, for comparisons
     train_config: TransformerTrainConfig
     resume: bool = False
     quiet: bool = False
@@ -91,7 +90,7 @@ def run(job: TransformerJob) -> dict:
     from seq2seq.engine.convert import export
     from seq2seq.model.transformer import build, smoothed_loss
 
-    lstm = isinstance(job.model_config, ModelConfig)
+    lstm = isinstance(job.model_config, LSTMConfig)
     if lstm:
         from seq2seq.model.lstm import build
     cfg = job.train_config
@@ -136,15 +135,15 @@ def run(job: TransformerJob) -> dict:
     state.setdefault("commands", []).append(job.command)
     best_file = job.run_dir / "best.weights.npz"
     if state["step"] == 0 or not best_file.exists():
-        _save_best(model, best_file)
+        save_best(model, best_file)
 
     scalars = Scalars(job.run_dir / "tensorboard")
     progress = Progress(stop_at, state["step"], job.quiet)
-    stop = _StopFlag()
+    stop = StopFlag()
     started, seconds_before = time.perf_counter(), state["seconds"]
     try:
         while state["step"] < stop_at and state["bad_evals"] < cfg.patience and state["seconds"] < cfg.max_seconds:
-            loss, tokens = _step(model, schedule, state)
+            loss, tokens = train_step(model, schedule, state)
             state["seconds"] = seconds_before + time.perf_counter() - started
             progress.update(loss, tokens)
             if job.on_step is not None:
@@ -184,7 +183,7 @@ def run(job: TransformerJob) -> dict:
     return metrics
 
 
-def save_subword_lstm(out: Path, mcfg: ModelConfig, train: dict, weights, tokenizer, command, metrics, test) -> None:
+def save_subword_lstm(out: Path, mcfg: LSTMConfig, train: dict, weights, tokenizer, command, metrics, test) -> None:
     """v1's layout (config.json, weights.npz) with the pieces as its vocabulary and the tokenizer beside them
     (subword.model, subword.json): `seq2seq.evaluate` scores it by the tokenizer; no engine serves it."""
     from seq2seq.text.vocab import Vocabulary
@@ -214,7 +213,7 @@ def _validate(model, val_data, bucket, state, best_file, scalars, progress) -> N
     scalars.flush()
     if result["nll"] < state["best_val"] - 1e-4:
         state["best_val"], state["bad_evals"] = result["nll"], 0
-        _save_best(model, best_file)
+        save_best(model, best_file)
     else:  # no learning-rate cut on a plateau: the schedule decays it
         state["bad_evals"] += 1
     progress.write(f"step {state['step']}: validation perplexity per piece {result['perplexity']:.2f}")
@@ -246,7 +245,7 @@ def _final_metrics(model, tokenizer, mcfg, bucket, val_data, test_pairs, state, 
     return metrics
 
 
-def train_from_args(args: argparse.Namespace, command: str, network: ModelConfig | None = None) -> int:
+def train_from_args(args: argparse.Namespace, command: str, network: LSTMConfig | None = None) -> int:
     """`python -m seq2seq train`: preset, overrides, data, run. `network`: an LSTM trained instead (the
     preset's training settings kept); `args.tokenizer`: a tokenizer folder used instead of training one."""
     from seq2seq.text import corpus

@@ -156,7 +156,7 @@ def train_settings(base_train, opts: FinetuneOptions, mix_size: int):
 
 def run(args: argparse.Namespace) -> int:
     from seq2seq.engine.decode import Engine
-    from seq2seq.model.transformer_presets import TransformerTrainConfig
+    from seq2seq.model.presets import TransformerTrainConfig
     from seq2seq.train.transformer import TransformerJob
     from seq2seq.train.transformer import run as train_run
 
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s finetune %(levelname)s %(message)s")
     die_with_parent()
-    from seq2seq.train.lstm import Interrupted
+    from seq2seq.train.loop import Interrupted
 
     try:
         return run(args)

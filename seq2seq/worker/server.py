@@ -11,6 +11,7 @@ import sys
 
 from aiohttp import web
 
+from seq2seq import model_dir
 from seq2seq.engine.decode import default_compute_type, pick_device
 from seq2seq.engine.options import EngineOptions
 from seq2seq.protocol import clip, error_body
@@ -28,6 +29,7 @@ from seq2seq.worker.registry import (
     RegistryWriteError,
     UnknownVersion,
     VersionRetired,
+    is_v1,
 )
 from seq2seq.worker.settings import TOKEN_ENV, SettingsError, WorkerSettings, load
 
@@ -243,6 +245,14 @@ def main(args) -> int:
         settings.request_timeout_s,
         f"auth: {TOKEN_ENV} is set" if settings.token else "auth: off",
     )
+    if is_v1(settings.models):
+        print(
+            f"error: {settings.models} is a retired v1 model ({model_dir.V1_RETIRED}); serve takes the folder of "
+            f"model versions (such as models/), where it lists v1 versions as retired and serves v2: "
+            f"{model_dir.V1_ADVICE}",
+            file=sys.stderr,
+        )
+        return 2
     try:
         device = pick_device(settings.device)
     except (ValueError, RuntimeError) as exc:

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seq2seq.model.transformer_config import TransformerConfig
-from seq2seq.model.transformer_presets import preset
+from seq2seq.model.config import TransformerConfig
+from seq2seq.model.presets import preset
 from seq2seq.text.subword import SubwordSettings, SubwordTokenizer
 
 

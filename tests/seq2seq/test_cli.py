@@ -1,4 +1,4 @@
-"""The command line end to end at the tiny preset: train (v2), reply, chat, evaluate, serve; evaluate on v1 too."""
+"""The command line end to end at the tiny preset: train (v2), reply, chat, evaluate, serve; a v1 model refused."""
 
 import json
 import os
@@ -119,13 +119,20 @@ def test_evaluate_json_on_messy_text(trained, tmp_path):
     assert report["device"] == "cpu" and report["compute_type"] == "int8"  # as a CPU worker serves it
 
 
-def test_evaluate_measures_a_v1_model_beside_v2(tiny_v1_model_dir, tmp_path):
+def test_chat_reply_evaluate_and_serve_refuse_a_v1_model_with_what_to_do(tiny_v1_model_dir, tmp_path):
     pairs = tmp_path / "pairs.tsv"
-    pairs.write_text("hello there\thi, how are you?\nwhat do you do for fun?\ti play chess\n", encoding="utf-8")
-    result = cli("evaluate", "--model", str(tiny_v1_model_dir), "--pairs", str(pairs), "--json")
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
-    assert set(report) >= KEYS | {"token_accuracy"} and report["pairs"] == 2 and report["word_perplexity"] > 1
+    pairs.write_text("hello there\thi, how are you?\n", encoding="utf-8")
+    for args in (
+        ("reply", "--model", str(tiny_v1_model_dir), "hi"),
+        ("chat", "--model", str(tiny_v1_model_dir)),
+        ("evaluate", "--model", str(tiny_v1_model_dir), "--pairs", str(pairs), "--json"),
+        ("serve", "--models", str(tiny_v1_model_dir), "--port", "0"),
+    ):
+        result = cli(*args, stdin="hi\n")
+        assert result.returncode == 2 and result.stdout == "", (args, result.stderr)
+        assert "retired v1 model" in result.stderr, result.stderr
+        assert "models/default" in result.stderr and "/banter retrain" in result.stderr
+        assert "Traceback" not in result.stderr
 
 
 GREEDY = {"strategy": "greedy", "min_len": 3, "max_len": 10, "no_repeat_ngram": 2, "repetition_penalty": 1.3}
@@ -162,8 +169,8 @@ def test_bad_arguments_are_clear_errors(trained, tmp_path):
     assert penalty.returncode == 2 and "repetition_penalty must be between 1 (off) and 3" in penalty.stderr
     for args, message in (
         (("--preset", "huge"), "unknown transformer preset 'huge'"),
-        (("--arch", "lstm", "--schedule-steps", "5"), "are for --arch transformer"),
-        (("--epochs", "2"), "--epochs is for --arch lstm"),
+        (("--arch", "lstm", "--preset", "tiny"), "--arch lstm trains on a subword tokenizer: add --tokenizer DIR"),
+        (("--arch", "lstm", "--preset", "huge", "--tokenizer", str(tmp_path)), "unknown lstm preset 'huge'"),
     ):
         wrong = cli("train", "--out", str(tmp_path / "never"), *args)
         assert wrong.returncode == 2 and message in wrong.stderr, wrong.stderr

@@ -1,5 +1,5 @@
-"""Model directories: v2 and v1 told apart, float16 weights, fresh-model loading, and clear errors naming the broken
-file."""
+"""Model directories: v2 and v1 told apart, v1 refused with what to use instead, float16 weights, fresh-model
+loading, and clear errors naming the broken file."""
 
 import json
 import shutil
@@ -10,7 +10,6 @@ import pytest
 from seq2seq import model_dir
 from seq2seq.model.lstm import build
 from seq2seq.model_dir import ModelDirError
-from seq2seq.replier import Replier
 
 
 def test_weights_are_float16_and_load_into_a_fresh_model(tiny_v1_model_dir):
@@ -31,7 +30,7 @@ def test_missing_file_is_named(tiny_v1_model_dir, tmp_path, victim):
     shutil.copytree(tiny_v1_model_dir, broken)
     (broken / victim).unlink()
     with pytest.raises(ModelDirError, match=victim):
-        Replier.load(broken)
+        model_dir.load(broken)
 
 
 @pytest.mark.parametrize(
@@ -47,7 +46,7 @@ def test_corrupt_file_is_named(tiny_v1_model_dir, tmp_path, victim, content):
     shutil.copytree(tiny_v1_model_dir, broken)
     (broken / victim).write_bytes(content)
     with pytest.raises(ModelDirError, match=victim):
-        Replier.load(broken)
+        model_dir.load(broken)
 
 
 def test_weights_of_the_wrong_shape_are_refused(tiny_v1_model_dir, tmp_path):
@@ -63,7 +62,7 @@ def test_weights_of_the_wrong_shape_are_refused(tiny_v1_model_dir, tmp_path):
 
 def test_missing_directory():
     with pytest.raises(ModelDirError, match="not found"):
-        Replier.load("/nonexistent/model")
+        model_dir.load("/nonexistent/model")
 
 
 def test_kind_tells_v2_from_v1_and_names_what_is_missing(tiny_model_dir, tiny_v1_model_dir, tmp_path):
@@ -100,3 +99,14 @@ def test_a_v2_directory_loads_for_fine_tuning(tiny_model_dir, tmp_path):
     (broken / "transformer.json").write_text('{"model": {"dim": 7, "heads": 2}}')
     with pytest.raises(ModelDirError, match="invalid model config"):
         model_dir.load_transformer(broken)
+
+
+def test_a_v1_directory_is_refused_with_what_to_use_instead(tiny_model_dir, tiny_v1_model_dir, tmp_path):
+    model_dir.refuse_v1(tiny_model_dir, "chat")  # v2: nothing to refuse
+    with pytest.raises(ModelDirError) as refused:
+        model_dir.refuse_v1(tiny_v1_model_dir, "chat")
+    message = str(refused.value)
+    assert "retired v1 model" in message and "chat needs a v2 model" in message
+    assert "models/default" in message and "/banter retrain" in message
+    with pytest.raises(ModelDirError, match="not found"):
+        model_dir.refuse_v1(tmp_path / "nope", "chat")

@@ -65,9 +65,9 @@ def test_cost_is_hypotheses_times_length():
 
 
 @pytest.fixture(scope="module")
-def decoders(tiny_model_dir, tiny_v1_model_dir):
-    """What serves (the v2 engine, the options as the worker maps them) and v1's NumPy decoder."""
-    return [open_model(tiny_model_dir), open_model(tiny_v1_model_dir)]
+def decoders(tiny_model_dir):
+    """What serves: the v2 engine, the options as the worker maps them."""
+    return [open_model(tiny_model_dir)]
 
 
 # Mostly in range, with the edges and a step past them, so most draws validate and then have to decode.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seq2seq.model.transformer_config import TransformerConfig
+from seq2seq.model.config import TransformerConfig
 
 
 @pytest.fixture(scope="module")

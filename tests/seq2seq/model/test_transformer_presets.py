@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seq2seq.model.transformer_presets import PRESETS, preset
+from seq2seq.model.presets import PRESETS, preset
 from seq2seq.text.vocab import EOS_ID, PAD_ID
 from seq2seq.train.batching import BatchSchedule, EncodedPairs, eval_batches, pad_batch
 

@@ -20,7 +20,7 @@ PAIRS = [
 def test_a_tiny_transformer_learns_pairs_and_the_engine_replies_with_them(tmp_path, tokenizer):
     from seq2seq.engine.decode import Engine
     from seq2seq.engine.options import EngineOptions
-    from seq2seq.model.transformer_presets import preset
+    from seq2seq.model.presets import preset
     from seq2seq.train.transformer import ENGINE_DIR, TransformerJob, run
 
     model_cfg, train_cfg = preset("tiny")

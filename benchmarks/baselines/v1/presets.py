@@ -1,10 +1,11 @@
-"""Named model and training settings: tiny (tests), default (the shipped model), large (a GPU)."""
+"""v1's named settings: its training settings (word vocabulary, epochs, plateau decay) and network sizes."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-from seq2seq.model.lstm_config import ModelConfig
+from seq2seq.model.config import LSTMConfig
+from seq2seq.model.presets import LSTM_PRESETS
 
 
 @dataclass(frozen=True)
@@ -31,9 +32,9 @@ class TrainConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-PRESETS: dict[str, tuple[ModelConfig, TrainConfig]] = {
+PRESETS: dict[str, tuple[LSTMConfig, TrainConfig]] = {
     "tiny": (
-        ModelConfig(embed_dim=32, units=32, dropout=0.0, max_source_len=16, max_target_len=12),
+        LSTM_PRESETS["tiny"],
         TrainConfig(
             vocab_size=400,
             batch_size=16,
@@ -46,18 +47,12 @@ PRESETS: dict[str, tuple[ModelConfig, TrainConfig]] = {
             val_fraction=0.1,
         ),
     ),
-    "default": (
-        ModelConfig(embed_dim=256, units=256, dropout=0.2, max_source_len=32, max_target_len=20),
-        TrainConfig(),
-    ),
-    # For comparing with the v2 Transformer at its tokenizer (`train --arch lstm --tokenizer`): about its 7.6M
-    # parameters at 8,000 pieces, and its source/target lengths in pieces.
-    "subword": (
-        ModelConfig(embed_dim=256, units=512, decoder_layers=2, dropout=0.1, max_source_len=64, max_target_len=40),
+    "default": (  # the shipped v1 model
+        LSTMConfig(embed_dim=256, units=256, dropout=0.2, max_source_len=32, max_target_len=20),
         TrainConfig(),
     ),
     "large": (
-        ModelConfig(
+        LSTMConfig(
             embed_dim=512,
             units=1024,
             encoder_layers=2,
@@ -71,8 +66,7 @@ PRESETS: dict[str, tuple[ModelConfig, TrainConfig]] = {
 }
 
 
-def preset(name: str, **model_overrides) -> tuple[ModelConfig, TrainConfig]:
+def preset(name: str) -> tuple[LSTMConfig, TrainConfig]:
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-    model, train = PRESETS[name]
-    return replace(model, **model_overrides), train
+        raise ValueError(f"unknown v1 preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return replace(PRESETS[name][0]), PRESETS[name][1]

@@ -1,10 +1,12 @@
-"""Model v2's named settings: tiny (tests), default (the shipped model, ≤ 2.5 h on a 2-core CPU), large (a GPU)."""
+"""Named settings. The Transformer (model v2): tiny (tests), default (the shipped model, ≤ 2.5 h on a 2-core CPU),
+large (a GPU), each with its training settings. The LSTM compared with it: networks only, trained with the
+Transformer's default training settings (`train --arch lstm --tokenizer DIR`)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-from seq2seq.model.transformer_config import TransformerConfig
+from seq2seq.model.config import LSTMConfig, TransformerConfig
 
 
 @dataclass(frozen=True)
@@ -107,3 +109,19 @@ def preset(name: str, **model_overrides) -> tuple[TransformerConfig, Transformer
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     model, train = PRESETS[name]
     return replace(model, **model_overrides), train
+
+
+LSTM_PRESETS: dict[str, LSTMConfig] = {
+    "tiny": LSTMConfig(embed_dim=32, units=32, dropout=0.0, max_source_len=16, max_target_len=12),
+    # About the default Transformer's 7.6M parameters at 8,000 pieces, and its source/target lengths in pieces.
+    "subword": LSTMConfig(
+        embed_dim=256, units=512, decoder_layers=2, dropout=0.1, max_source_len=64, max_target_len=40
+    ),
+}
+LSTM_PRESETS["default"] = LSTM_PRESETS["subword"]  # what `train --arch lstm` trains without --preset
+
+
+def lstm_preset(name: str) -> LSTMConfig:
+    if name not in LSTM_PRESETS:
+        raise ValueError(f"unknown lstm preset {name!r}; choose one of {', '.join(LSTM_PRESETS)}")
+    return LSTM_PRESETS[name]

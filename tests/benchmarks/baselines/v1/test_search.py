@@ -5,7 +5,7 @@ import zlib
 import numpy as np
 import pytest
 
-from seq2seq.search import SearchSpec, beam_search, length_norm, repeated_ngram_bans, sample
+from benchmarks.baselines.v1.search import SearchSpec, beam_search, length_norm, repeated_ngram_bans, sample
 
 BOS, EOS, V = 1, 2, 8
 
@@ -124,7 +124,7 @@ def test_sampling_respects_top_k_and_temperature():
 
 
 def test_sample_and_rank_keeps_the_most_likely_draw():
-    from seq2seq.search import sample_and_rank
+    from benchmarks.baselines.v1.search import sample_and_rank
 
     # First word: 3 (p=.5) leads to a sure EOS; 4 (p=.5) leads to a coin flip between 5 and 6.
     def table(prefix):
@@ -159,7 +159,7 @@ def test_sampling_stops_at_max_len():
 
 
 def test_greedy_agrees_with_a_beam_of_one_and_finishes_items_independently():
-    from seq2seq.search import greedy
+    from benchmarks.baselines.v1.search import greedy
 
     def table(prefix):
         if len(prefix) < (3 if prefix[:1] == (3,) else 1):
@@ -208,7 +208,7 @@ def test_a_batch_of_different_items_gives_what_each_item_gives_alone():
 
 def test_a_vanishing_top_p_keeps_the_likeliest_token():
     """Found by the decoding-options property test: top_p=5e-324 is 0 in float32, which cut every token."""
-    from seq2seq.search import _draw
+    from benchmarks.baselines.v1.search import _draw
 
     scores = np.log(np.array([[0.1, 0.6, 0.3], [0.5, 0.2, 0.3]], dtype=np.float32))
     with np.errstate(invalid="raise", divide="raise"):

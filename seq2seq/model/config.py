@@ -1,10 +1,13 @@
-"""Model v2's architecture settings (stdlib only: the converter and the engine read them without Keras)."""
+"""The networks' architecture settings: the Transformer (model v2) and the LSTM compared with it (stdlib only: the
+converter and the engine read them without Keras)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
 PAD_ID = 0  # must match the tokenizer's padding id (`seq2seq.text.vocab.PAD_ID`)
+CELLS = ("lstm", "gru")
+ATTENTIONS = ("luong", "bahdanau")
 ACTIVATIONS = ("relu", "gelu")  # what both Keras and CTranslate2 compute the same way
 
 
@@ -45,4 +48,35 @@ class TransformerConfig:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown transformer config keys: {sorted(unknown)}")
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class LSTMConfig:
+    """The encoder-decoder RNN with attention (`seq2seq.model.lstm`): model v1's network, now trained on subword
+    pieces to compare with the Transformer (and by the benchmarks' v1 baseline on words)."""
+
+    vocab_size: int = 8005
+    embed_dim: int = 256  # also the output projection's width: input and output embeddings are tied
+    units: int = 256  # decoder units; a bidirectional encoder has units // 2 per direction
+    cell: str = "lstm"  # "lstm" or "gru"
+    encoder_layers: int = 1
+    decoder_layers: int = 1
+    bidirectional: bool = True
+    attention: str = "luong"  # "luong" (general) or "bahdanau" (additive)
+    dropout: float = 0.2
+    max_source_len: int = 32  # source tokens (the previous turn, a separator, the message), cut from the left
+    max_target_len: int = 20  # reply tokens before EOS, cut from the right
+    context_turns: int = 1  # previous turns fed to the encoder before the query
+    embed_init_std: float = 0.1  # small: with tied output embeddings, N(0, 1) starts with huge logits
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> LSTMConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
         return cls(**data)

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
+from benchmarks.baselines.v1.inference import NumpySeq2Seq
 from seq2seq import model_dir
-from seq2seq.inference import NumpySeq2Seq
+from seq2seq.model.config import LSTMConfig
 from seq2seq.model.lstm import build
-from seq2seq.model.lstm_config import ModelConfig
 
 CONFIGS = [
-    ModelConfig(
+    LSTMConfig(
         vocab_size=40,
         embed_dim=8,
         units=12,

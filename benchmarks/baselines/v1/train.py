@@ -1,28 +1,30 @@
-"""The training loop: vocabulary, batches, checkpoints, early stopping and the finished model directory."""
+"""v1's training loop (word vocabulary, LSTM, learning rate halved on a plateau), kept to make v1 baselines and the
+v1 model directories the upgrade tests start from; the product trains in `seq2seq.train.transformer`."""
 
 from __future__ import annotations
 
 import json
 import math
-import signal
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.baselines.v1.encoding import encode_pairs
+from benchmarks.baselines.v1.presets import TrainConfig
 from seq2seq import model_dir
 from seq2seq.eval.scoring import score
+from seq2seq.model.config import LSTMConfig
 from seq2seq.model.lstm import build
-from seq2seq.model.lstm_config import ModelConfig
-from seq2seq.model.lstm_presets import TrainConfig
-from seq2seq.text.corpus import Pair, is_held_out, write_tsv
+from seq2seq.text.corpus import Pair, write_tsv
 from seq2seq.text.vocab import Vocabulary
 from seq2seq.text.words import tokenize
 from seq2seq.train import checkpoint
-from seq2seq.train.batching import BatchSchedule, encode_pairs
+from seq2seq.train.batching import BatchSchedule
+from seq2seq.train.loop import Interrupted, StopFlag, save_best, split_three, train_step
 from seq2seq.train.reporting import Progress, Scalars, plot_losses
 
 
@@ -31,28 +33,12 @@ class TrainJob:
     pairs: list[Pair]
     out_dir: Path
     run_dir: Path
-    model_config: ModelConfig
+    model_config: LSTMConfig
     train_config: TrainConfig
     resume: bool = False
     quiet: bool = False
     max_steps: int | None = None  # stop after this many steps (tests, benchmarks)
-    init: model_dir.ModelBundle | None = None  # fine-tune from these weights and this vocabulary
     command: str = ""
-    extra_eval: dict[str, list[Pair]] = field(default_factory=dict)  # more held-out sets to report
-    on_step: Callable[[int, int, float], None] | None = None  # after every step: (step, total steps, its loss)
-
-
-class Interrupted(Exception):
-    """Ctrl-C or SIGTERM arrived; a checkpoint was written first."""
-
-
-def split_three(pairs: list[Pair], cfg: TrainConfig) -> tuple[list[Pair], list[Pair], list[Pair]]:
-    """train / validation (early stopping) / test (final report only), by conversation."""
-    test = [p for p in pairs if is_held_out("test:" + p.group, cfg.test_fraction)]
-    rest = [p for p in pairs if not is_held_out("test:" + p.group, cfg.test_fraction)]
-    val = [p for p in rest if is_held_out("val:" + p.group, cfg.val_fraction)]
-    train = [p for p in rest if not is_held_out("val:" + p.group, cfg.val_fraction)]
-    return train, val, test
 
 
 def build_vocab(pairs: list[Pair], size: int) -> Vocabulary:
@@ -65,7 +51,7 @@ def build_vocab(pairs: list[Pair], size: int) -> Vocabulary:
 
 
 def run(job: TrainJob) -> dict:
-    """Train (or fine-tune, or resume) and write the model directory; returns its metrics."""
+    """Train (or resume) and write the model directory; returns its metrics."""
     import keras
 
     cfg = job.train_config
@@ -91,7 +77,7 @@ class _Data:
     val: list[Pair]
     test: list[Pair]
     vocab: Vocabulary
-    config: ModelConfig
+    config: LSTMConfig
     unk_rate: float  # of the training replies' tokens
 
     def encode(self, pairs: list[Pair]):
@@ -114,10 +100,8 @@ def _prepare(job: TrainJob, log: Callable[[str], None]) -> _Data:
     return _Data(train_pairs, val_pairs, test_pairs, vocab, config, unk)
 
 
-def _vocabulary(job: TrainJob, train_pairs: list[Pair]) -> tuple[Vocabulary, ModelConfig]:
-    """The base model's when fine-tuning; else the run's own (kept in the run directory for --resume)."""
-    if job.init is not None:
-        return job.init.vocab, job.init.config
+def _vocabulary(job: TrainJob, train_pairs: list[Pair]) -> tuple[Vocabulary, LSTMConfig]:
+    """The run's own, kept in the run directory for --resume."""
     vocab_file = job.run_dir / "vocab.json"
     if job.resume and vocab_file.exists():
         vocab = Vocabulary.load(vocab_file)
@@ -127,13 +111,11 @@ def _vocabulary(job: TrainJob, train_pairs: list[Pair]) -> tuple[Vocabulary, Mod
     return vocab, replace(job.model_config, vocab_size=len(vocab))
 
 
-def _compile(job: TrainJob, config: ModelConfig):
+def _compile(job: TrainJob, config: LSTMConfig):
     import keras
 
     cfg = job.train_config
     model = build(config)
-    if job.init is not None:
-        model_dir.assign_weights(model, job.init.weights, str(job.init.path / model_dir.WEIGHTS_FILE))
     model.compile(
         optimizer=keras.optimizers.Adam(cfg.learning_rate, global_clipnorm=cfg.clipnorm),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0),
@@ -162,7 +144,7 @@ def _start_state(job: TrainJob, model, total_steps: int, log: Callable[[str], No
     state.setdefault("commands", []).append(job.command)  # provenance: every command that trained it
     best_file = _best_file(job)
     if state["step"] == 0 or not best_file.exists():
-        _save_best(model, best_file)
+        save_best(model, best_file)
     return state
 
 
@@ -175,14 +157,12 @@ def _train(job: TrainJob, model, schedule: BatchSchedule, val_data, state: dict,
     def validate() -> None:
         _validate(model, val_data, state, cfg, _best_file(job), scalars, progress)
 
-    stop = _StopFlag()
+    stop = StopFlag()
     started, seconds_before = time.perf_counter(), state["seconds"]
     try:
         while state["step"] < total_steps and state["bad_evals"] < cfg.patience:
-            loss, tokens = _step(model, schedule, state)
+            loss, tokens = train_step(model, schedule, state)
             progress.update(loss, tokens)
-            if job.on_step is not None:
-                job.on_step(state["step"], total_steps, loss)
             if state["step"] % 20 == 0:
                 state["history"]["train"].append((state["step"], loss))
                 scalars.add("train/loss", loss, state["step"])
@@ -200,18 +180,6 @@ def _train(job: TrainJob, model, schedule: BatchSchedule, val_data, state: dict,
         progress.close()
         scalars.close()
         stop.restore()
-
-
-def _step(model, schedule: BatchSchedule, state: dict) -> tuple[float, int]:
-    """One batch: (its loss, its target tokens); counts the step."""
-    src, t_in, t_out = schedule.batch(state["step"])
-    loss = float(np.asarray(model.train_on_batch((src, t_in), t_out)))
-    if not math.isfinite(loss):
-        raise FloatingPointError(f"training loss became {loss} at step {state['step']}; lower --lr")
-    tokens = int((t_out != 0).sum())
-    state["step"] += 1
-    state["tokens"] += tokens
-    return loss, tokens
 
 
 def _publish(job: TrainJob, model, data: _Data, state: dict, log: Callable[[str], None]) -> dict:
@@ -248,7 +216,7 @@ def _validate(model, val_data, state, cfg, best_file, scalars, progress) -> None
     scalars.flush()
     if result["nll"] < state["best_val"] - 1e-4:
         state["best_val"], state["bad_evals"] = result["nll"], 0
-        _save_best(model, best_file)
+        save_best(model, best_file)
     else:
         state["bad_evals"] += 1
         state["lr"] *= cfg.lr_decay  # halve on a plateau, as Luong et al. did
@@ -257,12 +225,6 @@ def _validate(model, val_data, state, cfg, best_file, scalars, progress) -> None
         f"step {state['step']}: validation perplexity {result['perplexity']:.2f} "
         f"(best {math.exp(min(state['best_val'], 50)):.2f}, lr {state['lr']:.2e})"
     )
-
-
-def _save_best(model, best_file: Path) -> None:
-    tmp = best_file.with_name("best.tmp.npz")
-    np.savez(tmp, **model_dir.weights_of(model))
-    tmp.replace(best_file)
 
 
 def _final_metrics(model, data: _Data, job: TrainJob, state: dict) -> dict:
@@ -284,29 +246,45 @@ def _final_metrics(model, data: _Data, job: TrainJob, state: dict) -> dict:
         metrics.update(
             test_perplexity=test["perplexity"], test_token_accuracy=test["token_accuracy"], test_pairs=len(data.test)
         )
-    for name, pairs in job.extra_eval.items():
-        if pairs:
-            metrics[f"{name}_perplexity"] = score(model, data.encode(pairs))["perplexity"]
     return metrics
 
 
-class _StopFlag:
-    """Turns Ctrl-C / SIGTERM into a clean checkpoint at the end of the current step."""
+def main(argv: list[str] | None = None) -> int:
+    """`python -m benchmarks.baselines.v1.train --preset default --out DIR`: what `python -m seq2seq train --arch
+    lstm` did before v1 left the product (the shipped v1 model's metrics.json names that command)."""
+    import argparse
 
-    def __init__(self):
-        self.raised = False
-        self._old = {}
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._old[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread: the caller handles signals
-                pass
+    from benchmarks.baselines.v1.presets import PRESETS, preset
+    from seq2seq.text import corpus
 
-    def _handle(self, signum, frame):
-        if self.raised:  # a second Ctrl-C means now
-            raise KeyboardInterrupt
-        self.raised = True
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.baselines.v1.train", description=__doc__)
+    parser.add_argument("--preset", default="default", choices=list(PRESETS))
+    parser.add_argument("--pairs", type=Path, help="TSV or JSONL pairs (default: the chit-chat corpus)")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--run-dir", type=Path, help="checkpoints (default runs/<out name>)")
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--max-steps", type=int)
+    parser.add_argument("--epochs", type=float)
+    parser.add_argument("--limit", type=int)
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    model_cfg, train_cfg = preset(args.preset)
+    if args.epochs is not None:
+        train_cfg = replace(train_cfg, max_epochs=args.epochs)
+    pairs = corpus.read_pairs(args.pairs) if args.pairs else corpus.chitchat_pairs()
+    run_dir = args.run_dir or Path("runs") / args.out.name
+    command = "python -m benchmarks.baselines.v1.train " + " ".join(argv if argv is not None else sys.argv[1:])
+    job = TrainJob(
+        pairs[: args.limit], args.out, run_dir, model_cfg, train_cfg, args.resume, args.quiet, args.max_steps, command
+    )
+    try:
+        run(job)
+    except Interrupted as exc:
+        print(str(exc), file=sys.stderr)
+        return 130
+    print(f"model written to {args.out}")
+    return 0
 
-    def restore(self) -> None:
-        for sig, handler in self._old.items():
-            signal.signal(sig, handler)
+
+if __name__ == "__main__":
+    raise SystemExit(main())

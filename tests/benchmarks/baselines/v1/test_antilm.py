@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from seq2seq.antilm import anti_lm_step
+from benchmarks.baselines.v1.antilm import anti_lm_step
+from benchmarks.baselines.v1.replier import Replier
+from benchmarks.baselines.v1.search import SearchSpec, beam_search
 from seq2seq.engine.decoding import DecodeOptions
-from seq2seq.replier import Replier
-from seq2seq.search import SearchSpec, beam_search
 from seq2seq.text import corpus
 from seq2seq.text.vocab import BOS_ID, EOS_ID
 

@@ -1,4 +1,5 @@
-"""Training end to end at tiny sizes: memorising pairs exactly, and resuming after an interruption."""
+"""v1's training end to end at tiny sizes: memorising pairs exactly (decoded by the baseline), and resuming after an
+interruption (the loop's shared parts: `seq2seq.train.loop`, `seq2seq.train.checkpoint`)."""
 
 import json
 import os
@@ -11,16 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks.baselines.v1.presets import TrainConfig
+from benchmarks.baselines.v1.replier import Replier
+from benchmarks.baselines.v1.train import TrainJob, run
 from seq2seq.engine.decoding import DecodeOptions
-from seq2seq.model.lstm_config import ModelConfig
-from seq2seq.model.lstm_presets import TrainConfig
-from seq2seq.replier import Replier
+from seq2seq.model.config import LSTMConfig
 from seq2seq.text import corpus
 from seq2seq.text.corpus import Pair
-from seq2seq.train.lstm import TrainJob, run
 
 pytestmark = pytest.mark.slow
-REPO = str(Path(__file__).resolve().parents[3])
+REPO = str(Path(__file__).resolve().parents[4])
 
 
 def test_tiny_model_overfits_twenty_pairs_and_reproduces_them(tmp_path):
@@ -31,7 +32,7 @@ def test_tiny_model_overfits_twenty_pairs_and_reproduces_them(tmp_path):
             pairs.append(Pair(p.query, p.reply, "", f"g{len(pairs)}"))
         if len(pairs) == 20:
             break
-    model_cfg = ModelConfig(embed_dim=64, units=128, dropout=0.0, max_source_len=12, max_target_len=10)
+    model_cfg = LSTMConfig(embed_dim=64, units=128, dropout=0.0, max_source_len=12, max_target_len=10)
     train_cfg = TrainConfig(
         vocab_size=500,
         batch_size=20,
@@ -57,35 +58,11 @@ def test_tiny_model_overfits_twenty_pairs_and_reproduces_them(tmp_path):
     assert got == expected
 
 
-def test_every_step_reaches_the_callback_with_its_loss(tmp_path):
-    from seq2seq.model.lstm_presets import preset
-
-    model_cfg, train_cfg = preset("tiny")
-    steps: list[tuple[int, int, float]] = []
-    job = TrainJob(
-        corpus.chitchat_pairs()[:300],
-        tmp_path / "m",
-        tmp_path / "r",
-        model_cfg,
-        train_cfg,
-        quiet=True,
-        max_steps=5,
-        on_step=lambda step, total, loss: steps.append((step, total, loss)),
-    )
-    metrics = run(job)
-    assert [(step, total) for step, total, _ in steps] == [(i, 5) for i in range(1, 6)] and metrics["steps"] == 5
-    assert all(np.isfinite(loss) and loss > 0 for _, _, loss in steps)
-    assert steps[-1][2] < steps[0][2]  # a learning rate of 1e-2 lowers the loss within five steps
-
-
 def _train_cmd(out, run_dir, pairs_file, *extra):
     return [
         sys.executable,
         "-m",
-        "seq2seq",
-        "train",
-        "--arch",
-        "lstm",
+        "benchmarks.baselines.v1.train",
         "--preset",
         "tiny",
         "--pairs",

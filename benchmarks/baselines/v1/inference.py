@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from seq2seq.model.lstm_config import ModelConfig
+from seq2seq.model.config import LSTMConfig
 
 
 def _mm(x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -56,7 +56,7 @@ class Cell:
 class NumpySeq2Seq:
     """encode() then step(): the decoding half of `search.py`'s step-function contract."""
 
-    def __init__(self, config: ModelConfig, weights: dict[str, np.ndarray]):
+    def __init__(self, config: LSTMConfig, weights: dict[str, np.ndarray]):
         self.config = config
         w = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in weights.items()}
         self.embeddings = w["embedding/embeddings"]  # (V, E)

@@ -1,39 +1,22 @@
-"""Text in, reply text out: the tokenizer, vocabulary, decoder and search of one model directory."""
+"""v1's text in, reply text out: the word tokenizer, vocabulary, NumPy decoder and search of a v1 model directory."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.baselines.v1.antilm import anti_lm_step
+from benchmarks.baselines.v1.encoding import encode_source
+from benchmarks.baselines.v1.inference import NumpySeq2Seq
+from benchmarks.baselines.v1.search import SearchSpec, beam_search, greedy, sample, sample_and_rank
 from seq2seq import model_dir
-from seq2seq.antilm import anti_lm_step
+from seq2seq.engine.decode import FALLBACK_REPLY
 from seq2seq.engine.decoding import DecodeOptions
-from seq2seq.inference import NumpySeq2Seq
 from seq2seq.protocol.blocklist import Blocklist
-from seq2seq.search import SearchSpec, beam_search, greedy, sample, sample_and_rank
 from seq2seq.text.vocab import BOS_ID, EOS_ID, PAD_ID, SEP_ID, UNK_ID
 from seq2seq.text.words import URL_TOKEN, USER_TOKEN, detokenize
-from seq2seq.train.batching import encode_source, pad_batch
-
-FALLBACK_REPLY = "hmm?"  # said only if decoding produced no words at all, which the search forbids
-
-
-class DecodeStopped(Exception):
-    """Decoding was stopped between two steps because its caller asked (gone, or past a deadline)."""
-
-
-def _stoppable(step, should_stop: Callable[[], bool]):
-    """The search calls step once per token: checking there stops any strategy within one step."""
-
-    def checked(tokens, beam_state, item_state):
-        if should_stop():
-            raise DecodeStopped("decoding stopped: its callers left or their deadline passed")
-        return step(tokens, beam_state, item_state)
-
-    return checked
+from seq2seq.train.batching import pad_batch
 
 
 class Replier:
@@ -53,10 +36,6 @@ class Replier:
     @classmethod
     def load(cls, path: Path | str, blocklist: Blocklist | None = None) -> Replier:
         return cls(model_dir.load(Path(path)), blocklist)
-
-    @property
-    def path(self) -> Path:
-        return self.bundle.path
 
     def encode(self, conversations: list[list[str]], openers: bool = False) -> np.ndarray:
         """Source ids. A message without an earlier turn is read as mid-conversation ("<sep> message"):
@@ -78,9 +57,7 @@ class Replier:
         conversations: list[list[str]],
         options: DecodeOptions,
         openers: bool = False,
-        should_stop: Callable[[], bool] | None = None,
     ) -> list[list[int]]:
-        """`should_stop` is asked before every decoding step; once it says yes, DecodeStopped is raised."""
         source = self.encode(conversations, openers)
         states, item_state = self.network.encode(source)
         batch = len(conversations)
@@ -100,8 +77,6 @@ class Replier:
             )
         else:
             step, beams = self.network.step, self.network.initial_beams(states, spec.beam_size)
-        if should_stop is not None:
-            step = _stoppable(step, should_stop)
         rng = np.random.default_rng(options.seed)
         if options.strategy == "sample_rank":
             return sample_and_rank(
@@ -138,21 +113,11 @@ class Replier:
         conversations: list[list[str]],
         options: DecodeOptions | None = None,
         openers: bool = False,
-        should_stop: Callable[[], bool] | None = None,
     ) -> list[str]:
         """Each conversation is its turns, oldest first, ending with the message to answer."""
         options = options or DecodeOptions()
         replies = []
-        for ids in self.reply_ids(conversations, options, openers, should_stop):
+        for ids in self.reply_ids(conversations, options, openers):
             text = detokenize(self.vocab.decode(ids))
             replies.append(text if text.strip() else FALLBACK_REPLY)
         return replies
-
-    def reply(self, text: str, options: DecodeOptions | None = None, context: list[str] | None = None) -> str:
-        return self.reply_batch([[*(context or []), text]], options)[0]
-
-    def warm_up(self) -> float:
-        """One reply through every code path; returns its seconds (used before a model goes live)."""
-        start = time.perf_counter()
-        self.reply_batch([["hello"], ["how are you?"]], DecodeOptions(max_len=4))
-        return time.perf_counter() - start

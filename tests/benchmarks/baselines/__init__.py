@@ -1,0 +1,1 @@
+"""Tests of the baselines the benchmarks compare the product against."""
