@@ -1,4 +1,4 @@
-"""The trained network's forward pass in NumPy, for decoding on the CPU without a framework call per step.
+"""v1's network, its forward pass in NumPy, for decoding on the CPU without a framework call per step.
 
 It reads the weights of `model.Seq2Seq` and reproduces its arithmetic exactly (a test compares the two);
 at batch 1 a decode step is a few small matrix products, where a framework call costs more than the maths.

@@ -1,4 +1,4 @@
-"""Greedy, beam and sampled decoding over any step function (no model inside: tests pass a fake one).
+"""v1's greedy, beam and sampled decoding over any step function (no model inside: tests pass a fake one).
 
 A step function maps the last tokens of every hypothesis to log-probabilities of the next one:
 
