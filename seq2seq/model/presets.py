@@ -26,6 +26,9 @@ class TransformerTrainConfig:
     eval_every: int = 500  # steps between validation passes (and copies of the best weights)
     checkpoint_every: int = 250
     patience: int = 6  # validation passes without improvement before stopping
+    # True: stop on patience and keep the weights of the best validation pass. False: run the whole schedule and
+    # keep the last weights (a fine-tune, whose validation is mostly replayed base pairs: judged by the gate).
+    keep_best: bool = True
     test_fraction: float = 0.02  # conversations held out for the final report, never trained on
     val_fraction: float = 0.02  # conversations held out for early stopping
     seed: int = 1234

@@ -142,7 +142,7 @@ def run(job: TransformerJob) -> dict:
     stop = StopFlag()
     started, seconds_before = time.perf_counter(), state["seconds"]
     try:
-        while state["step"] < stop_at and state["bad_evals"] < cfg.patience and state["seconds"] < cfg.max_seconds:
+        while state["step"] < stop_at and not _patience_spent(cfg, state) and state["seconds"] < cfg.max_seconds:
             loss, tokens = train_step(model, schedule, state)
             state["seconds"] = seconds_before + time.perf_counter() - started
             progress.update(loss, tokens)
@@ -165,8 +165,9 @@ def run(job: TransformerJob) -> dict:
         scalars.close()
         stop.restore()
 
-    with np.load(best_file) as data:
-        model_dir.assign_weights(model, {k: data[k] for k in data.files}, str(best_file))
+    if cfg.keep_best:
+        with np.load(best_file) as data:
+            model_dir.assign_weights(model, {k: data[k] for k in data.files}, str(best_file))
     metrics = _final_metrics(model, tokenizer, mcfg, cfg.bucket, val_data, test_pairs, state, len(train_pairs))
     weights = model_dir.weights_of(model)
     if lstm:
@@ -204,6 +205,10 @@ def _tokenizer(pairs: list[Pair], cfg: TransformerTrainConfig, run_dir: Path, re
     tokenizer = SubwordTokenizer.train(texts, SubwordSettings(vocab_size=cfg.vocab_size))
     tokenizer.save(folder)
     return tokenizer
+
+
+def _patience_spent(cfg: TransformerTrainConfig, state: dict) -> bool:
+    return cfg.keep_best and state["bad_evals"] >= cfg.patience
 
 
 def _validate(model, val_data, bucket, state, best_file, scalars, progress) -> None:
