@@ -1,4 +1,4 @@
-"""The training process of one fine-tuning job: new pairs plus a replay sample, train v2, then the quality gate.
+"""One fine-tuning job's training process: new pairs plus replayed base pairs, train v2, gate (blending if it forgot).
 
 `python -m seq2seq.worker.finetune --base DIR --pairs FILE --out DIR --run-dir DIR --options JSON`
 Writes a complete model directory to --out (a hidden temp dir the worker renames) and JSON events, one a
@@ -27,7 +27,8 @@ from seq2seq.protocol import FinetuneOptions  # noqa: E402
 from seq2seq.text import corpus  # noqa: E402
 from seq2seq.text.corpus import Pair, is_held_out  # noqa: E402
 from seq2seq.text.learnfilter import FilterConfig, filter_pairs  # noqa: E402
-from seq2seq.worker.gate import GateResult, evaluate  # noqa: E402
+from seq2seq.worker.blend import BLEND_SHARES, write_blend  # noqa: E402
+from seq2seq.worker.gate import GateResult, evaluate, only_forgot, perplexities  # noqa: E402
 
 log = logging.getLogger("banter.worker.finetune")
 BASE_SET_LIMIT = 5000  # base held-out pairs scored by the gate (time grows linearly with it)
@@ -228,8 +229,18 @@ def run(args: argparse.Namespace) -> int:
     base_pairs, source = base_set(args.base, base_train.test_fraction)
     margin = opts.margin if opts.margin is not None else args.margin
     # Judged as they serve: each model's own engine (int8 on a CPU, float16 on CUDA).
-    active, candidate = Engine(base.engine), Engine(model_dir.engine_dir(args.out))
-    gate: GateResult = evaluate(active, candidate, base_pairs, new_held, margin, source)
+    before = perplexities(Engine(base.engine), base_pairs, new_held)
+    gate: GateResult = evaluate(before, Engine(model_dir.engine_dir(args.out)), base_pairs, new_held, margin, source)
+    share = 1.0
+    if only_forgot(gate) and not opts.full:  # part of the way back to the base keeps much of what it learned
+        tuned = model_dir.load_transformer(args.out)
+        for share in BLEND_SHARES:
+            emit("phase", phase=f"blending {share:g}")
+            write_blend(args.out, base, tuned, share)
+            gate = evaluate(before, Engine(model_dir.engine_dir(args.out)), base_pairs, new_held, margin, source)
+            log.info("blend %g: gate %s", share, "passed" if gate.passed else "failed")
+            if gate.passed:
+                break
     log.info("gate %s: %s", "passed" if gate.passed else "failed", "; ".join(gate.reasons) or "all checks met")
 
     # The next generation is judged on the same fixed base set, so it travels with the model. The held-out
@@ -243,6 +254,7 @@ def run(args: argparse.Namespace) -> int:
         "new_pairs": len(new_train),
         "replay_pairs": len(replay),
         "new_heldout_pairs": len(new_held),
+        "blend": share,  # the fine-tune's share of the published weights (1: not blended)
         "device": device,
         "gate": gate.to_json(),
     }

@@ -52,17 +52,30 @@ def decide(
     )
 
 
-def evaluate(active, candidate, base_pairs: list, new_pairs: list, margin: float, base_set: str) -> GateResult:
-    """Perplexity of both models' engines (`seq2seq.engine.decode.Engine`, as they serve) on both sets."""
+def perplexities(engine, base_pairs: list, new_pairs: list) -> tuple[float, float]:
+    """(base set, new pairs) perplexity of one model's engine (`seq2seq.engine.decode.Engine`, as it serves)."""
     from seq2seq.engine.evaluate import perplexity
 
+    return perplexity(engine, base_pairs), perplexity(engine, new_pairs)
+
+
+def evaluate(
+    before: tuple[float, float], candidate, base_pairs: list, new_pairs: list, margin: float, base_set: str
+) -> GateResult:
+    """The candidate's engine judged against the active model's `perplexities` (computed once per job)."""
+    base_after, new_after = perplexities(candidate, base_pairs, new_pairs)
     return decide(
-        perplexity(active, base_pairs),
-        perplexity(candidate, base_pairs),
-        perplexity(active, new_pairs),
-        perplexity(candidate, new_pairs),
+        before[0],
+        base_after,
+        before[1],
+        new_after,
         margin=margin,
         base_pairs=len(base_pairs),
         new_pairs=len(new_pairs),
         base_set=base_set,
     )
+
+
+def only_forgot(gate: GateResult) -> bool:
+    """It learned the new pairs and had both sets, but lost more than the margin on the base set."""
+    return not gate.passed and gate.new_after < gate.new_before and len(gate.reasons) == 1

@@ -198,6 +198,8 @@ class JobManager:
             async for line in job.proc.stdout:
                 self._on_event(job, line)
             code = await job.proc.wait()
+            # Before the job reads as finished: a client that sees "succeeded" finds no pairs or checkpoints left.
+            await asyncio.to_thread(discard_job_data, job.dir)
             await self._finish(job, code)
         except Exception as exc:  # publishing failed (disk full?): the job fails, nothing half-visible stays
             log.exception("job %s failed while finishing", job.info.id)
