@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -27,7 +28,8 @@ class Progress:
         self.bar.update(1)
 
     def write(self, message: str) -> None:
-        self.bar.write(message)
+        # stderr, like the bar: a fine-tune's stdout carries only its JSON events, and its stderr is the job's log
+        self.bar.write(message, file=sys.stderr)
 
     def close(self) -> None:
         self.bar.close()

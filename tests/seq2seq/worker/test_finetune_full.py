@@ -32,6 +32,7 @@ def finetune(tmp_path: Path, base: Path, options: dict) -> tuple[dict, Path]:
     cmd = finetune_command(base, pairs, out, tmp_path / "run", FinetuneOptions.from_json(options))
     proc = subprocess.run(cmd, capture_output=True, text=True, env=finetune_env(), timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert all(line.startswith('{"event": ') for line in proc.stdout.splitlines()), proc.stdout[-3000:]
     result = [json.loads(line) for line in proc.stdout.splitlines() if '"event": "result"' in line][-1]
     return result["metrics"], out
 
