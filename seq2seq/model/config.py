@@ -4,6 +4,7 @@ converter and the engine read them without Keras)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from typing import Self
 
 PAD_ID = 0  # must match the tokenizer's padding id (`seq2seq.text.vocab.PAD_ID`)
 CELLS = ("lstm", "gru")
@@ -11,8 +12,26 @@ ATTENTIONS = ("luong", "bahdanau")
 ACTIVATIONS = ("relu", "gelu")  # what both Keras and CTranslate2 compute the same way
 
 
+class DictSettings:
+    """to_dict/from_dict for a settings dataclass, as JSON files hold it. `STRICT` refuses unknown keys (an
+    architecture must be read exactly); otherwise they are skipped (training settings saved by another version)."""
+
+    STRICT = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Self:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown and cls.STRICT:
+            raise ValueError(f"unknown {cls.__name__} keys: {sorted(unknown)}")
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
 @dataclass(frozen=True)
-class TransformerConfig:
+class TransformerConfig(DictSettings):
     vocab_size: int = 8000  # subword pieces; one matrix embeds source and target and projects the output
     dim: int = 256
     heads: int = 4
@@ -39,20 +58,9 @@ class TransformerConfig:
     def head_dim(self) -> int:
         return self.dim // self.heads
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> TransformerConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown transformer config keys: {sorted(unknown)}")
-        return cls(**data)
-
 
 @dataclass(frozen=True)
-class LSTMConfig:
+class LSTMConfig(DictSettings):
     """The encoder-decoder RNN with attention (`seq2seq.model.lstm`): model v1's network, now trained on subword
     pieces to compare with the Transformer (and by the benchmarks' v1 baseline on words)."""
 
@@ -69,14 +77,3 @@ class LSTMConfig:
     max_target_len: int = 20  # reply tokens before EOS, cut from the right
     context_turns: int = 1  # previous turns fed to the encoder before the query
     embed_init_std: float = 0.1  # small: with tied output embeddings, N(0, 1) starts with huge logits
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> LSTMConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
-        return cls(**data)

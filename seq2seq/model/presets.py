@@ -4,13 +4,14 @@ Transformer's default training settings (`train --arch lstm --tokenizer DIR`).""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, replace
 
-from seq2seq.model.config import LSTMConfig, TransformerConfig
+from seq2seq.model.config import DictSettings, LSTMConfig, TransformerConfig
 
 
 @dataclass(frozen=True)
-class TransformerTrainConfig:
+class TransformerTrainConfig(DictSettings):
+    STRICT = False  # settings saved by an older version still load
     vocab_size: int = 8000  # subword pieces, specials and bytes included
     batch_size: int = 64
     learning_rate: float = 1e-3  # the peak, reached after the warm-up
@@ -33,14 +34,6 @@ class TransformerTrainConfig:
     val_fraction: float = 0.02  # conversations held out for early stopping
     seed: int = 1234
     bucket: int = 4  # pad batch lengths to multiples of this: under JAX each new shape compiles a new train step
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> TransformerTrainConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 PRESETS: dict[str, tuple[TransformerConfig, TransformerTrainConfig]] = {

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, replace
 
-from seq2seq.model.config import LSTMConfig
+from seq2seq.model.config import DictSettings, LSTMConfig
 from seq2seq.model.presets import LSTM_PRESETS
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(DictSettings):
+    STRICT = False  # settings saved by an older version still load
     vocab_size: int = 8000  # words, not counting the special tokens
     batch_size: int = 128
     learning_rate: float = 1e-3
@@ -22,14 +23,6 @@ class TrainConfig:
     test_fraction: float = 0.02  # conversations held out for the final report, never trained on
     val_fraction: float = 0.02  # conversations held out for early stopping
     seed: int = 1234
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 PRESETS: dict[str, tuple[LSTMConfig, TrainConfig]] = {
