@@ -34,8 +34,9 @@ from benchmarks.worker import own_model_worker, wait_ready
 from bot.worker.client import WorkerClient
 from seq2seq.cli import DEFAULT_MODEL
 from seq2seq.eval import metrics
-from seq2seq.eval.wordcount import coverage_gap, words
+from seq2seq.eval.wordcount import coverage_gap
 from seq2seq.text.corpus import Pair, chatterbot_pairs, read_pairs
+from seq2seq.text.replywords import is_word, repeats_content_word, words
 
 PROMPTS = 400
 SEED = 20_251_130
@@ -74,11 +75,11 @@ def figures(replies: list[str], humans: list[str]) -> dict:
     n = len(replies)
     return {
         "prompts": n,
-        "mean_reply_words": sum(sum(map(metrics.is_word, t)) for t in tokens) / n,
-        "mean_human_words": sum(sum(map(metrics.is_word, t)) for t in human_tokens) / n,
+        "mean_reply_words": sum(sum(map(is_word, t)) for t in tokens) / n,
+        "mean_human_words": sum(sum(map(is_word, t)) for t in human_tokens) / n,
         "top10_share": metrics.generic_rate([" ".join(t) for t in tokens]),
         "distinct2": metrics.distinct(tokens, 2),
-        "content_repeat_rate": sum(map(metrics.repeats_content_word, tokens)) / n,
+        "content_repeat_rate": sum(map(repeats_content_word, tokens)) / n,
         "unigram_f1": sum(metrics.unigram_f1(h, t) for h, t in zip(human_tokens, tokens, strict=True)) / n,
         "unk_rate": sum(any(m in r for m in UNK_MARKS) for r in replies) / n,
         "empty_rate": sum(not r.strip() or r.strip() in FALLBACK_REPLIES for r in replies) / n,

@@ -123,3 +123,17 @@ def test_the_engine_serves_without_the_training_stack():
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_text_stage_sits_below_everything_else_in_seq2seq():
+    """`text/` (tokenizers, corpus, a reply's words) is the pipeline's first stage: the engine ranks replies with
+    its word rules, the benchmarks count with them, and it imports no later stage."""
+    later = ("model", "train", "engine", "eval", "worker")
+    offenders = {}
+    for f in files("seq2seq/text"):
+        bad = sorted(n for n in imports_of(f) if n.split(".")[:2] in [["seq2seq", s] for s in later])
+        if bad:
+            offenders[str(f.relative_to(REPO))] = bad
+    assert offenders == {}
+    serving = imports_of(REPO / "seq2seq" / "engine" / "decode.py")
+    assert sorted(n for n in serving if n.startswith("seq2seq.eval")) == []

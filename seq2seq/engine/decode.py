@@ -20,9 +20,8 @@ import ctranslate2
 
 from seq2seq.engine.convert import read_config
 from seq2seq.engine.options import EngineOptions
-from seq2seq.eval.metrics import content_repeats
-from seq2seq.eval.wordcount import words
 from seq2seq.protocol.blocklist import Blocklist
+from seq2seq.text.replywords import content_repeats, words
 from seq2seq.text.subword import SubwordTokenizer
 from seq2seq.text.vocab import BOS, PAD, SEP, SEP_ID
 from seq2seq.text.words import URL_TOKEN, USER_TOKEN

@@ -1,53 +1,25 @@
 """Word perplexity: any model's per-reply NLL spread over words as v1 counted them, and v1's vocabulary coverage.
 
 Models with different tokens (v1's words, v2's subword pieces) compare only per unit they share: the words of
-the reply. `words` is a frozen copy of v1's tokenizer (`seq2seq.text.tokenize` when v1 shipped) and
-`v1_vocab.json` a frozen copy of the shipped v1 vocabulary, so the figures mean the same after v1's text
-module and model are replaced. Change neither: a test holds the vocabulary to its hash.
+the reply (`seq2seq.text.replywords.words`, v1's tokenizer frozen). `v1_vocab.json` is a frozen copy of the
+shipped v1 vocabulary, so coverage means the same after v1's model is replaced. Change neither: a test holds
+the vocabulary to its hash.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
-import unicodedata
 from collections.abc import Sequence
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 
-from nltk.tokenize import TweetTokenizer
+from seq2seq.text.replywords import words
 
 V1_VOCAB_FILE = Path(__file__).with_name("v1_vocab.json")
 V1_VOCAB_SHA256 = "9f22b2d72f4b2dd82f825e701a423237e4fcc56dc96aad7755defd46f2a6d60b"
 V1_SPECIALS = ("<pad>", "<unk>", "<s>", "</s>", "<sep>")  # ids, never words a reply contains
 MAX_NLL_PER_WORD = 50.0  # exp() of more overflows; a model that bad is reported as e^50
-
-# -- v1's tokenizer, frozen -----------------------------------------------------------------------------
-_MAX_CHARS = 2000
-_URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
-_MENTION_RE = re.compile(r"<@[!&#]?\d+>|<#\d+>|(?<!\w)@\w+")
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_TWEET = TweetTokenizer(preserve_case=False, reduce_len=True, strip_handles=False)
-_TAILS = ("n't", "'s", "'m", "'re", "'ve", "'d", "'ll")
-
-
-def words(text: str) -> list[str]:
-    """The words of `text` as v1 counted them: lower case, URLs and mentions as <url>/<user>, "i'm" → i 'm."""
-    return list(_words(text))
-
-
-@lru_cache(maxsize=200_000)
-def _words(text: str) -> tuple[str, ...]:
-    text = _CONTROL_RE.sub(" ", text.replace("\x00", ""))
-    text = unicodedata.normalize("NFKC", text.encode("utf-8", "replace").decode("utf-8"))
-    text = text[-_MAX_CHARS:].strip()
-    text = _MENTION_RE.sub(" <user> ", _URL_RE.sub(" <url> ", text))
-    out: list[str] = []
-    for token in _TWEET.tokenize(text):
-        tail = next((t for t in _TAILS if token.endswith(t) and len(token) > len(t)), None)
-        out += [token[: -len(tail)], tail] if tail and token not in ("<url>", "<user>") else [token]
-    return tuple(out)
 
 
 # -- v1's vocabulary, frozen ----------------------------------------------------------------------------

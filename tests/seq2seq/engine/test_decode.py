@@ -10,9 +10,8 @@ import pytest
 
 from seq2seq.engine.decode import FALLBACK_REPLY, DecodeStopped, Engine, pick_device, suppressed_sequences
 from seq2seq.engine.options import EngineOptions
-from seq2seq.eval.metrics import content_repeats
-from seq2seq.eval.wordcount import words
 from seq2seq.protocol.blocklist import Blocklist
+from seq2seq.text.replywords import content_repeats, words
 
 from ..conftest import export_engine
 

@@ -39,30 +39,3 @@ def test_percentiles():
     assert metrics.percentile(values, 50) in (50, 51)
     assert metrics.percentile(values, 95) in (95, 96)
     assert math.isclose(metrics.percentile([], 50), 0.0)
-
-
-def test_words_and_content_words():
-    assert [metrics.is_word(t) for t in ["hi", ",", "...", "😂", "42", "'s", "n't", "—"]] == [
-        True,
-        False,
-        False,
-        True,
-        True,
-        True,
-        True,
-        False,
-    ]
-    tokens = ["i", "'m", "going", "to", "the", "game", ",", "it", "'s", "great", "!", "<user>"]
-    assert metrics.content_words(tokens) == ["going", "game", "great"]
-
-
-def test_repeating_a_content_word():
-    assert metrics.repeats_content_word(["pizza", "is", "pizza"])
-    assert metrics.repeats_content_word(["the", "byu", "job", "at", "byu"])
-    assert metrics.repeats_content_word(["haha", "haha"])
-    # stop words, punctuation and contraction tails may repeat: "i think it's what it's like, i guess."
-    assert not metrics.repeats_content_word(
-        ["i", "think", "it", "'s", "what", "it", "'s", "like", ",", "i", "guess", "."]
-    )
-    assert not metrics.repeats_content_word(["!", "!", "<user>", "<user>"])
-    assert not metrics.repeats_content_word([])
