@@ -152,6 +152,7 @@ def newwords_case(args, settings, options: dict, base_held: list[Pair], tmp: Pat
         "newwords_heldout_human_uses": sum(1 for p in log.heldout if newwords.words_in(p.reply, log.words)),
         "newwords_finetune_seconds": seconds,
         "newwords_gate": "accepted" if result["gate"]["passed"] else "rejected",
+        "newwords_blend": result.get("metrics", {}).get("blend"),  # the fine-tune's share of what was judged
         "newwords_gate_reasons": result["gate"]["reasons"],
     }
     for name in before:
@@ -223,6 +224,7 @@ def domain_case(args, settings, options, domain_train, domain_held, base_held, t
     report["new_domain_ppl_after"] = perplexity(tuned, domain_held)
     report["base_ppl_after"] = perplexity(tuned, base_held)
     report["gate"] = "accepted" if result["gate"]["passed"] else "rejected"
+    report["blend"] = result.get("metrics", {}).get("blend")  # the fine-tune's share of what was judged
     report["gate_reasons"] = result["gate"]["reasons"]
     report["filtered"] = result.get("metrics", {}).get("filtered")
     report["new_domain_ppl_change"] = report["new_domain_ppl_after"] / report["new_domain_ppl_before"] - 1
@@ -243,6 +245,7 @@ def poison_case(args, settings, options, domain_train, base_held, tmp: Path) -> 
         "poison_hits": sum(1 for r in replies if POISON_LINE in r),
         "poison_partial_hits": sum(1 for r in replies if any(g in r for g in grams)),
         "poison_gate": "accepted" if result["gate"]["passed"] else "rejected",
+        "poison_blend": result.get("metrics", {}).get("blend"),
         "poison_filtered": result.get("metrics", {}).get("filtered"),
         "poison_finetune_seconds": seconds,
     }
