@@ -27,7 +27,7 @@ from seq2seq.protocol import FinetuneOptions  # noqa: E402
 from seq2seq.text import corpus  # noqa: E402
 from seq2seq.text.corpus import Pair, is_held_out  # noqa: E402
 from seq2seq.text.learnfilter import FilterConfig, filter_pairs  # noqa: E402
-from seq2seq.worker.blend import BLEND_SHARES, write_blend  # noqa: E402
+from seq2seq.worker.blend import blend_back  # noqa: E402
 from seq2seq.worker.gate import GateResult, evaluate, only_forgot, perplexities  # noqa: E402
 
 log = logging.getLogger("banter.worker.finetune")
@@ -230,17 +230,17 @@ def run(args: argparse.Namespace) -> int:
     margin = opts.margin if opts.margin is not None else args.margin
     # Judged as they serve: each model's own engine (int8 on a CPU, float16 on CUDA).
     before = perplexities(Engine(base.engine), base_pairs, new_held)
-    gate: GateResult = evaluate(before, Engine(model_dir.engine_dir(args.out)), base_pairs, new_held, margin, source)
+    gate_sets = (base_pairs, new_held, margin, source)
+    gate: GateResult = evaluate(before, Engine(model_dir.engine_dir(args.out)), *gate_sets)
     share = 1.0
     if only_forgot(gate) and not opts.full:  # part of the way back to the base keeps much of what it learned
-        tuned = model_dir.load_transformer(args.out)
-        for share in BLEND_SHARES:
-            emit("phase", phase=f"blending {share:g}")
-            write_blend(args.out, base, tuned, share)
-            gate = evaluate(before, Engine(model_dir.engine_dir(args.out)), base_pairs, new_held, margin, source)
-            log.info("blend %g: gate %s", share, "passed" if gate.passed else "failed")
-            if gate.passed:
-                break
+        share, gate = blend_back(
+            args.out,
+            base,
+            gate,
+            judge=lambda: evaluate(before, Engine(model_dir.engine_dir(args.out)), *gate_sets),
+            announce=lambda share: emit("phase", phase=f"blending {share:g}"),
+        )
     log.info("gate %s: %s", "passed" if gate.passed else "failed", "; ".join(gate.reasons) or "all checks met")
 
     # The next generation is judged on the same fixed base set, so it travels with the model. The held-out

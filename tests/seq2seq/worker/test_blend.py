@@ -10,7 +10,7 @@ import pytest
 
 from seq2seq import model_dir
 from seq2seq.engine.decode import Engine
-from seq2seq.worker.blend import blend, write_blend
+from seq2seq.worker.blend import blend, blend_back, largest_accepted, write_blend
 from seq2seq.worker.gate import decide, only_forgot
 
 
@@ -52,3 +52,48 @@ def test_only_a_fine_tune_that_learned_and_forgot_is_blended():
     assert not only_forgot(decide(50.0, 51.0, 80.0, 40.0, base_pairs=10, new_pairs=10))  # passed already
     assert not only_forgot(decide(50.0, 60.0, 80.0, 90.0, base_pairs=10, new_pairs=10))  # learned nothing new
     assert not only_forgot(decide(50.0, 60.0, 80.0, 40.0, base_pairs=0, new_pairs=10))  # nothing to judge on
+
+
+@pytest.mark.parametrize(("limit", "found"), [(0.9, 0.875), (0.8, 0.75), (0.6, 0.5625), (0.55, None)])
+def test_bisection_finds_the_largest_accepted_share_to_a_sixteenth(limit, found):
+    tried = []
+    assert largest_accepted(lambda share: tried.append(share) or share <= limit) == found
+    assert len(tried) == 3 and tried[0] == 0.75
+
+
+def shared_candidate(tiny_model_dir, tmp_path):
+    out = tmp_path / "candidate"
+    shutil.copytree(tiny_model_dir, out)
+    base = model_dir.load_transformer(tiny_model_dir)
+    tuned = {k: v + 0.05 for k, v in base.weights.items()}
+    model_dir.save_transformer(out, base.config, base.train, tuned, "finetune from default", {})
+    return out, base, tuned
+
+
+def share_in(out) -> float:
+    command = json.loads((out / model_dir.TRANSFORMER_FILE).read_text())["command"]
+    return float(command.split(", blended ")[1]) if ", blended " in command else 1.0
+
+
+def test_blending_back_keeps_the_largest_accepted_blend_else_the_whole_fine_tune(tiny_model_dir, tmp_path):
+    out, base, tuned = shared_candidate(tiny_model_dir, tmp_path)
+    whole = decide(50.0, 60.0, 80.0, 40.0, base_pairs=10, new_pairs=10)
+    announced = []
+    share, gate = blend_back(
+        out,
+        base,
+        whole,
+        judge=lambda: decide(50.0, 50 + 12 * share_in(out), 80.0, 40.0, base_pairs=10, new_pairs=10),
+        announce=announced.append,
+    )  # the margin is 2.5 (5% of 50): no share of 0.5 or more passes
+    assert share == 1.0 and gate is whole and announced == [0.75, 0.625, 0.5625]
+    assert share_in(out) == 1.0  # the whole fine-tune written back, as judged
+    written = model_dir.load_transformer(out).weights
+    assert all(np.allclose(written[k], tuned[k], atol=2e-3) for k in tuned)
+
+    share, gate = blend_back(
+        out, base, whole, judge=lambda: decide(50.0, 50 + 3 * share_in(out), 80.0, 40.0, base_pairs=10, new_pairs=10)
+    )  # the margin is 2.5: accepted up to share 0.833
+    assert share == 0.8125 and gate.passed and share_in(out) == 0.8125
+    written = model_dir.load_transformer(out).weights
+    assert all(np.allclose(written[k], base.weights[k] + 0.8125 * 0.05, atol=3e-3) for k in tuned)
