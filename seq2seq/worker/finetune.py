@@ -191,12 +191,13 @@ def run(args: argparse.Namespace) -> int:
     if len(filtered.kept) < 2:
         raise ValueError(f"only {len(filtered.kept)} pairs passed the learning filters ({dict(filtered.dropped)})")
     new_train, new_held = split_new(filtered.kept, opts.holdout_fraction)
-    share = opts.replay_fraction if opts.replay_fraction is not None else args.replay_fraction
+    replay_share = opts.replay_fraction if opts.replay_fraction is not None else args.replay_fraction
     if opts.full:  # a new tokenizer from the whole base corpus plus the log, trained from scratch
         seen, replay = new_train, base_pairs_for_training(base_train.test_fraction)
     else:
         seen = passes(new_train, opts.epochs, opts.seed)
-        replay = replay_sample(round(len(seen) * share / (1 - share)), base_train.test_fraction, opts.seed)
+        wanted = round(len(seen) * replay_share / (1 - replay_share))
+        replay = replay_sample(wanted, base_train.test_fraction, opts.seed)
     mix = seen + replay
     cfg = train_settings(base_train, opts, len(mix))
     log.info(
@@ -232,9 +233,9 @@ def run(args: argparse.Namespace) -> int:
     before = perplexities(Engine(base.engine), base_pairs, new_held)
     gate_sets = (base_pairs, new_held, margin, source)
     gate: GateResult = evaluate(before, Engine(model_dir.engine_dir(args.out)), *gate_sets)
-    share = 1.0
+    blend = 1.0
     if only_forgot(gate) and not opts.full:  # part of the way back to the base keeps much of what it learned
-        share, gate = blend_back(
+        blend, gate = blend_back(
             args.out,
             base,
             gate,
@@ -254,7 +255,7 @@ def run(args: argparse.Namespace) -> int:
         "new_pairs": len(new_train),
         "replay_pairs": len(replay),
         "new_heldout_pairs": len(new_held),
-        "blend": share,  # the fine-tune's share of the published weights (1: not blended)
+        "blend": blend,  # the fine-tune's share of the published weights (1: not blended)
         "device": device,
         "gate": gate.to_json(),
     }
