@@ -32,8 +32,7 @@ from bot.storage.config import load_config  # noqa: E402
 from seq2seq import model_dir  # noqa: E402
 from seq2seq.cli import DEFAULT_MODEL  # noqa: E402
 from seq2seq.engine.decode import Engine  # noqa: E402
-from seq2seq.engine.evaluate import perplexity, reply_nlls  # noqa: E402
-from seq2seq.eval.wordcount import word_perplexity  # noqa: E402
+from seq2seq.engine.evaluate import perplexity, word_perplexity  # noqa: E402
 from seq2seq.protocol import FinetuneOptions  # noqa: E402
 from seq2seq.text import corpus  # noqa: E402
 from seq2seq.text.corpus import Pair  # noqa: E402
@@ -114,10 +113,6 @@ def served_replies(engine: Engine, pairs: list[Pair], settings) -> list[str]:
     return [r for i in range(0, len(pairs), step) for r in engine.reply_batch(conversations[i : i + step], options)]
 
 
-def word_ppl(engine: Engine, pairs: list[Pair]) -> float:
-    return word_perplexity(reply_nlls(engine, pairs), [p.reply for p in pairs])
-
-
 def newword_figures(engine: Engine, log: newwords.NewWordsLog, settings, base_held: list[Pair]) -> dict:
     """(a) share of the new words some reply to the held-out prompts uses; (b) where the human reply used a new
     word, the share of model replies using one (and the same one); (c, d) the log's and the base's held-out
@@ -131,8 +126,8 @@ def newword_figures(engine: Engine, log: newwords.NewWordsLog, settings, base_he
         "followed_share": sum(1 for i in followed if used[i]) / max(len(followed), 1),
         "followed_same_share": sum(1 for i in followed if used[i] & human[i]) / max(len(followed), 1),
         "unprompted_share": sum(1 for i, u in enumerate(used) if u and not human[i]) / len(replies),
-        "log_word_ppl": word_ppl(engine, log.heldout),
-        "base_word_ppl": word_ppl(engine, base_held),
+        "log_word_ppl": word_perplexity(engine, log.heldout),
+        "base_word_ppl": word_perplexity(engine, base_held),
         "examples": [
             {"prompt": p.query, "human": p.reply, "reply": replies[i]} for i, p in enumerate(log.heldout) if human[i]
         ][:12],

@@ -43,6 +43,14 @@ def reply_nlls(engine: Engine, pairs: list[Pair]) -> list[float]:
     return [-math.fsum(s) for s in piece_log_probs(engine, pairs, whole=True)]
 
 
+def word_perplexity(engine: Engine, pairs: list[Pair]) -> float:
+    """Whole replies' NLL over their words (`eval.wordcount`): what the gate and learncheck compare (infinite for no
+    pairs, so an empty set never passes)."""
+    if not pairs:
+        return math.inf
+    return wordcount.word_perplexity(reply_nlls(engine, pairs), [p.reply for p in pairs])
+
+
 def score_figures(engine: Engine, pairs: list[Pair]) -> dict:
     """The scored half of an evaluation: perplexity per piece and the word perplexities (see `eval.wordcount`)."""
     return {

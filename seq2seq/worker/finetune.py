@@ -231,15 +231,18 @@ def run(args: argparse.Namespace) -> int:
     margin = opts.margin if opts.margin is not None else args.margin
     # Judged as they serve: each model's own engine (int8 on a CPU, float16 on CUDA).
     before = perplexities(Engine(base.engine), base_pairs, new_held)
-    gate_sets = (base_pairs, new_held, margin, source)
-    gate: GateResult = evaluate(before, Engine(model_dir.engine_dir(args.out)), *gate_sets)
+
+    def judge() -> GateResult:  # what --out holds now, against the active model's figures
+        return evaluate(before, Engine(model_dir.engine_dir(args.out)), base_pairs, new_held, margin, source)
+
+    gate = judge()
     blend = 1.0
     if only_forgot(gate) and not opts.full:  # part of the way back to the base keeps much of what it learned
         blend, gate = blend_back(
             args.out,
             base,
             gate,
-            judge=lambda: evaluate(before, Engine(model_dir.engine_dir(args.out)), *gate_sets),
+            judge=judge,
             announce=lambda share: emit("phase", phase=f"blending {share:g}"),
         )
     log.info("gate %s: %s", "passed" if gate.passed else "failed", "; ".join(gate.reasons) or "all checks met")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 DEFAULT_MARGIN = 0.05
@@ -57,13 +56,9 @@ def perplexities(engine, base_pairs: list, new_pairs: list) -> tuple[float, floa
     """(base set, new pairs) word perplexity of one model's engine (`seq2seq.engine.decode.Engine`, as it serves):
     whole replies over their words, so a full retrain with new pieces compares with the active model, and the
     margin means what learncheck's targets mean (per piece, +4.6% was +5.6% per word). Infinite for no pairs."""
-    from seq2seq.engine.evaluate import reply_nlls
-    from seq2seq.eval.wordcount import word_perplexity
+    from seq2seq.engine.evaluate import word_perplexity
 
-    def measured(pairs: list) -> float:
-        return word_perplexity(reply_nlls(engine, pairs), [p.reply for p in pairs]) if pairs else math.inf
-
-    return measured(base_pairs), measured(new_pairs)
+    return word_perplexity(engine, base_pairs), word_perplexity(engine, new_pairs)
 
 
 def evaluate(
