@@ -156,7 +156,7 @@ class ModelInfo:
 class FinetuneOptions:
     """Settings of one fine-tuning job; None means the worker's default."""
 
-    epochs: float = 6.0  # times each new pair is seen; each replayed base pair is seen once
+    epochs: float = 20.0  # times each new pair is seen; each replayed base pair is seen once
     max_steps: int | None = None
     learning_rate: float | None = None  # default: half the base model's
     batch_size: int | None = None
