@@ -156,7 +156,9 @@ class ModelInfo:
 class FinetuneOptions:
     """Settings of one fine-tuning job; None means the worker's default."""
 
-    epochs: float = 20.0  # times each new pair is seen; each replayed base pair is seen once
+    # Times each new pair is seen; each replayed base pair is seen once. 20: at 6, no reply to learncheck's new-words
+    # log used any of its 50 new words (each met 20 times); at 20, 14 of them (blend 0.94, base +4.8%).
+    epochs: float = 20.0
     max_steps: int | None = None
     learning_rate: float | None = None  # default: half the base model's
     batch_size: int | None = None

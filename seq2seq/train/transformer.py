@@ -59,7 +59,7 @@ def encode_pairs(pairs: list[Pair], tokenizer: SubwordTokenizer, config: Transfo
     """Source = previous turn, SEP, message (cut from the left); target = reply pieces (cut) + EOS."""
     sources, targets = [], []
     for p in pairs:
-        src = tokenizer.encode_source([p.context, p.query], config.max_source_len, config.context_turns, p.server)
+        src = tokenizer.encode_source([p.context, p.query], config.max_source_len, config.context_turns)
         sources.append(np.asarray(src or [SEP_ID], dtype=np.int32))  # an empty message still gets an answer
         targets.append(np.asarray(tokenizer.encode_target(p.reply, target_len), dtype=np.int32))
     return EncodedPairs(sources, targets)

@@ -33,7 +33,6 @@ from seq2seq.worker.gate import GateResult, evaluate, only_forgot, perplexities 
 log = logging.getLogger("banter.worker.finetune")
 BASE_SET_LIMIT = 5000  # base held-out pairs scored by the gate (time grows linearly with it)
 CHITCHAT_SAMPLE = 500  # held-out chit-chat pairs when the active model has no heldout.tsv
-TAGGED_REPLAY_SHARE = 0.5  # of replayed base pairs read as the server's own: see server_tagged
 
 
 def emit(event: str, **data) -> None:
@@ -113,19 +112,6 @@ def passes(pairs: list[Pair], epochs: float, seed: int) -> list[Pair]:
     whole, part = divmod(epochs, 1)
     extra = random.Random(seed).sample(pairs, round(len(pairs) * part))
     return pairs * int(whole) + extra
-
-
-def server_tagged(new: list[Pair], replay: list[Pair], seed: int) -> list[Pair]:
-    """The mix, with the server tag on every new pair and on a seeded TAGGED_REPLAY_SHARE of the replayed ones.
-
-    The fine-tuned model tags every message it answers (`TransformerConfig.server_tag`), so it can take on the
-    log's words and ways (an emoji where the base corpus laughs "haha") without the untagged base pairs pulling
-    its replies back. Tagged replay keeps the tagged replies general: with none, 20 epochs of a 1,641-pair log
-    left the base held-out word perplexity +17.5% worse as served (learncheck newwords)."""
-    rng = random.Random(seed)
-    return [replace(p, server=True) for p in new] + [
-        replace(p, server=rng.random() < TAGGED_REPLAY_SHARE) for p in replay
-    ]
 
 
 def base_set(base: Path, base_test_fraction: float) -> tuple[list[Pair], str]:
@@ -212,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
         seen = passes(new_train, opts.epochs, opts.seed)
         wanted = round(len(seen) * replay_share / (1 - replay_share))
         replay = replay_sample(wanted, base_train.test_fraction, opts.seed)
-    mix = server_tagged(seen, replay, opts.seed)
+    mix = seen + replay
     cfg = train_settings(base_train, opts, len(mix))
     log.info(
         "mix: %d new pairs + %d replay pairs; %d new pairs held out; lr %.2e, %d scheduled steps",
@@ -229,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
             mix,
             args.out,
             args.run_dir,
-            replace(base.config, server_tag=True),
+            base.config,
             cfg,
             quiet=True,
             max_steps=opts.max_steps,
