@@ -100,10 +100,13 @@ async def test_reply_channels_use_the_chance_and_the_guild_cooldown(server, worl
 
 
 async def test_per_user_cooldown_and_one_reply_in_flight_per_channel(server, world, fake_worker, start_bot):
-    fake_worker.reply_delay = 0.5
+    fake_worker.reply_delay = 1.0
     async with start_bot(fake_worker.url, user_cooldown_seconds=30) as bot:
         mention = f"<@{server.bot_user.id}>"
         one = await server.user_says(world.general, world.bob, f"{mention} one")
+        # The barrier: "one" has reached the worker. Sent at once, "two" could claim the channel first on a
+        # loaded machine (each message is its own task, and it awaits the database before it claims).
+        await server.wait_until(lambda: len(fake_worker.replies) == 1)
         await server.user_says(world.general, world.carol, f"{mention} two, while one is in flight")
         await server.user_says(world.general, world.bob, f"{mention} three, bob again")
         sent = await server.wait_for_message(world.general)
