@@ -28,8 +28,8 @@ def piece_log_probs(engine: Engine, pairs: list[Pair], whole: bool = False) -> l
 
 
 def perplexity(engine: Engine, pairs: list[Pair]) -> float:
-    """Per piece, EOS included, replies cut as trained: what training's validation reports, and the gate's
-    measure (infinite for no pairs, so an empty set never passes)."""
+    """Per piece, EOS included, replies cut as trained: what training's validation reports (infinite for no
+    pairs). The gate compares `word_perplexity`."""
     if not pairs:
         return math.inf
     scores = piece_log_probs(engine, pairs)
