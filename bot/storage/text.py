@@ -66,7 +66,9 @@ def skip_reason(text: str, *, author_is_bot: bool, is_own: bool, command_prefixe
         return SkipReason.BOT
     if not text:
         return SkipReason.EMPTY
-    if is_command(text, command_prefixes):
+    if not is_own and is_command(text, command_prefixes):
+        # Banter's own words are never a command, even when a sampled reply starts "!pl...": the line
+        # that answers them is still a reply to learn.
         return SkipReason.COMMAND
     if not _NOT_WORDS.sub("", text):
         return SkipReason.NO_WORDS

@@ -110,7 +110,7 @@ def replied_to(sent) -> str | None:
 
 def learnable(sent) -> bool:
     """Whether storage keeps the bot's own reply: the tiny model samples, and a reply of only punctuation or
-    emoji (or one that reads as a command) is skipped by the same rule the bot applies."""
+    emoji is skipped by the same rule the bot applies."""
     text = prepare_text(sent.body.get("content", ""))
     return skip_reason(text, author_is_bot=True, is_own=True, command_prefixes=DEFAULT_COMMAND_PREFIXES) is None
 

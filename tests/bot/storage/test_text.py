@@ -70,6 +70,11 @@ def test_other_bots_are_skipped_but_banter_itself_is_not():
     assert reason("hello", bot=True, own=True) is None
 
 
+def test_banter_s_own_reply_is_never_a_command():
+    assert reason("!pl have i and you do", own=True) is None
+    assert reason("!pl have i and you do") == SkipReason.COMMAND
+
+
 def test_is_command_needs_a_letter_after_the_prefix():
     assert is_command(">>play", DEFAULT_COMMAND_PREFIXES)
     assert not is_command(">> quoted", DEFAULT_COMMAND_PREFIXES)
