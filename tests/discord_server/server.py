@@ -75,7 +75,8 @@ class DiscordTestServer(DriverMixin):
         InteractionRoutes(self).register(app)
         app.router.add_get("/gateway", self.gateway.handle)
         app.router.add_get("/resume-gateway", self.gateway.handle)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        # A handler still open at stop() (a socket accepted just before) is cancelled after 1 s, not aiohttp's 60.
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
@@ -84,6 +85,11 @@ class DiscordTestServer(DriverMixin):
         return self
 
     async def stop(self) -> None:
+        # Stop listening first: a client that reconnects at once (discord.py resumes on a 1001 close) must find
+        # the port closed, not a server about to go whose fresh socket lingers until the shutdown timeout.
+        if self._runner is not None:
+            for site in list(self._runner.sites):
+                await site.stop()
         await self.gateway.close_all()
         if self._runner is not None:
             await self._runner.cleanup()
