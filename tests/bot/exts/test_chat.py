@@ -80,11 +80,12 @@ async def test_blocklisted_replies_are_never_sent(server, world, fake_worker, st
 async def test_reply_channels_use_the_chance_and_the_guild_cooldown(server, world, storage, fake_worker, start_bot):
     await learn_in(storage, world.guild, world.random, reply=True)
     await storage.update_guild_settings(world.guild.id, reply_chance=1.0, cooldown_seconds=60)
-    async with start_bot(fake_worker.url):
+    async with start_bot(fake_worker.url) as bot:
         await server.user_says(world.general, world.bob, "not a reply channel")
         await server.user_says(world.random, world.bob, "anyone here?")
         sent = await server.wait_for_message(world.random)
         assert "message_reference" not in sent.body  # an unprompted reply does not quote anyone
+        await server.wait_until(lambda: bot.chat.counts["replies"] == 1)  # done sending: the channel is free again
         await server.user_says(world.random, world.carol, "second message within the cooldown")
         # a mention is still answered during the chance cooldown; it is also the barrier for the message before
         mention = await server.user_says(world.random, world.carol, f"<@{server.bot_user.id}> are you there?")
@@ -110,8 +111,9 @@ async def test_per_user_cooldown_and_one_reply_in_flight_per_channel(server, wor
         await server.user_says(world.general, world.carol, f"{mention} two, while one is in flight")
         await server.user_says(world.general, world.bob, f"{mention} three, bob again")
         sent = await server.wait_for_message(world.general)
-        # Every message is accounted for (1 answered, 2 skipped), so nothing more can come of them.
-        await server.wait_until(lambda: bot.chat.counts["skipped_in_flight"] == 2)
+        # Every message is accounted for (1 answered, 2 skipped), so nothing more can come of them; and the first
+        # reply is done (the bot has read the send's response), so the channel is free for "five".
+        await server.wait_until(lambda: bot.chat.counts["skipped_in_flight"] == 2 and bot.chat.counts["replies"] == 1)
         assert int(sent.body["message_reference"]["message_id"]) == int(one["id"])
         assert len(server.sent_messages) == 1 and len(fake_worker.replies) == 1
         await server.user_says(world.general, world.bob, f"{mention} four, still cooling down")

@@ -98,6 +98,7 @@ async def test_a_dropped_gateway_resumes_and_nothing_is_logged_or_answered_twice
         await server.user_says(world.general, world.bob, f"<@{server.bot_user.id}> are you back?")
         await server.wait_until(lambda: server.resume_count == 1 and server.gateway.connected(), timeout=10)
         await server.wait_for_message(world.general)
+        await eventually(lambda: bot.chat.counts["replies"] == 1)  # done sending: the channel is free again
         await server.send_reconnect()  # and once more, the polite way
         await server.wait_until(lambda: server.resume_count == 2 and server.gateway.connected(), timeout=10)
         await server.user_says(world.general, world.carol, "after")
