@@ -244,5 +244,11 @@ async def eventually(predicate, timeout: float = 5.0, interval: float = 0.05):
         await asyncio.sleep(interval)
 
 
+async def replies_done(bot, count: int) -> None:
+    """Wait until the bot has finished `count` replies. A reply is on the server before the bot has read the send's
+    response, and its channel stays in flight until then: a message that must be answered waits for this first."""
+    await eventually(lambda: bot.chat.counts["replies"] == count)
+
+
 def read_json(data: bytes) -> dict:
     return json.loads(data.decode())

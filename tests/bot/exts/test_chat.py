@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.bot.conftest import learn_in
+from tests.bot.conftest import learn_in, replies_done
 
 
 async def test_a_mention_gets_a_reply_from_the_real_worker_with_typing_and_no_pings(
@@ -16,7 +16,7 @@ async def test_a_mention_gets_a_reply_from_the_real_worker_with_typing_and_no_pi
         assert int(sent.body["message_reference"]["message_id"]) == int(message["id"])  # a reply to the mention
         typing = [t for t in server.typing_calls if t.channel_id == world.general.id]
         assert typing and typing[0].time <= sent.time
-        await server.wait_until(lambda: bot.chat.counts["replies"] == 1)
+        await replies_done(bot, 1)
 
 
 async def test_dms_and_replies_to_banter_are_answered_but_plain_chatter_is_not(server, world, real_worker, start_bot):
@@ -29,11 +29,11 @@ async def test_dms_and_replies_to_banter_are_answered_but_plain_chatter_is_not(s
         mention = await server.user_says(world.general, world.bob, f"<@{server.bot_user.id}> tell me something")
         first = await server.wait_for_message(world.general, timeout=10)
         assert int(first.body["message_reference"]["message_id"]) == int(mention["id"])  # not the chatter before it
-        await server.wait_until(lambda: bot.chat.counts["replies"] == 2)
+        await replies_done(bot, 2)
         answer = await server.user_says(world.general, world.carol, "what do you mean?", reply_to=first.message)
         second = await server.wait_for_message(world.general, timeout=10)
         assert int(second.body["message_reference"]["message_id"]) == int(answer["id"])
-        await server.wait_until(lambda: bot.chat.counts["replies"] == 3)
+        await replies_done(bot, 3)
         # The barrier: a last mention must be answered, and its answer must be the next message sent.
         last = await server.user_says(world.general, world.bob, f"<@{server.bot_user.id}> one more")
         third = await server.wait_for_message(world.general, timeout=10)
@@ -85,7 +85,7 @@ async def test_reply_channels_use_the_chance_and_the_guild_cooldown(server, worl
         await server.user_says(world.random, world.bob, "anyone here?")
         sent = await server.wait_for_message(world.random)
         assert "message_reference" not in sent.body  # an unprompted reply does not quote anyone
-        await server.wait_until(lambda: bot.chat.counts["replies"] == 1)  # done sending: the channel is free again
+        await replies_done(bot, 1)
         await server.user_says(world.random, world.carol, "second message within the cooldown")
         # a mention is still answered during the chance cooldown; it is also the barrier for the message before
         mention = await server.user_says(world.random, world.carol, f"<@{server.bot_user.id}> are you there?")
@@ -111,15 +111,15 @@ async def test_per_user_cooldown_and_one_reply_in_flight_per_channel(server, wor
         await server.user_says(world.general, world.carol, f"{mention} two, while one is in flight")
         await server.user_says(world.general, world.bob, f"{mention} three, bob again")
         sent = await server.wait_for_message(world.general)
-        # Every message is accounted for (1 answered, 2 skipped), so nothing more can come of them; and the first
-        # reply is done (the bot has read the send's response), so the channel is free for "five".
-        await server.wait_until(lambda: bot.chat.counts["skipped_in_flight"] == 2 and bot.chat.counts["replies"] == 1)
+        # Every message is accounted for (1 answered, 2 skipped), so nothing more can come of them.
+        await server.wait_until(lambda: bot.chat.counts["skipped_in_flight"] == 2)
+        await replies_done(bot, 1)
         assert int(sent.body["message_reference"]["message_id"]) == int(one["id"])
         assert len(server.sent_messages) == 1 and len(fake_worker.replies) == 1
         await server.user_says(world.general, world.bob, f"{mention} four, still cooling down")
         five = await server.user_says(world.general, world.carol, f"{mention} five, carol's first reply")
         sent = await server.wait_for_message(world.general)
-        await server.wait_until(lambda: bot.chat.counts["replies"] == 2)
+        await replies_done(bot, 2)
         assert int(sent.body["message_reference"]["message_id"]) == int(five["id"])
         assert bot.chat.counts["skipped_cooldown"] == 1 and bot.chat.counts["skipped_in_flight"] == 2
         assert len(server.sent_messages) == 2 and len(fake_worker.replies) == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from bot.storage import Storage, StorageConfig
-from tests.bot.conftest import bot_config, eventually, learn_in, running_bot
+from tests.bot.conftest import bot_config, eventually, learn_in, replies_done, running_bot
 
 
 async def messages_of(storage, user) -> list[str]:
@@ -45,7 +45,7 @@ async def test_banter_logs_its_own_replies_so_answers_to_it_pair(server, world, 
     async with start_bot(fake_worker.url) as bot:
         await server.user_says(world.general, world.bob, f"<@{server.bot_user.id}> who are you?")
         first = await server.wait_for_message(world.general)
-        await server.wait_until(lambda: bot.chat.counts["replies"] == 1)
+        await replies_done(bot, 1)
         await server.user_says(world.general, world.carol, "nice to meet you", reply_to=first.message)
         await server.wait_for_message(world.general)
         data = await eventually(lambda: _pairs_with_reply(storage, world.carol, "nice to meet you"))
@@ -98,7 +98,7 @@ async def test_a_dropped_gateway_resumes_and_nothing_is_logged_or_answered_twice
         await server.user_says(world.general, world.bob, f"<@{server.bot_user.id}> are you back?")
         await server.wait_until(lambda: server.resume_count == 1 and server.gateway.connected(), timeout=10)
         await server.wait_for_message(world.general)
-        await eventually(lambda: bot.chat.counts["replies"] == 1)  # done sending: the channel is free again
+        await replies_done(bot, 1)
         await server.send_reconnect()  # and once more, the polite way
         await server.wait_until(lambda: server.resume_count == 2 and server.gateway.connected(), timeout=10)
         await server.user_says(world.general, world.carol, "after")

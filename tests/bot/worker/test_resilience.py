@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.bot.conftest import WorkerProcess, eventually, learn_in, make_models_dir
+from tests.bot.conftest import WorkerProcess, eventually, learn_in, make_models_dir, replies_done
 
 
 async def test_worker_killed_then_replaced_bot_rests_once_per_window_and_resumes(
@@ -19,7 +19,7 @@ async def test_worker_killed_then_replaced_bot_rests_once_per_window_and_resumes
             await server.user_says(world.general, world.bob, f"{mention} hello")
             first = await server.wait_for_message(world.general, timeout=10)
             assert first.content != bot.chat.resting_text
-            await eventually(lambda: bot.chat.counts["replies"] == 1)  # done sending: the channel is free again
+            await replies_done(bot, 1)
 
             worker.kill()  # mid-conversation
             await server.user_says(world.general, world.carol, f"{mention} still there?")
