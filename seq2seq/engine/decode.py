@@ -23,7 +23,7 @@ from seq2seq.engine.options import EngineOptions
 from seq2seq.protocol.blocklist import Blocklist
 from seq2seq.text.replywords import content_repeats, words
 from seq2seq.text.subword import SubwordTokenizer
-from seq2seq.text.vocab import BOS, PAD, SEP, SEP_ID
+from seq2seq.text.vocab import BOS, PAD, SEP, SEP_ID, SERVER_TAG_ID
 from seq2seq.text.words import URL_TOKEN, USER_TOKEN
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -36,7 +36,9 @@ class DecodeStopped(Exception):
 FALLBACK_REPLY = "hmm?"  # said only when every hypothesis was empty or blocked
 # Pieces a reply never holds: padding, start, the separator, and placeholders a reply cannot fill in.
 NEVER_SAID = (PAD, BOS, SEP, URL_TOKEN, USER_TOKEN)
-NEUTRAL_SOURCE = [SEP]  # "nothing was said": the anti-LM's source, as v1's `antilm.py` uses
+# "Nothing was said": the anti-LM's source, as v1's `antilm.py` uses. Never server-tagged: the anti-LM stands for
+# what is said anywhere, so a server's own words are not taken for stock lines.
+NEUTRAL_SOURCE = [SEP]
 SEEDED = threading.Lock()  # the seed new generators start from is process-wide: one seeded decode at a time
 
 
@@ -120,6 +122,8 @@ class Engine:
             ids = self.tokenizer.encode_source(turns, cfg.max_source_len, cfg.context_turns)
             if not openers and not any(t.strip() for t in turns[:-1]):
                 ids = ([SEP_ID] + ids)[-cfg.max_source_len :]
+            if cfg.server_tag:
+                ids = [SERVER_TAG_ID, *ids[-(cfg.max_source_len - 1) :]]
             sources.append([sp.id_to_piece(i) for i in ids or [SEP_ID]])
         return sources
 

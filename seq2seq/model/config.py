@@ -45,6 +45,7 @@ class TransformerConfig(DictSettings):
     max_target_len: int = 40  # reply pieces before EOS, cut from the right
     context_turns: int = 2  # previous turns the source holds before the message
     positions: int = 128  # rows of the sinusoidal position table: ≥ max_source_len and max_target_len + 1
+    server_tag: bool = False  # every source starts with SERVER_TAG_ID: set by fine-tuning on a server's log
 
     def __post_init__(self) -> None:
         if self.dim % self.heads:

@@ -169,6 +169,7 @@ class FinetuneOptions:
     version: str | None = None  # the new version's name (default ft-<time>-<job>)
     seed: int = 1234
     full: bool = False  # retrain from scratch with a vocabulary rebuilt from the base corpus plus these pairs
+    distill: float = 0.5  # share of each target given to the active model's own prediction (0: none); not with full
 
     def __post_init__(self) -> None:
         problems = []
@@ -182,6 +183,8 @@ class FinetuneOptions:
             problems.append("batch_size must be between 1 and 4096")
         if self.replay_fraction is not None and not 0 <= self.replay_fraction < 1:
             problems.append("replay_fraction must be in [0, 1)")
+        if not 0 <= self.distill < 1:
+            problems.append("distill must be in [0, 1)")
         if self.margin is not None and not 0 <= self.margin <= 1:
             problems.append("margin must be in [0, 1]")
         if not 0 < self.holdout_fraction < 1:
@@ -224,6 +227,7 @@ _FIELD_TYPES = {
     "version": str,
     "seed": int,
     "full": bool,
+    "distill": float,
 }
 _TYPE_NAMES = {float: "a number", int: "an integer", bool: "true or false", str: "a string"}
 

@@ -17,6 +17,7 @@ class Pair:
     reply: str
     context: str = ""  # the turn before the query; empty when unknown
     group: str = ""  # conversation id: a split never cuts a conversation in two
+    server: bool = False  # one of the server's own conversations (a fine-tune's new pair), not the base corpus
 
 
 def chitchat_pairs() -> list[Pair]:

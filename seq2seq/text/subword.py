@@ -26,7 +26,7 @@ from pathlib import Path
 
 import sentencepiece as spm
 
-from seq2seq.text.vocab import BOS, BOS_ID, EOS, EOS_ID, PAD, PAD_ID, SEP, SEP_ID, UNK, UNK_ID
+from seq2seq.text.vocab import BOS, BOS_ID, EOS, EOS_ID, PAD, PAD_ID, SEP, SEP_ID, SERVER_TAG_ID, UNK, UNK_ID
 from seq2seq.text.words import MENTION_RE, URL_RE, URL_TOKEN, USER_TOKEN
 
 MODEL_FILE = "subword.model"
@@ -182,16 +182,16 @@ class SubwordTokenizer:
     def decode_pieces(self, pieces: Iterable[str]) -> str:
         return self.decode(self.sp.piece_to_id(p) for p in pieces)
 
-    def encode_source(self, turns: list[str], max_len: int, context_turns: int) -> list[int]:
+    def encode_source(self, turns: list[str], max_len: int, context_turns: int, tag: bool = False) -> list[int]:
         """Up to `context_turns` previous turns, each followed by SEP, then the message (the last turn);
-        the oldest pieces are dropped first."""
+        the oldest pieces are dropped first. `tag`: SERVER_TAG_ID first, for a server's own conversations."""
         *context, message = turns or [""]
         context = [t for t in context if t.strip()][-context_turns:] if context_turns else []
         ids: list[int] = []
         for turn in context:
             ids += self.encode(turn) + [SEP_ID]
         ids += self.encode(message)
-        return ids[-max_len:]
+        return [SERVER_TAG_ID, *ids[-(max_len - 1) :]] if tag else ids[-max_len:]
 
     def encode_target(self, reply: str, max_len: int) -> list[int]:
         """The reply's first `max_len` pieces, then EOS."""

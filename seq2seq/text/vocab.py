@@ -11,6 +11,11 @@ from pathlib import Path
 PAD, UNK, BOS, EOS, SEP = "<pad>", "<unk>", "<s>", "</s>", "<sep>"
 SPECIALS = (PAD, UNK, BOS, EOS, SEP)
 PAD_ID, UNK_ID, BOS_ID, EOS_ID, SEP_ID = range(len(SPECIALS))
+# Marks a source as one of the server's own conversations (fine-tunes tag the log's pairs, not the replayed base
+# pairs, and the fine-tuned model tags every message it answers), so the model can take on the server's way of
+# talking without the base pairs pulling it back. BOS, which only ever starts a target, keeps the vocabulary
+# (and so every fine-tune's tokenizer) unchanged.
+SERVER_TAG_ID = BOS_ID
 
 
 @dataclass(frozen=True)

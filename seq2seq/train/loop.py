@@ -27,10 +27,12 @@ def split_three(pairs: list[Pair], cfg) -> tuple[list[Pair], list[Pair], list[Pa
     return train, val, test
 
 
-def train_step(model, schedule: BatchSchedule, state: dict) -> tuple[float, int]:
-    """One batch: (its loss, its target tokens); counts the step."""
+def train_step(model, schedule: BatchSchedule, state: dict, soft_targets=None) -> tuple[float, int]:
+    """One batch: (its loss, its target tokens); counts the step. `soft_targets(src, t_in, t_out)`: what the
+    model is trained toward instead of the gold ids (a fine-tune's distillation)."""
     src, t_in, t_out = schedule.batch(state["step"])
-    loss = float(np.asarray(model.train_on_batch((src, t_in), t_out)))
+    target = t_out if soft_targets is None else soft_targets(src, t_in, t_out)
+    loss = float(np.asarray(model.train_on_batch((src, t_in), target)))
     if not math.isfinite(loss):
         raise FloatingPointError(f"training loss became {loss} at step {state['step']}; lower --lr")
     tokens = int((t_out != 0).sum())

@@ -33,6 +33,7 @@ from seq2seq.text.vocab import SEP_ID
 from seq2seq.text.words import tokenize
 from seq2seq.train import checkpoint
 from seq2seq.train.batching import BatchSchedule, EncodedPairs
+from seq2seq.train.distill import Distillation
 from seq2seq.train.loop import Interrupted, StopFlag, save_best, split_three, train_step
 from seq2seq.train.reporting import Progress, Scalars, plot_losses
 
@@ -52,6 +53,7 @@ class TransformerJob:
     tokenizer: SubwordTokenizer | None = None  # fine-tuning keeps the model's tokenizer
     init_weights: dict[str, np.ndarray] | None = None
     command: str = ""
+    distill: Distillation | None = None  # a fine-tune's pull toward init_weights (seq2seq.train.distill)
     on_step: Callable[[int, int, float], None] | None = None  # after every step: (step, total steps, its loss)
 
 
@@ -59,7 +61,7 @@ def encode_pairs(pairs: list[Pair], tokenizer: SubwordTokenizer, config: Transfo
     """Source = previous turn, SEP, message (cut from the left); target = reply pieces (cut) + EOS."""
     sources, targets = [], []
     for p in pairs:
-        src = tokenizer.encode_source([p.context, p.query], config.max_source_len, config.context_turns)
+        src = tokenizer.encode_source([p.context, p.query], config.max_source_len, config.context_turns, p.server)
         sources.append(np.asarray(src or [SEP_ID], dtype=np.int32))  # an empty message still gets an answer
         targets.append(np.asarray(tokenizer.encode_target(p.reply, target_len), dtype=np.int32))
     return EncodedPairs(sources, targets)
@@ -89,6 +91,7 @@ def run(job: TransformerJob) -> dict:
 
     from seq2seq.engine.convert import export
     from seq2seq.model.transformer import build, smoothed_loss
+    from seq2seq.train.distill import soft_loss
 
     lstm = isinstance(job.model_config, LSTMConfig)
     if lstm:
@@ -126,7 +129,8 @@ def run(job: TransformerJob) -> dict:
     optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
     # The LSTM's config has no label smoothing of its own: it gets the Transformer's, so only the network differs.
     smoothing = TransformerConfig.label_smoothing if lstm else mcfg.label_smoothing
-    model.compile(optimizer=optimizer, loss=smoothed_loss(smoothing))
+    distiller = _distiller(job, mcfg, smoothing, train_pairs, train_data, tokenizer)
+    model.compile(optimizer=optimizer, loss=soft_loss if distiller else smoothed_loss(smoothing))
     state = {"step": 0, "best_val": math.inf, "bad_evals": 0, "history": {"train": [], "val": []}, "seconds": 0.0}
     state["tokens"] = 0
     if job.resume and (restored := checkpoint.load(job.run_dir, model)):
@@ -143,7 +147,7 @@ def run(job: TransformerJob) -> dict:
     started, seconds_before = time.perf_counter(), state["seconds"]
     try:
         while state["step"] < stop_at and not _patience_spent(cfg, state) and state["seconds"] < cfg.max_seconds:
-            loss, tokens = train_step(model, schedule, state)
+            loss, tokens = train_step(model, schedule, state, distiller.targets if distiller else None)
             state["seconds"] = seconds_before + time.perf_counter() - started
             progress.update(loss, tokens)
             if job.on_step is not None:
@@ -205,6 +209,24 @@ def _tokenizer(pairs: list[Pair], cfg: TransformerTrainConfig, run_dir: Path, re
     tokenizer = SubwordTokenizer.train(texts, SubwordSettings(vocab_size=cfg.vocab_size))
     tokenizer.save(folder)
     return tokenizer
+
+
+def _distiller(job: TransformerJob, mcfg, smoothing: float, pairs: list[Pair], data: EncodedPairs, tokenizer):
+    """The frozen starting model as a teacher, when the job distils toward it (a fine-tune of the Transformer); the
+    server's words are found in the server's own pairs (tagged) against the replayed ones."""
+    if job.distill is None or job.init_weights is None or isinstance(mcfg, LSTMConfig):
+        return None
+    from seq2seq.model.transformer import build
+    from seq2seq.train.distill import Distiller, ServerWords, opens_word
+
+    new = {
+        p: t for p, t in zip(pairs, data.targets, strict=True) if p.server
+    }  # each new pair once, however many epochs
+    base = [t for p, t in zip(pairs, data.targets, strict=True) if not p.server]
+    words = ServerWords.find(opens_word(tokenizer.pieces), list(new.values()), base)
+    teacher = build(mcfg)
+    model_dir.assign_weights(teacher, job.init_weights, "the distillation teacher")
+    return Distiller(teacher, mcfg.vocab_size, job.distill, smoothing, words)
 
 
 def _patience_spent(cfg: TransformerTrainConfig, state: dict) -> bool:

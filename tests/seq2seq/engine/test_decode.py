@@ -207,6 +207,17 @@ def test_top_k_of_one_or_past_the_vocabulary_still_decodes(random_engine_dir, st
     assert all(engine.reply_batch([["hi"], ["how are you"]], EngineOptions(strategy=strategy, top_k=vocabulary + 1)))
 
 
+def test_a_server_tagged_model_tags_every_message_it_answers(tmp_path, tokenizer, tiny_config, random_weights):
+    conversation = [["hi there", "how are you " * 40]]  # longer than the source: the tag must survive the cut
+    plain = _engine(tmp_path / "plain", tokenizer, tiny_config, random_weights, None)
+    tagged = _engine(tmp_path / "tagged", tokenizer, replace(tiny_config, server_tag=True), random_weights, None)
+    before, after = plain.source_pieces(conversation)[0], tagged.source_pieces(conversation)[0]
+    assert len(before) == len(after) == tiny_config.max_source_len
+    assert after == ["<s>", *before[1:]] and "<s>" not in before
+    # The same weights score a reply differently once the tag leads the source: the engine reads it.
+    assert tagged.score(conversation, ["i am fine"]) != plain.score(conversation, ["i am fine"])
+
+
 def test_no_empty_reply(tmp_path, tokenizer, tiny_config, initial_weights):
     # The model's favourite reply is a lone space mark or half an emoji's bytes: nothing printable.
     for piece in ("▁", "<0xF0>"):

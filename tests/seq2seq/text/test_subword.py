@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seq2seq.text.subword import COMMON_EMOJI, SubwordTokenizer, normalise, restore_custom_emoji
-from seq2seq.text.vocab import BOS_ID, EOS_ID, PAD_ID, SEP_ID, SPECIALS, UNK_ID
+from seq2seq.text.vocab import BOS_ID, EOS_ID, PAD_ID, SEP_ID, SERVER_TAG_ID, SPECIALS, UNK_ID
 
 
 def _hostile_10k() -> str:
@@ -97,6 +97,15 @@ def test_source_is_context_separator_message_cut_from_the_left(tokenizer):
     assert tokenizer.encode_source(["first turn", "the message"], 3, 2) == (a + [SEP_ID] + c)[-3:]
     target = tokenizer.encode_target("a long reply " * 10, 5)
     assert len(target) == 6 and target[-1] == EOS_ID
+
+
+def test_a_server_tag_leads_the_source_and_the_message_keeps_its_end(tokenizer):
+    turns = ["first turn", "the message " * 20]
+    plain = tokenizer.encode_source(turns, 30, 2)
+    tagged = tokenizer.encode_source(turns, 30, 2, tag=True)
+    assert SERVER_TAG_ID not in plain and len(plain) == 30
+    assert tagged == [SERVER_TAG_ID, *plain[-29:]]  # the tag survives the cut; the oldest pieces go
+    assert tokenizer.encode_source(["hi"], 30, 2, tag=True) == [SERVER_TAG_ID, *tokenizer.encode("hi")]
 
 
 def test_decode_stops_at_eos_and_ignores_specials(tokenizer):

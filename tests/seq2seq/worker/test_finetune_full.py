@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +55,10 @@ def test_fine_tune_keeps_the_tokenizer_and_starts_from_the_active_weights(tmp_pa
     assert metrics["full_retrain"] is False and metrics["steps"] == 2
     tokenizer = "engine/subword.model"
     assert (out / tokenizer).read_bytes() == (tiny_model_dir / tokenizer).read_bytes()
-    assert model_dir.load_transformer(out).config == model_dir.load_transformer(tiny_model_dir).config
+    # The same network; its sources now start with the server tag, as the new pairs did in training.
+    base_config = model_dir.load_transformer(tiny_model_dir).config
+    assert not base_config.server_tag
+    assert model_dir.load_transformer(out).config == replace(base_config, server_tag=True)
     # Two steps from the active weights move them by about 2%; a fresh start lands far away (below).
     assert 0 < distance(weights(out), weights(tiny_model_dir)) < 0.1
     assert NEW_WORD not in json.dumps(metrics)  # figures only: the words are people's text
@@ -69,5 +73,6 @@ def test_full_retrain_learns_new_pieces_from_base_corpus_and_log(tmp_path, tiny_
     before = SubwordTokenizer.load(tiny_model_dir / "engine")
     after = SubwordTokenizer.load(out / "engine")
     assert len(after.encode_pieces(NEW_WORD)) < len(before.encode_pieces(NEW_WORD))  # learned from the log
+    assert model_dir.load_transformer(out).config.server_tag
     # From scratch: about 0.6 away, though the same seed initialises both and the tiny base trained only 60 steps.
     assert distance(weights(out), weights(tiny_model_dir)) > 0.3

@@ -10,7 +10,14 @@ import pytest
 from seq2seq.model.presets import TransformerTrainConfig
 from seq2seq.protocol import FinetuneOptions
 from seq2seq.text.corpus import Pair, is_held_out
-from seq2seq.worker.finetune import passes, progress_events, replay_sample, split_new, train_settings
+from seq2seq.worker.finetune import (
+    passes,
+    progress_events,
+    replay_sample,
+    server_tagged,
+    split_new,
+    train_settings,
+)
 
 
 def conversations(n: int, turns: int = 5) -> list[Pair]:
@@ -63,6 +70,14 @@ def test_replayed_base_pairs_are_all_distinct_until_the_corpus_runs_out():
     assert len(replay) == 3000 and len(set(replay)) == 3000  # a pair seen once, not once an epoch
     assert replay_sample(3000, base_test_fraction=0.02, seed=7) == replay
     assert not [p for p in replay if is_held_out("test:" + p.group, 0.02)]  # never the base's held-out conversations
+
+
+def test_every_new_pair_carries_the_server_tag_and_no_replayed_pair_does():
+    new, replay = conversations(20), replay_sample(2000, base_test_fraction=0.02, seed=7)
+    mix = server_tagged(new, replay)
+    assert [p.query for p in mix] == [p.query for p in new + replay]  # the same pairs, in order
+    assert all(p.server for p in mix[: len(new)])
+    assert not any(p.server for p in mix[len(new) :])
 
 
 def test_a_fine_tune_schedule_is_one_pass_over_its_mix_keeping_the_last_weights():

@@ -95,6 +95,9 @@ def test_finetune_options_strict_json_and_coerced_query():
         FinetuneOptions.from_query({"activate": "maybe"})
     with pytest.raises(ValueError, match="margin must be in"):
         FinetuneOptions.from_json({"margin": 2})
+    assert FinetuneOptions.from_json({"distill": 0}).distill == 0.0  # no distillation: plain fine-tuning
+    with pytest.raises(ValueError, match=r"distill must be in \[0, 1\)"):
+        FinetuneOptions.from_json({"distill": 1})
     with pytest.raises(ValueError, match="version names"):
         FinetuneOptions.from_json({"version": "../evil"})
 
