@@ -22,8 +22,8 @@ from seq2seq.engine.convert import read_config
 from seq2seq.engine.options import EngineOptions
 from seq2seq.protocol.blocklist import Blocklist
 from seq2seq.text.replywords import content_repeats, words
-from seq2seq.text.subword import SubwordTokenizer
-from seq2seq.text.vocab import BOS, PAD, SEP, SEP_ID, SERVER_TAG_ID
+from seq2seq.text.subword import SubwordTokenizer, server_tagged
+from seq2seq.text.vocab import BOS, PAD, SEP, SEP_ID
 from seq2seq.text.words import URL_TOKEN, USER_TOKEN
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -123,7 +123,7 @@ class Engine:
             if not openers and not any(t.strip() for t in turns[:-1]):
                 ids = ([SEP_ID] + ids)[-cfg.max_source_len :]
             if cfg.server_tag:
-                ids = [SERVER_TAG_ID, *ids[-(cfg.max_source_len - 1) :]]
+                ids = server_tagged(ids, cfg.max_source_len)
             sources.append([sp.id_to_piece(i) for i in ids or [SEP_ID]])
         return sources
 

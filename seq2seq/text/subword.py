@@ -191,8 +191,13 @@ class SubwordTokenizer:
         for turn in context:
             ids += self.encode(turn) + [SEP_ID]
         ids += self.encode(message)
-        return [SERVER_TAG_ID, *ids[-(max_len - 1) :]] if tag else ids[-max_len:]
+        return server_tagged(ids, max_len) if tag else ids[-max_len:]
 
     def encode_target(self, reply: str, max_len: int) -> list[int]:
         """The reply's first `max_len` pieces, then EOS."""
         return self.encode(reply)[:max_len] + [EOS_ID]
+
+
+def server_tagged(ids: list[int], max_len: int) -> list[int]:
+    """A source marked as the server's own: SERVER_TAG_ID, then its last `max_len - 1` pieces."""
+    return [SERVER_TAG_ID, *ids[-(max_len - 1) :]]

@@ -57,14 +57,17 @@ class Distiller:
         return probs
 
     def targets(self, src: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> np.ndarray:
-        """(B, T, V) soft targets; padding positions are all zero (the loss skips them)."""
-        probs = self.teacher_probs(src, t_in)
+        """(B, T, V) soft targets; padding positions are all zero (the loss skips them). Built in the teacher's
+        array: a step holds one (B, T, V) array, not three."""
+        soft = self.teacher_probs(src, t_in)
         gold = t_out[..., None].astype(np.int64)
-        hard = np.full(probs.shape, self.smoothing / self.vocab_size, np.float32)
-        np.put_along_axis(hard, gold, 1.0 - self.smoothing + self.smoothing / self.vocab_size, axis=-1)
         weight = np.where(self.words.positions(t_out), 0.0, self.share).astype(np.float32)[..., None]
-        soft = (1.0 - weight) * hard + weight * probs
-        return soft * (t_out != PAD_ID)[..., None]
+        soft *= weight  # the teacher's share ...
+        soft += (1.0 - weight) * (self.smoothing / self.vocab_size)  # ... the gold's smoothing, spread ...
+        at_gold = np.take_along_axis(soft, gold, axis=-1) + (1.0 - weight) * (1.0 - self.smoothing)
+        np.put_along_axis(soft, gold, at_gold, axis=-1)  # ... and the gold piece itself
+        soft *= (t_out != PAD_ID)[..., None]
+        return soft
 
 
 class ServerWords:
@@ -81,33 +84,33 @@ class ServerWords:
     @classmethod
     def find(cls, opens_word: np.ndarray, new: list[np.ndarray], base: list[np.ndarray]) -> ServerWords:
         """From the distinct new replies and the base replies (piece ids, each ending in EOS)."""
-        finder = cls(opens_word)
-        new_counts = Counter(w for t in new for w in finder.split(t))
-        base_counts = Counter(w for t in base for w in finder.split(t))
+        splitter = cls(opens_word)
+        new_counts = Counter(w for t in new for _, _, w in splitter.words_of(t))
+        base_counts = Counter(w for t in base for _, _, w in splitter.words_of(t))
         new_total = max(1, sum(len(t) for t in new))
         base_total = max(1, sum(len(t) for t in base))
-        finder.words = frozenset(
-            w
-            for w, n in new_counts.items()
-            if n >= cls.MIN_COUNT and n / new_total >= cls.MIN_RATIO * (base_counts[w] + 1) / base_total
+        return cls(
+            opens_word,
+            frozenset(
+                w
+                for w, n in new_counts.items()
+                if n >= cls.MIN_COUNT and n / new_total >= cls.MIN_RATIO * (base_counts[w] + 1) / base_total
+            ),
         )
-        return finder
 
-    def split(self, target: np.ndarray) -> list[tuple[int, ...]]:
-        return [tuple(int(i) for i in target[a:b]) for a, b in self._spans(target)]
-
-    def _spans(self, target: np.ndarray):
+    def words_of(self, target: np.ndarray):
+        """(start, end, word) for each word of a row of piece ids."""
         starts = [i for i, piece in enumerate(target) if self.opens_word[piece] or i == 0]
-        return zip(starts, starts[1:] + [len(target)], strict=True)
+        for a, b in zip(starts, starts[1:] + [len(target)], strict=True):
+            yield a, b, tuple(int(i) for i in target[a:b])
 
     def positions(self, t_out: np.ndarray) -> np.ndarray:
         """(B, T) bool: the target positions inside a server word."""
         mask = np.zeros(t_out.shape, dtype=bool)
         if self.words:
             for row, target in enumerate(t_out):
-                for a, b in self._spans(target):
-                    if tuple(int(i) for i in target[a:b]) in self.words:
-                        mask[row, a:b] = True
+                for a, b, word in self.words_of(target):
+                    mask[row, a:b] = word in self.words
         return mask
 
 

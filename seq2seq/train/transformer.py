@@ -33,7 +33,7 @@ from seq2seq.text.vocab import SEP_ID
 from seq2seq.text.words import tokenize
 from seq2seq.train import checkpoint
 from seq2seq.train.batching import BatchSchedule, EncodedPairs
-from seq2seq.train.distill import Distillation
+from seq2seq.train.distill import Distillation, Distiller, ServerWords, opens_word, soft_loss
 from seq2seq.train.loop import Interrupted, StopFlag, save_best, split_three, train_step
 from seq2seq.train.reporting import Progress, Scalars, plot_losses
 
@@ -91,7 +91,6 @@ def run(job: TransformerJob) -> dict:
 
     from seq2seq.engine.convert import export
     from seq2seq.model.transformer import build, smoothed_loss
-    from seq2seq.train.distill import soft_loss
 
     lstm = isinstance(job.model_config, LSTMConfig)
     if lstm:
@@ -217,11 +216,9 @@ def _distiller(job: TransformerJob, mcfg, smoothing: float, pairs: list[Pair], d
     if job.distill is None or job.init_weights is None or isinstance(mcfg, LSTMConfig):
         return None
     from seq2seq.model.transformer import build
-    from seq2seq.train.distill import Distiller, ServerWords, opens_word
 
-    new = {
-        p: t for p, t in zip(pairs, data.targets, strict=True) if p.server
-    }  # each new pair once, however many epochs
+    # Each new pair counted once, however many epochs the mix repeats it.
+    new = {p: t for p, t in zip(pairs, data.targets, strict=True) if p.server}
     base = [t for p, t in zip(pairs, data.targets, strict=True) if not p.server]
     words = ServerWords.find(opens_word(tokenizer.pieces), list(new.values()), base)
     teacher = build(mcfg)
