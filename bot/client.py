@@ -28,9 +28,11 @@ EXTENSIONS = ("bot.exts.chat", "bot.exts.learning", "bot.exts.admin", "bot.exts.
 
 
 def intents() -> discord.Intents:
-    """Only what Banter uses: guilds, messages and their content (a privileged intent), DMs."""
+    """Only what Banter uses: guilds, messages and their content (a privileged intent), DMs, and the servers'
+    custom emoji (kept current by discord.py, so a reply can use them)."""
     wanted = discord.Intents.none()
     wanted.guilds = True
+    wanted.emojis_and_stickers = True
     wanted.guild_messages = True
     wanted.dm_messages = True
     wanted.message_content = True

@@ -7,6 +7,7 @@ import contextlib
 import itertools
 import sys
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TextIO
 
@@ -31,6 +32,19 @@ class _Ids:
         return self._last
 
 
+class _EmojiNames(Mapping):
+    """A terminal shows no custom emoji: each is written as its name, ":name:", as Discord's text does."""
+
+    def __getitem__(self, name: str) -> str:
+        return f":{name}:"
+
+    def __iter__(self):
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
 class ConsoleChannel:
     """Replies are printed, one line each; there is no typing indicator to show."""
 
@@ -41,6 +55,9 @@ class ConsoleChannel:
 
     def typing(self):
         return contextlib.nullcontext()
+
+    def custom_emoji(self) -> _EmojiNames:
+        return _EmojiNames()
 
     async def send(self, text: str, *, reply_to: int | None = None) -> ChatMessage:
         print(self._prefix + " ".join(text.split()), file=self._out, flush=True)

@@ -138,7 +138,7 @@ class ChatService:
         except WorkerError as exc:
             log.error("the worker refused a reply request: %s", exc.message)
             return None
-        text = clean_reply(result.reply, self.blocked)
+        text = clean_reply(result.reply, self.blocked, channel.custom_emoji())
         if text is None:
             self.counts["replies_withheld"] += 1
             return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -67,3 +68,7 @@ class Channel(Protocol):
     async def send(self, text: str, *, reply_to: int | None = None) -> ChatMessage | None: ...
 
     def typing(self) -> AbstractAsyncContextManager[None]: ...
+
+    def custom_emoji(self) -> Mapping[str, str]:
+        """The custom emoji a reply here may use: lower-case name → how to send it (`<:Name:123>`)."""
+        ...

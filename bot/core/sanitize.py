@@ -1,10 +1,13 @@
-"""What may leave Banter's mouth: no pings of any kind, no blocklisted words, within Discord's limits."""
+"""What may leave Banter's mouth: no pings of any kind, no blocklisted words, only emoji it can show, within
+Discord's limits."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from seq2seq.protocol.blocklist import Blocklist
+from seq2seq.protocol.emoji import restore_custom_emoji
 
 DISCORD_MAX_CHARS = 2000
 _ZWSP = "\u200b"
@@ -22,9 +25,11 @@ def neutralise_mentions(text: str) -> str:
     return _MASS.sub(lambda m: "@" + _ZWSP + m.group(1), text)
 
 
-def clean_reply(text: str, blocked: Blocklist | None = None) -> str | None:
-    """The reply as it will be sent, or None when it must not be sent at all."""
-    text = _SPACES.sub(" ", (text or "").replace("\x00", "")).strip()
+def clean_reply(text: str, blocked: Blocklist | None = None, emojis: Mapping[str, str] | None = None) -> str | None:
+    """The reply as it will be sent, or None when it must not be sent at all. The model's custom emoji
+    (`<:name:id>`) become those of `emojis` (see `Channel.custom_emoji`), or go."""
+    text = restore_custom_emoji((text or "").replace("\x00", ""), {} if emojis is None else emojis)
+    text = _SPACES.sub(" ", text).strip()
     if not text or (blocked is not None and blocked.matches(text)):
         return None
     text = neutralise_mentions(text)

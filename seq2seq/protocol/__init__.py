@@ -1,8 +1,8 @@
-"""What the bot and the worker share, standard library only: the HTTP/JSON types (wire), the config loader
-and the blocklist matcher.
+"""What the bot and the worker share, standard library only: the HTTP/JSON types (wire), the config loader,
+the blocklist matcher and the custom-emoji form of replies.
 
 `from seq2seq.protocol import X` names the wire types; the loader is `seq2seq.protocol.config_file`, the
-matcher `seq2seq.protocol.blocklist`.
+matcher `seq2seq.protocol.blocklist`, the emoji `seq2seq.protocol.emoji`.
 """
 
 from .wire import (

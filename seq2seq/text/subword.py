@@ -7,7 +7,7 @@ Normalisation (`normalise`), applied before every encode, so `decode(encode(x)) 
   3. links become `<url>`, Discord mentions and @handles become `<user>` (the regexes of `seq2seq.text.words`);
   4. a Discord custom emoji `<:name:123…>` / `<a:name:123…>` becomes `<:name:id>` / `<a:name:id>`: the name
      is what a model can learn (as subwords); the snowflake id is a lookup key the bot restores from its
-     server's emoji with `restore_custom_emoji`;
+     server's emoji (`seq2seq.protocol.emoji`);
   5. lower case (measured: `benchmarks/subword_bench.py`; the corpus' casing is inconsistent, "I"/"i");
   6. every run of white space (newlines included) becomes one space, and the ends are trimmed.
 Everything else (emoji, other scripts) is kept: characters the model has no piece for are spelled as
@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import sentencepiece as spm
 
+from seq2seq.protocol.emoji import CUSTOM_EMOJI_RE
 from seq2seq.text.vocab import BOS, BOS_ID, EOS, EOS_ID, PAD, PAD_ID, SEP, SEP_ID, SERVER_TAG_ID, UNK, UNK_ID
 from seq2seq.text.words import MENTION_RE, URL_RE, URL_TOKEN, USER_TOKEN
 
@@ -35,8 +35,6 @@ FORMAT = 1
 
 # `<:name:id>`: the frame pieces are symbols of their own, so the name between them is plain subwords.
 EMOJI_OPEN, ANIMATED_OPEN, EMOJI_CLOSE = "<:", "<a:", ":id>"
-_CUSTOM_EMOJI_RE = re.compile(r"<(a?):(\w{2,32}):\d{5,25}>")
-_NORMALISED_EMOJI_RE = re.compile(r"<(a?):(\w{2,32}):id>")
 # The most used emoji on chat platforms, one piece each, so a fine-tune learns them as words. Others are
 # spelled in bytes, which works as well but costs four pieces each.
 COMMON_EMOJI = tuple(
@@ -58,7 +56,7 @@ def normalise(text: str, lowercase: bool = True) -> str:
     text = "".join(" " if c == _SPACE_MARK else c for c in text if not _is_control(c))
     text = URL_RE.sub(f" {URL_TOKEN} ", text)
     text = MENTION_RE.sub(f" {USER_TOKEN} ", text)
-    text = _CUSTOM_EMOJI_RE.sub(r"<\1:\2:id>", text)
+    text = CUSTOM_EMOJI_RE.sub(r"<\1:\2:id>", text)
     if lowercase:
         # NFKC again: lower-casing can make a sequence that composes differently ("İ" → "i̇").
         text = unicodedata.normalize("NFKC", text.lower())
@@ -68,18 +66,6 @@ def normalise(text: str, lowercase: bool = True) -> str:
 def _is_control(char: str) -> bool:
     # White-space controls (tab, newline) become spaces in the split above; the rest carry nothing.
     return unicodedata.category(char) == "Cc" and not char.isspace()
-
-
-def restore_custom_emoji(text: str, emojis: Mapping[str, str]) -> str:
-    """`<:name:id>` → the server's own emoji (`emojis` maps a lower-case name to its `<:Name:123>` form).
-
-    An emoji the server does not have is dropped: Discord would show its frame as literal text.
-    """
-
-    def restore(match: re.Match) -> str:
-        return emojis.get(match.group(2).lower(), "")
-
-    return " ".join(_NORMALISED_EMOJI_RE.sub(restore, text).split())
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import subprocess
 import sys
 
+from bot.console import ConsoleChannel, _Ids
+from bot.core.sanitize import clean_reply
 from bot.storage import Storage, StorageConfig
 from tests.bot.conftest import REPO, make_models_dir
 from tests.test_architecture import bot_may_import
@@ -85,3 +88,8 @@ print(json.dumps({"rc": rc, "heavy": heavy, "seq2seq": seq2seq}))
     result = json.loads(done.stdout.splitlines()[-1])
     assert result["rc"] == 0 and len(done.stdout.splitlines()) == 2
     assert result["heavy"] == [] and [m for m in result["seq2seq"] if not bot_may_import(m)] == []
+
+
+def test_the_terminal_writes_a_custom_emoji_by_its_name():
+    emojis = ConsoleChannel(_Ids(), io.StringIO()).custom_emoji()
+    assert clean_reply("<:kekwait:id> so true <:", None, emojis) == ":kekwait: so true"

@@ -142,7 +142,7 @@ def guild_create_payload(guild: Guild) -> dict[str, Any]:
         "default_message_notifications": 0,
         "explicit_content_filter": 0,
         "roles": [role_payload(r) for r in guild.roles.values()],
-        "emojis": [],
+        "emojis": list(guild.emojis),
         "stickers": [],
         "features": [],
         "mfa_level": 0,

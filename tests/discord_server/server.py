@@ -206,6 +206,9 @@ class DiscordTestServer(DriverMixin):
     def add_member(self, guild: Guild, user: User, roles: list[Role] | None = None) -> Member:
         return self.world.add_member(guild, user, roles)
 
+    def add_emoji(self, guild: Guild, name: str, **kwargs: Any) -> int:
+        return self.world.add_emoji(guild, name, **kwargs)
+
     def bot_guilds(self) -> list[Guild]:
         return [g for g in self.world.guilds.values() if self.bot_user.id in g.members]
 

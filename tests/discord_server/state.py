@@ -144,6 +144,7 @@ class Guild:
     roles: dict[int, Role] = field(default_factory=dict)
     channels: dict[int, Channel] = field(default_factory=dict)
     members: dict[int, Member] = field(default_factory=dict)
+    emojis: list[dict[str, Any]] = field(default_factory=list)  # custom emoji, as GUILD_CREATE carries them
 
     @property
     def everyone(self) -> Role:
@@ -221,6 +222,22 @@ class World:
         )
         guild.roles[role.id] = role
         return role
+
+    def add_emoji(self, guild: Guild, name: str, *, animated: bool = False, available: bool = True) -> int:
+        """A custom emoji of the guild; → its id."""
+        emoji_id = self.ids.next()
+        guild.emojis.append(
+            {
+                "id": str(emoji_id),
+                "name": name,
+                "roles": [],
+                "require_colons": True,
+                "managed": False,
+                "animated": animated,
+                "available": available,
+            }
+        )
+        return emoji_id
 
     def add_member(self, guild: Guild, user: User, roles: list[Role] | None = None) -> Member:
         role_ids = [r.id if isinstance(r, Role) else int(r) for r in (roles or [])]

@@ -69,6 +69,16 @@ class DiscordChannel:
     def typing(self) -> _Typing:
         return _Typing(self._messageable)
 
+    def custom_emoji(self) -> dict[str, str]:
+        """The server's own emoji that can be sent now (none in DMs); of two names that differ only in case,
+        the first."""
+        guild = getattr(self._messageable, "guild", None)
+        table: dict[str, str] = {}
+        for emoji in guild.emojis if guild is not None else ():
+            if emoji.available:  # an emoji of a lapsed server boost cannot be used
+                table.setdefault(emoji.name.lower(), str(emoji))
+        return table
+
     async def send(self, text: str, *, reply_to: int | None = None) -> ChatMessage | None:
         reference = None
         if reply_to is not None:

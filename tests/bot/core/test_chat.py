@@ -31,6 +31,10 @@ class FakeChannel:
         self.messages: list[ChatMessage] = []  # the same, as the front-end hands them back
         self.events: list[str] = []
         self.refuse = False
+        self.emojis: dict[str, str] = {}
+
+    def custom_emoji(self) -> dict[str, str]:
+        return self.emojis
 
     @contextlib.asynccontextmanager
     async def typing(self):

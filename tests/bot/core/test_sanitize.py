@@ -24,3 +24,11 @@ def test_empty_replies_are_dropped_and_long_ones_cut_to_discord_size():
     assert clean_reply("   \x00 ") is None
     long = clean_reply("word " * 1000)
     assert len(long) == DISCORD_MAX_CHARS and long.endswith("…")
+
+
+def test_custom_emoji_become_the_channels_own_and_a_reply_of_unknown_ones_alone_is_withheld():
+    emojis = {"kekwait": "<:KEKWait:1034567890123456790>"}
+    assert (
+        clean_reply("<:kekwait:id> is funny <:pehands:id>", None, emojis) == "<:KEKWait:1034567890123456790> is funny"
+    )
+    assert clean_reply("<:pehands:id> <:", None, emojis) is None

@@ -142,3 +142,19 @@ async def test_a_429_is_waited_out_not_retried_in_a_loop(server, world, fake_wor
     posts = server.requests_to("POST", "/channels/{channel_id}/messages")
     assert [p.status for p in posts] == [429, 200] and rule.remaining == 0
     assert posts[1].time - posts[0].time >= 0.5 - 0.02
+
+
+async def test_the_models_custom_emoji_are_sent_as_the_servers_own_and_others_dropped(
+    server, world, fake_worker, start_bot
+):
+    kekwait = server.add_emoji(world.guild, "KEKWait")
+    server.add_emoji(world.guild, "oldboost", available=False)  # a lapsed boost's emoji cannot be sent
+    fake_worker.reply_text = "<:kekwait:id> so true <:pehands:id> <:oldboost:id> <a:"
+    async with start_bot(fake_worker.url) as bot:
+        await server.user_says(world.general, world.bob, f"<@{server.bot_user.id}> tell me a joke")
+        sent = await server.wait_for_message(world.general, timeout=10)
+        assert sent.content == f"<:KEKWait:{kekwait}> so true"
+        await replies_done(bot, 1)
+        await server.user_dms(world.carol, "hi banter")  # a DM has no server emoji
+        dm = await server.wait_for_message(server.world.dm_channel(world.carol), timeout=10)
+        assert dm.content == "so true"

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seq2seq.text.subword import COMMON_EMOJI, SubwordTokenizer, normalise, restore_custom_emoji
+from seq2seq.protocol.emoji import restore_custom_emoji
+from seq2seq.text.subword import COMMON_EMOJI, SubwordTokenizer, normalise
 from seq2seq.text.vocab import BOS_ID, EOS_ID, PAD_ID, SEP_ID, SERVER_TAG_ID, SPECIALS, UNK_ID
 
 
