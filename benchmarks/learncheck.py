@@ -11,7 +11,9 @@ process, with the worker's fine-tune settings (config.toml [worker], `FinetuneOp
   newwords  a server log where 50 words and emoji the base corpus lacks each occur 20+ times
             (`benchmarks.newwords`); on its held-out segments, replies decoded as the worker decodes them
             ([decoding] defaults): the share of new words some reply uses, and where the human reply used one,
-            the share of model replies that do; that log's and the base's held-out word perplexity.
+            the share of model replies that do; that log's and the base's held-out word perplexity. The reply
+            figures are means over `--draws` sampling seeds (one draw's move by several points: 52-64% used on
+            the same candidate), each draw's in "..._draws".
 Issue 11's targets for the new-words case are checked in "newwords_targets".
 """
 
@@ -47,7 +49,8 @@ POISON_PAIRS = 300
 ORDINARY_PROMPTS = 200
 DOMAIN_HELDOUT = 0.15  # of chatterbot conversations, never trained on
 CASES = ("domain", "poison", "newwords")
-SAMPLING_SEED = 1234  # the engines' own seed: the same replies run after run
+SAMPLING_SEED = 1234  # the first draw's engine seed (then +1, +2, ...): the same replies run after run
+DRAWS = 3
 # Issue 11's targets for the new-words case: (figure, comparison, goal).
 NEWWORDS_TARGETS = (
     ("newwords_used_share_after", ">=", 0.70),
@@ -99,10 +102,10 @@ def poisoned_pairs(ordinary: list[Pair], prompts: list[Pair]) -> list[Pair]:
     return mixed
 
 
-def served_engine(model: Path, settings) -> Engine:
+def served_engine(model: Path, settings, seed: int = SAMPLING_SEED) -> Engine:
     """A version's engine opened as the worker opens it, but with one replica and a fixed sampling seed, so the
     replies repeat run after run."""
-    return Engine(model_dir.engine_dir(model), **{**engine_args(settings), "inter_threads": 1, "seed": SAMPLING_SEED})
+    return Engine(model_dir.engine_dir(model), **{**engine_args(settings), "inter_threads": 1, "seed": seed})
 
 
 def served_replies(engine: Engine, pairs: list[Pair], settings) -> list[str]:
@@ -113,11 +116,9 @@ def served_replies(engine: Engine, pairs: list[Pair], settings) -> list[str]:
     return [r for i in range(0, len(pairs), step) for r in engine.reply_batch(conversations[i : i + step], options)]
 
 
-def newword_figures(engine: Engine, log: newwords.NewWordsLog, settings, base_held: list[Pair]) -> dict:
+def reply_figures(replies: list[str], log: newwords.NewWordsLog) -> dict:
     """(a) share of the new words some reply to the held-out prompts uses; (b) where the human reply used a new
-    word, the share of model replies using one (and the same one); (c, d) the log's and the base's held-out
-    word perplexity."""
-    replies = served_replies(engine, log.heldout, settings)
+    word, the share of model replies using one (and the same one); replies using one where the human's did not."""
     used = [newwords.words_in(r, log.words) for r in replies]
     human = [newwords.words_in(p.reply, log.words) for p in log.heldout]
     followed = [i for i, h in enumerate(human) if h]
@@ -126,24 +127,37 @@ def newword_figures(engine: Engine, log: newwords.NewWordsLog, settings, base_he
         "followed_share": sum(1 for i in followed if used[i]) / max(len(followed), 1),
         "followed_same_share": sum(1 for i in followed if used[i] & human[i]) / max(len(followed), 1),
         "unprompted_share": sum(1 for i, u in enumerate(used) if u and not human[i]) / len(replies),
-        "log_word_ppl": word_perplexity(engine, log.heldout),
-        "base_word_ppl": word_perplexity(engine, base_held),
-        "examples": [
-            {"prompt": p.query, "human": p.reply, "reply": replies[i]} for i, p in enumerate(log.heldout) if human[i]
-        ][:12],
     }
+
+
+def newword_figures(model: Path, log: newwords.NewWordsLog, settings, base_held: list[Pair], draws: int) -> dict:
+    """`reply_figures` averaged over `draws` sampling seeds (each draw's too), and the log's and the base's
+    held-out word perplexity."""
+    engines = [served_engine(model, settings, SAMPLING_SEED + d) for d in range(draws)]
+    replies = [served_replies(engine, log.heldout, settings) for engine in engines]
+    each = [reply_figures(r, log) for r in replies]
+    figures: dict = {name: sum(f[name] for f in each) / draws for name in each[0]}
+    figures.update({f"{name}_draws": [f[name] for f in each] for name in each[0]})
+    figures["log_word_ppl"] = word_perplexity(engines[0], log.heldout)
+    figures["base_word_ppl"] = word_perplexity(engines[0], base_held)
+    human = [newwords.words_in(p.reply, log.words) for p in log.heldout]
+    figures["examples"] = [
+        {"prompt": p.query, "human": p.reply, "reply": replies[0][i]} for i, p in enumerate(log.heldout) if human[i]
+    ][:12]
+    return figures
 
 
 def newwords_case(args, settings, options: dict, base_held: list[Pair], tmp: Path) -> dict:
     log = newwords.build_log(base_test_fraction=model_dir.load_transformer(args.model).train["test_fraction"])
-    before = newword_figures(served_engine(args.model, settings), log, settings, base_held)
+    before = newword_figures(args.model, log, settings, base_held, args.draws)
     result, seconds, candidate = finetune(args.model, log.train, tmp / "newwords", options, settings)
-    after = newword_figures(served_engine(candidate, settings), log, settings, base_held)
+    after = newword_figures(candidate, log, settings, base_held, args.draws)
     report = {
         "newwords_words": len(log.words),
         "newwords_min_count": min(log.counts.values()),
         "newwords_finetune_pairs": len(log.train),
         "newwords_heldout_pairs": len(log.heldout),
+        "newwords_draws": args.draws,
         "newwords_heldout_human_uses": sum(1 for p in log.heldout if newwords.words_in(p.reply, log.words)),
         "newwords_finetune_seconds": seconds,
         "newwords_gate": "accepted" if result["gate"]["passed"] else "rejected",
@@ -180,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learning-rate", type=float, help="default: the worker's (half the base model's)")
     parser.add_argument("--base-pairs", type=int, default=2000, help="base held-out pairs to score")
     parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
+    parser.add_argument("--draws", type=int, default=DRAWS, help="newwords: sampling seeds the reply figures average")
     args = parser.parse_args(argv)
 
     settings = worker_settings.load()

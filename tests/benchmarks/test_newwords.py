@@ -80,3 +80,20 @@ def test_occurrences_are_whole_words_as_the_model_sees_them():
     assert newwords.occurrences("<:pogfish:1034567890123456789>", "hi <:pogfish:id> <:pogfish:42424242>") == 2
     assert newwords.occurrences("🦑", "🦑🦑 ok") == 2
     assert normalise("<a:partyparrot:1034567890123456794>") == "<a:partyparrot:id>"
+
+
+def test_learncheck_counts_a_reply_that_says_what_the_human_said_as_following_and_a_plain_one_as_not(log):
+    from benchmarks.learncheck import reply_figures
+
+    echoed = reply_figures([p.reply for p in log.heldout], log)
+    in_replies = set().union(*(newwords.words_in(p.reply, log.words) for p in log.heldout))
+    assert echoed["used_share"] == len(in_replies) / len(log.words) > 0.9
+    assert echoed["followed_share"] == 1.0 and echoed["followed_same_share"] == 1.0
+    assert echoed["unprompted_share"] == 0.0
+    plain = reply_figures(["that sounds fun"] * len(log.heldout), log)
+    assert plain["used_share"] == 0.0 and plain["followed_share"] == 0.0
+    one_word = sorted(log.words)[0]
+    said = reply_figures([f"i love {one_word}"] * len(log.heldout), log)
+    human_uses = [p for p in log.heldout if newwords.words_in(p.reply, log.words)]
+    assert said["used_share"] == 1 / len(log.words) and said["followed_share"] == 1.0
+    assert said["unprompted_share"] == pytest.approx(1 - len(human_uses) / len(log.heldout))
