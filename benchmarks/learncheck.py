@@ -133,8 +133,12 @@ def reply_figures(replies: list[str], log: newwords.NewWordsLog) -> dict:
 def newword_figures(model: Path, log: newwords.NewWordsLog, settings, base_held: list[Pair], draws: int) -> dict:
     """`reply_figures` averaged over `draws` sampling seeds (each draw's too), and the log's and the base's
     held-out word perplexity."""
-    engines = [served_engine(model, settings, SAMPLING_SEED + d) for d in range(draws)]
-    replies = [served_replies(engine, log.heldout, settings) for engine in engines]
+    # Each engine is opened just before its draw: CTranslate2 seeds a thread's generator from the process-wide
+    # seed when the thread first samples, so engines opened together would all draw with the last seed.
+    engines, replies = [], []
+    for d in range(draws):
+        engines.append(served_engine(model, settings, SAMPLING_SEED + d))
+        replies.append(served_replies(engines[-1], log.heldout, settings))
     each = [reply_figures(r, log) for r in replies]
     figures: dict = {name: sum(f[name] for f in each) / draws for name in each[0]}
     figures.update({f"{name}_draws": [f[name] for f in each] for name in each[0]})
