@@ -33,6 +33,9 @@ def add_decoding_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--content-repeat-penalty", type=float, default=None, help="ranking: score lost per content word said again"
     )
+    group.add_argument(
+        "--copy-hypotheses", type=int, default=None, help="ranking: replies opening with each server word (0 = off)"
+    )
     group.add_argument("--seed", type=int, default=None)
 
 
@@ -53,6 +56,7 @@ def decoding_options(args: argparse.Namespace):
         "anti_lm",
         "anti_lm_steps",
         "content_repeat_penalty",
+        "copy_hypotheses",
         "seed",
     )
     return DecodeOptions.from_dict({n: getattr(args, n) for n in names if getattr(args, n) is not None})

@@ -2,14 +2,14 @@
 
 The engine searches (beam, greedy, sampling with top-k/top-p/temperature, n-gram blocking, a repetition
 penalty, minimum length, the blocklist as suppressed piece sequences); this module ranks several hypotheses
-with the engine's own scores, the MMI anti-LM and a penalty per content word said again, and never returns an
-empty or blocklisted reply.
+with the engine's own scores, the MMI anti-LM and a penalty per content word said again, among them hypotheses
+that open with a server word the conversation holds (`engine.copying`), and never returns an empty or blocklisted
+reply.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import random
 import threading
 from collections.abc import Callable, Iterable
@@ -18,15 +18,15 @@ from pathlib import Path
 
 import ctranslate2
 
+from seq2seq.engine import copying
 from seq2seq.engine.convert import read_config
+from seq2seq.engine.device import default_compute_type, pick_device
 from seq2seq.engine.options import EngineOptions
 from seq2seq.protocol.blocklist import Blocklist
 from seq2seq.text.replywords import content_repeats, words
 from seq2seq.text.subword import SubwordTokenizer, server_tagged
 from seq2seq.text.vocab import BOS, PAD, SEP, SEP_ID
 from seq2seq.text.words import URL_TOKEN, USER_TOKEN
-
-DEVICES = ("auto", "cpu", "cuda")
 
 
 class DecodeStopped(Exception):
@@ -40,23 +40,6 @@ NEVER_SAID = (PAD, BOS, SEP, URL_TOKEN, USER_TOKEN)
 # what is said anywhere, so a server's own words are not taken for stock lines.
 NEUTRAL_SOURCE = [SEP]
 SEEDED = threading.Lock()  # the seed new generators start from is process-wide: one seeded decode at a time
-
-
-def pick_device(requested: str | None = None) -> str:
-    """`requested`, else $BANTER_DEVICE, else auto: CUDA when CTranslate2 sees a GPU, the CPU otherwise."""
-    choice = (requested or os.environ.get("BANTER_DEVICE") or "auto").strip().lower()
-    if choice not in DEVICES:
-        raise ValueError(f"BANTER_DEVICE must be one of {', '.join(DEVICES)}, not {choice!r}")
-    gpus = ctranslate2.get_cuda_device_count()
-    if choice == "cuda" and gpus == 0:
-        raise RuntimeError("BANTER_DEVICE=cuda, but CTranslate2 sees no CUDA device")
-    if choice == "auto":
-        return "cuda" if gpus > 0 else "cpu"
-    return choice
-
-
-def default_compute_type(device: str) -> str:
-    return "float16" if device == "cuda" else "int8"
 
 
 def rank_score(log_prob: float, anti_lm_log_prob: float, pieces: int, anti_lm: float, length_penalty: float) -> float:
@@ -108,6 +91,12 @@ class Engine:
         )
         self.blocklist = Blocklist.default() if blocklist is None else blocklist
         self.suppressed = suppressed_sequences(self.tokenizer, self.blocklist.entries)
+        # A fine-tuned model's own words, to copy from conversations; never one the engine may not say.
+        self.server_words = frozenset(
+            w
+            for w in copying.read_words(self.folder)
+            if not set(w) & set(NEVER_SAID) and not self.blocklist.matches(self._text(list(w)))
+        )
 
     def source_pieces(self, conversations: list[list[str]], openers: bool = False) -> list[list[str]]:
         """Each conversation as source pieces: context turns, separators, the message.
@@ -158,21 +147,26 @@ class Engine:
             _check(should_stop)
             if arguments["beam_size"] == 1:  # the engine calls back after each piece of greedy or sampled search
                 arguments["callback"] = lambda _step: should_stop()
-        if options.seed is not None and options.strategy in ("sample", "sample_rank"):
-            results = self._seeded(sources, arguments, options.seed)
-        else:
-            results = self.translator.translate_batch(sources, max_batch_size=self._slice(len(sources)), **arguments)
+        results = self._search(sources, arguments, options)
         if should_stop is not None:
             _check(should_stop)  # a search cut short by the callback must not become replies
-        found = [_distinct(r.hypotheses, r.scores) for r in results]
-        flat = [(source, pieces, score) for source, item in zip(sources, found, strict=True) for pieces, score in item]
+        ranking = options.hypotheses > 1 and (options.strategy == "sample_rank" or options.anti_lm > 0)
         # Sampling scores are the model's own log-probabilities (no temperature, no truncation; the search's
         # bans applied). Beam search without the anti-LM keeps the engine's order: nothing to score again.
-        ranking = options.hypotheses > 1 and (options.strategy == "sample_rank" or options.anti_lm > 0)
-        if ranking and options.strategy == "beam":  # beam scores are length-normalised by the engine: redo
-            log_probs = [sum(lp) for lp in self._log_probs([f[0] for f in flat], [f[1] for f in flat])]
-        else:
-            log_probs = [f[2] for f in flat]
+        # Beam scores are length-normalised by the engine, and copies' cover only what follows their
+        # prefix: NaN, scored again below.
+        again = ranking and options.strategy == "beam"
+        found = [_distinct(r.hypotheses, [math.nan] * len(r.hypotheses) if again else r.scores) for r in results]
+        if ranking and options.copy_hypotheses > 0 and self.server_words:
+            for item, copies in zip(found, self._copies(sources, arguments, options), strict=True):
+                _add_unscored(item, copies)
+            if should_stop is not None:
+                _check(should_stop)
+        flat = [(source, pieces, score) for source, item in zip(sources, found, strict=True) for pieces, score in item]
+        log_probs = [f[2] for f in flat]
+        redo = [i for i, lp in enumerate(log_probs) if math.isnan(lp)] if ranking else []
+        for i, lp in zip(redo, self._log_probs([flat[i][0] for i in redo], [flat[i][1] for i in redo]), strict=True):
+            log_probs[i] = sum(lp)
         anti = [0.0] * len(flat)
         if ranking and options.anti_lm > 0:
             # Only the first γ pieces count: scoring those alone is a fraction of the cost of whole replies.
@@ -199,13 +193,36 @@ class Engine:
             out.append(ranked)
         return out
 
-    def _seeded(self, sources: list[list[str]], arguments: dict, seed: int) -> list:
+    def _search(self, sources: list[list[str]], arguments: dict, options: EngineOptions, prefixes=None) -> list:
+        """The engine's search over `sources` (each reply opening with its `prefixes` entry, where given)."""
+        if options.seed is not None and options.strategy in ("sample", "sample_rank"):
+            return self._seeded(sources, arguments, options.seed, prefixes)
+        return self.translator.translate_batch(sources, prefixes, max_batch_size=self._slice(len(sources)), **arguments)
+
+    def _copies(self, sources: list[list[str]], arguments: dict, options: EngineOptions) -> list[list[list[str]]]:
+        """Per source, `copy_hypotheses` replies opening with each server word it holds (`copying.words_in`)."""
+        jobs = [(at, word) for at, source in enumerate(sources) for word in copying.words_in(source, self.server_words)]
+        out: list[list[list[str]]] = [[] for _ in sources]
+        if jobs:
+            # At most the search's own count: beam search returns at most its beams, greedy search one.
+            hypotheses = min(options.copy_hypotheses, arguments["num_hypotheses"])
+            results = self._search(
+                [sources[at] for at, _ in jobs],
+                {**arguments, "num_hypotheses": hypotheses},
+                options,
+                [list(word) for _, word in jobs],
+            )
+            for (at, _), result in zip(jobs, results, strict=True):
+                out[at] += [list(h) for h in result.hypotheses]
+        return out
+
+    def _seeded(self, sources: list[list[str]], arguments: dict, seed: int, prefixes=None) -> list:
         """Each source sampled by a fresh one-thread replica whose generator starts from `seed` (a generator is
         seeded when its thread first samples), so a conversation's draws never depend on its batch."""
         results = []
         with SEEDED:
             try:
-                for source in sources:
+                for at, source in enumerate(sources):
                     ctranslate2.set_random_seed(seed)
                     replica = ctranslate2.Translator(
                         str(self.folder),
@@ -213,7 +230,7 @@ class Engine:
                         compute_type=self.compute_type,
                         intra_threads=self.intra_threads,
                     )
-                    results += replica.translate_batch([source], **arguments)
+                    results += replica.translate_batch([source], [prefixes[at]] if prefixes else None, **arguments)
                     del replica
             finally:  # threads that have not sampled yet start from the engine's seed again, or a random one
                 ctranslate2.set_random_seed(self.seed if self.seed is not None else random.getrandbits(32))
@@ -300,6 +317,15 @@ def _distinct(hypotheses: list[list[str]], scores: list[float]) -> list[tuple[li
             seen.add(tuple(pieces))
             out.append((list(pieces), float(score)))
     return out
+
+
+def _add_unscored(item: list[tuple[list[str], float]], hypotheses: list[list[str]]) -> None:
+    """Append to `item` each hypothesis it lacks, with a NaN score (to be scored)."""
+    seen = {tuple(pieces) for pieces, _ in item}
+    for pieces in hypotheses:
+        if tuple(pieces) not in seen:
+            seen.add(tuple(pieces))
+            item.append((list(pieces), math.nan))
 
 
 def suppressed_sequences(tokenizer: SubwordTokenizer, entries: Iterable[str]) -> list[list[str]]:

@@ -8,7 +8,7 @@ from seq2seq.protocol import clip_names
 
 STRATEGIES = ("beam", "greedy", "sample", "sample_rank")
 MAX_SEED = 2**63 - 1  # NumPy takes any non-negative integer; a signed 64-bit one survives every JSON client
-_INTS = ("beam_size", "max_len", "min_len", "no_repeat_ngram", "top_k", "anti_lm_steps")
+_INTS = ("beam_size", "max_len", "min_len", "no_repeat_ngram", "top_k", "anti_lm_steps", "copy_hypotheses")
 _NUMBERS = ("length_penalty", "repetition_penalty", "temperature", "top_p", "anti_lm", "content_repeat_penalty")
 
 
@@ -33,6 +33,9 @@ class DecodeOptions:
     # Ranking several replies (sample_rank; beam with the anti-LM), each content word said again costs this much
     # of the score: "pizza is pizza" loses to a reply that says something else (0 = off). v2 only.
     content_repeat_penalty: float = 1.0
+    # Ranking, with a fine-tuned model: for each of a conversation's server words (nicknames, games, emoji it
+    # learned; `engine.copying`), this many more hypotheses that open with it, at most the candidates (0 = off). v2.
+    copy_hypotheses: int = 1
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -103,6 +106,7 @@ def _range_problems(o: DecodeOptions) -> list[str]:
         (0.0 <= o.anti_lm <= 1.0, "anti_lm must be between 0 and 1"),
         (1 <= o.anti_lm_steps <= 100, "anti_lm_steps must be between 1 and 100"),
         (0.0 <= o.content_repeat_penalty <= 10.0, "content_repeat_penalty must be between 0 (off) and 10"),
+        (0 <= o.copy_hypotheses <= 32, "copy_hypotheses must be between 0 (off) and 32"),
         (o.seed is None or 0 <= o.seed <= MAX_SEED, f"seed must be between 0 and {MAX_SEED}, or null"),
     ]
     # NaN fails every comparison above, so it is refused with the option's range.

@@ -37,6 +37,7 @@ class EngineOptions:
     anti_lm: float = 0.3  # λ: rank by log p(T | S) - λ · log p(T_<γ | neutral source)
     anti_lm_steps: int = 3  # γ: reply pieces the anti-LM term covers
     content_repeat_penalty: float = 1.0  # ranking: subtracted from the score per content word said again
+    copy_hypotheses: int = 1  # ranking: hypotheses opening with each server word of the conversation (0 = off)
     seed: int | None = None  # sampling only: see above
 
     def __post_init__(self) -> None:
@@ -67,6 +68,8 @@ class EngineOptions:
             problems.append(f"anti_lm_steps must be between 1 and {MAX_PIECES}")
         if not 0.0 <= self.content_repeat_penalty <= 10.0:
             problems.append("content_repeat_penalty must be between 0 (off) and 10")
+        if not 0 <= self.copy_hypotheses <= 32:
+            problems.append("copy_hypotheses must be between 0 (off) and 32")
         if self.seed is not None and not 0 <= self.seed < 2**32:
             problems.append("seed must be between 0 and 2**32 - 1")
         if problems:

@@ -184,6 +184,16 @@ class SubwordTokenizer:
         return self.encode(reply)[:max_len] + [EOS_ID]
 
 
+def opens_word(piece: str) -> bool:
+    """Whether a piece starts a word: SentencePiece marks a word's first piece with "▁"; special pieces (EOS,
+    padding) and punctuation stand alone, so "glorpy!" is the word "glorpy" and "!"; a byte piece is inside
+    whatever character it spells."""
+    if piece.startswith("<0x"):
+        return False
+    special = piece.startswith("<") and piece.endswith(">") and len(piece) > 2
+    return piece.startswith(_SPACE_MARK) or special or not any(c.isalnum() for c in piece)
+
+
 def server_tagged(ids: list[int], max_len: int) -> list[int]:
     """A source marked as the server's own: SERVER_TAG_ID, then its last `max_len - 1` pieces."""
     return [SERVER_TAG_ID, *ids[-(max_len - 1) :]]

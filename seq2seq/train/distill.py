@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from seq2seq.text.subword import opens_word
 from seq2seq.text.vocab import PAD_ID, SERVER_TAG_ID
 
 
@@ -77,20 +78,20 @@ class ServerWords:
     MIN_COUNT = 5  # in distinct new replies: a word met once or twice is not yet the server's
     MIN_RATIO = 10.0  # its rate per piece in the new replies over its rate in the base replies (+1 smoothing)
 
-    def __init__(self, opens_word: np.ndarray, words: frozenset[tuple[int, ...]] = frozenset()):
-        self.opens_word = opens_word  # (V,) bool: the piece starts a word ("▁…", or a special piece)
+    def __init__(self, openings: np.ndarray, words: frozenset[tuple[int, ...]] = frozenset()):
+        self.openings = openings  # (V,) bool: the piece starts a word (`subword.opens_word`)
         self.words = words
 
     @classmethod
-    def find(cls, opens_word: np.ndarray, new: list[np.ndarray], base: list[np.ndarray]) -> ServerWords:
+    def find(cls, openings: np.ndarray, new: list[np.ndarray], base: list[np.ndarray]) -> ServerWords:
         """From the distinct new replies and the base replies (piece ids, each ending in EOS)."""
-        splitter = cls(opens_word)
+        splitter = cls(openings)
         new_counts = Counter(w for t in new for _, _, w in splitter.words_of(t))
         base_counts = Counter(w for t in base for _, _, w in splitter.words_of(t))
         new_total = max(1, sum(len(t) for t in new))
         base_total = max(1, sum(len(t) for t in base))
         return cls(
-            opens_word,
+            openings,
             frozenset(
                 w
                 for w, n in new_counts.items()
@@ -100,7 +101,7 @@ class ServerWords:
 
     def words_of(self, target: np.ndarray):
         """(start, end, word) for each word of a row of piece ids."""
-        starts = [i for i, piece in enumerate(target) if self.opens_word[piece] or i == 0]
+        starts = [i for i, piece in enumerate(target) if self.openings[piece] or i == 0]
         for a, b in zip(starts, starts[1:] + [len(target)], strict=True):
             yield a, b, tuple(int(i) for i in target[a:b])
 
@@ -114,17 +115,9 @@ class ServerWords:
         return mask
 
 
-def opens_word(pieces: list[str]) -> np.ndarray:
-    """(V,) bool from the vocabulary's pieces: SentencePiece marks a word's first piece with "▁"; special pieces
-    (EOS, padding) and punctuation stand alone, so "glorpy!" is the word "glorpy" and "!"."""
-
-    def opens(piece: str) -> bool:
-        if piece.startswith("<0x"):  # a byte of a character the pieces lack: inside whatever it spells
-            return False
-        special = piece.startswith("<") and piece.endswith(">") and len(piece) > 2
-        return piece.startswith("\u2581") or special or not any(c.isalnum() for c in piece)
-
-    return np.array([opens(p) for p in pieces], dtype=bool)
+def word_openings(pieces: list[str]) -> np.ndarray:
+    """(V,) bool from the vocabulary's pieces: `subword.opens_word` of each."""
+    return np.array([opens_word(p) for p in pieces], dtype=bool)
 
 
 def untagged(src: np.ndarray) -> np.ndarray:

@@ -5,7 +5,8 @@ architectures at one tokenizer; that directory is v1's layout with the tokenizer
 
 The splits, one step, the best weights' copy and Ctrl-C handling are `seq2seq.train.loop`'s, checkpoints
 `seq2seq.train.checkpoint`'s. It writes `out/weights.npz` (Keras arrays, to fine-tune from), `out/transformer.json`,
-`out/metrics.json`, `out/heldout.tsv` and `out/engine/` (`engine.convert.export`: what serves).
+`out/metrics.json`, `out/heldout.tsv` and `out/engine/` (`engine.convert.export`: what serves; a fine-tune's
+server words beside it, `engine.copying`).
 
     python -m seq2seq train --preset default --out models/v2   (cli.py parses; this module trains)
 """
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from seq2seq import model_dir
+from seq2seq.engine import copying
 from seq2seq.eval.scoring import score
 from seq2seq.model.config import LSTMConfig, TransformerConfig
 from seq2seq.model.presets import TransformerTrainConfig, preset
@@ -33,7 +35,7 @@ from seq2seq.text.vocab import SEP_ID
 from seq2seq.text.words import tokenize
 from seq2seq.train import checkpoint
 from seq2seq.train.batching import BatchSchedule, EncodedPairs
-from seq2seq.train.distill import Distillation, Distiller, ServerWords, opens_word, soft_loss
+from seq2seq.train.distill import Distillation, Distiller, ServerWords, soft_loss, word_openings
 from seq2seq.train.loop import Interrupted, StopFlag, save_best, split_three, train_step
 from seq2seq.train.reporting import Progress, Scalars, plot_losses
 
@@ -128,7 +130,8 @@ def run(job: TransformerJob) -> dict:
     optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
     # The LSTM's config has no label smoothing of its own: it gets the Transformer's, so only the network differs.
     smoothing = TransformerConfig.label_smoothing if lstm else mcfg.label_smoothing
-    distiller = _distiller(job, mcfg, smoothing, train_pairs, train_data, tokenizer)
+    server_words = _server_words(train_pairs, train_data, tokenizer)
+    distiller = _distiller(job, mcfg, smoothing, server_words)
     model.compile(optimizer=optimizer, loss=soft_loss if distiller else smoothed_loss(smoothing))
     state = {"step": 0, "best_val": math.inf, "bad_evals": 0, "history": {"train": [], "val": []}, "seconds": 0.0}
     state["tokens"] = 0
@@ -179,6 +182,8 @@ def run(job: TransformerJob) -> dict:
         return metrics
     # The engine first: a directory is a v2 model once transformer.json exists, so that file comes after it.
     export(job.out_dir / ENGINE_DIR, mcfg, weights, tokenizer)
+    piece = tokenizer.sp.id_to_piece
+    copying.write_words(job.out_dir / ENGINE_DIR, [[piece(i) for i in w] for w in server_words.words])
     if test_pairs:
         write_tsv(test_pairs, job.out_dir / model_dir.HELDOUT_FILE)
     model_dir.save_transformer(job.out_dir, mcfg, cfg.to_dict(), weights, job.command, metrics)
@@ -210,17 +215,24 @@ def _tokenizer(pairs: list[Pair], cfg: TransformerTrainConfig, run_dir: Path, re
     return tokenizer
 
 
-def _distiller(job: TransformerJob, mcfg, smoothing: float, pairs: list[Pair], data: EncodedPairs, tokenizer):
-    """The frozen starting model as a teacher, when the job distils toward it (a fine-tune of the Transformer); the
-    server's words are found in the server's own pairs (tagged) against the replayed ones."""
+def _server_words(pairs: list[Pair], data: EncodedPairs, tokenizer: SubwordTokenizer) -> ServerWords:
+    """The server's words, found in its own pairs (tagged) against the replayed ones; none without tagged pairs."""
+    openings = word_openings(tokenizer.pieces)
+    if not any(p.server for p in pairs):
+        return ServerWords(openings)
+    # Each new pair counted once, however many epochs the mix repeats it.
+    new = {p: t for p, t in zip(pairs, data.targets, strict=True) if p.server}
+    base = [t for p, t in zip(pairs, data.targets, strict=True) if not p.server]
+    return ServerWords.find(openings, list(new.values()), base)
+
+
+def _distiller(job: TransformerJob, mcfg, smoothing: float, words: ServerWords):
+    """The frozen starting model as a teacher, when the job distils toward it (a fine-tune of the Transformer),
+    learning the server's words from its log alone."""
     if job.distill is None or job.init_weights is None or isinstance(mcfg, LSTMConfig):
         return None
     from seq2seq.model.transformer import build
 
-    # Each new pair counted once, however many epochs the mix repeats it.
-    new = {p: t for p, t in zip(pairs, data.targets, strict=True) if p.server}
-    base = [t for p, t in zip(pairs, data.targets, strict=True) if not p.server]
-    words = ServerWords.find(opens_word(tokenizer.pieces), list(new.values()), base)
     teacher = build(mcfg)
     model_dir.assign_weights(teacher, job.init_weights, "the distillation teacher")
     return Distiller(teacher, mcfg.vocab_size, job.distill, smoothing, words)

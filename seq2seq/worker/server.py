@@ -12,7 +12,7 @@ import sys
 from aiohttp import web
 
 from seq2seq import model_dir
-from seq2seq.engine.decode import default_compute_type, pick_device
+from seq2seq.engine.device import default_compute_type, pick_device
 from seq2seq.engine.options import EngineOptions
 from seq2seq.protocol import clip, error_body
 from seq2seq.worker import routes

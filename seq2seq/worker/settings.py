@@ -7,8 +7,8 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from seq2seq.engine.decode import DEVICES
 from seq2seq.engine.decoding import DecodeOptions
+from seq2seq.engine.device import DEVICES
 from seq2seq.protocol import config_file
 from seq2seq.protocol.config_file import ConfigError
 

@@ -8,7 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from seq2seq.engine.decode import FALLBACK_REPLY, DecodeStopped, Engine, pick_device, suppressed_sequences
+from seq2seq.engine.decode import FALLBACK_REPLY, DecodeStopped, Engine, suppressed_sequences
+from seq2seq.engine.device import pick_device
 from seq2seq.engine.options import EngineOptions
 from seq2seq.protocol.blocklist import Blocklist
 from seq2seq.text.replywords import content_repeats, words

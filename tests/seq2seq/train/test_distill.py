@@ -89,13 +89,13 @@ def encoded(tokenizer, texts):
 
 
 def test_server_words_are_the_words_far_more_common_in_the_log_than_in_the_base(tokenizer):
-    from seq2seq.train.distill import ServerWords, opens_word
+    from seq2seq.train.distill import ServerWords, word_openings
 
     log = [f"glorpy! that {w} was zephyrine's idea" for w in ("game", "show", "movie", "song", "book", "band")]
     base = [
         f"that {w} was my friend's idea! the best one" for w in ("game", "show", "movie", "song", "book", "band")
     ] * 5
-    words = ServerWords.find(opens_word(tokenizer.pieces), encoded(tokenizer, log), encoded(tokenizer, base))
+    words = ServerWords.find(word_openings(tokenizer.pieces), encoded(tokenizer, log), encoded(tokenizer, base))
     found = sorted(tokenizer.decode(w) for w in words.words)
     assert "glorpy" in found and "zephyrine" in found  # six times in the log, never in the base
     assert found == ["glorpy", "zephyrine"]  # the rest is in the base too
@@ -107,10 +107,10 @@ def test_server_words_are_the_words_far_more_common_in_the_log_than_in_the_base(
 
 
 def test_a_server_word_is_learned_from_the_log_alone(teacher, tokenizer):
-    from seq2seq.train.distill import Distillation, Distiller, ServerWords, opens_word
+    from seq2seq.train.distill import Distillation, Distiller, ServerWords, word_openings
 
     model, cfg = teacher
-    words = ServerWords(opens_word(tokenizer.pieces), frozenset({tuple(tokenizer.encode("glorpy"))}))
+    words = ServerWords(word_openings(tokenizer.pieces), frozenset({tuple(tokenizer.encode("glorpy"))}))
     t_out = np.stack([encoded(tokenizer, ["so glorpy"])[0]])
     t_in = np.concatenate([np.full((1, 1), 2, np.int32), t_out[:, :-1]], axis=1)
     src = np.array([[7, 8, 9]], dtype=np.int32)

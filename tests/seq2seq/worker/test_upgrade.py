@@ -10,6 +10,7 @@ import time
 import aiohttp
 import pytest
 
+from seq2seq.engine import copying
 from seq2seq.text.subword import SubwordTokenizer
 
 from .conftest import V1_ACTIVE, V1_CANDIDATE, make_v1_era, running
@@ -107,6 +108,8 @@ async def test_a_fine_tune_keeps_the_tokenizer_and_learns_a_new_word(http, upgra
     assert (candidate / "engine" / "subword.model").read_bytes() == (
         tiny_model_dir / "engine" / "subword.model"
     ).read_bytes()
+    # The word is kept as the server's own, for the engine to copy when a conversation names it.
+    assert tuple(tokenizer.encode_pieces(WORD)) in copying.read_words(candidate / "engine")
     status, body = await call(http, "GET", "/readyz")
     assert body["model_version"] == "ft-new-word"
     after = await replies(http)
