@@ -13,7 +13,9 @@ process, with the worker's fine-tune settings (config.toml [worker], `FinetuneOp
             ([decoding] defaults): the share of new words some reply uses, and where the human reply used one,
             the share of model replies that do; that log's and the base's held-out word perplexity. The reply
             figures are means over `--draws` sampling seeds (one draw's move by several points: 52-64% used on
-            the same candidate), each draw's in "..._draws".
+            the same candidate), each draw's in "..._draws". After the fine-tune, the reply figures are also
+            given decoded without copies of the conversation's server words (`copy_hypotheses` 0: "..._after_
+            without_copies"), with the same seeds, so what copying adds is measured side by side.
 Issue 11's targets for the new-words case are checked in "newwords_targets".
 """
 
@@ -25,6 +27,7 @@ import os
 import subprocess
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -34,6 +37,7 @@ from bot.storage.config import load_config  # noqa: E402
 from seq2seq import model_dir  # noqa: E402
 from seq2seq.cli import DEFAULT_MODEL  # noqa: E402
 from seq2seq.engine.decode import Engine  # noqa: E402
+from seq2seq.engine.decoding import DecodeOptions  # noqa: E402
 from seq2seq.engine.evaluate import perplexity, word_perplexity  # noqa: E402
 from seq2seq.protocol import FinetuneOptions  # noqa: E402
 from seq2seq.text import corpus  # noqa: E402
@@ -108,9 +112,10 @@ def served_engine(model: Path, settings, seed: int = SAMPLING_SEED) -> Engine:
     return Engine(model_dir.engine_dir(model), **{**engine_args(settings), "inter_threads": 1, "seed": seed})
 
 
-def served_replies(engine: Engine, pairs: list[Pair], settings) -> list[str]:
-    """Replies as the worker gives them to the bot: its [decoding] defaults, batches of up to max_batch_size."""
-    options = engine_options(settings.decoding, None)
+def served_replies(engine: Engine, pairs: list[Pair], settings, decoding: DecodeOptions | None = None) -> list[str]:
+    """Replies as the worker gives them to the bot: its [decoding] defaults (or `decoding`), batches of up to
+    max_batch_size."""
+    options = engine_options(decoding or settings.decoding, None)
     conversations = [[p.context, p.query] if p.context else [p.query] for p in pairs]
     step = settings.max_batch_size
     return [r for i in range(0, len(pairs), step) for r in engine.reply_batch(conversations[i : i + step], options)]
@@ -118,30 +123,38 @@ def served_replies(engine: Engine, pairs: list[Pair], settings) -> list[str]:
 
 def reply_figures(replies: list[str], log: newwords.NewWordsLog) -> dict:
     """(a) share of the new words some reply to the held-out prompts uses; (b) where the human reply used a new
-    word, the share of model replies using one (and the same one); replies using one where the human's did not."""
+    word, the share of model replies using one (and the same one); replies using one where the human's did not;
+    where the conversation named a new word, the share of replies saying one it named."""
     used = [newwords.words_in(r, log.words) for r in replies]
     human = [newwords.words_in(p.reply, log.words) for p in log.heldout]
+    named = [newwords.words_in(f"{p.context or ''} {p.query}", log.words) for p in log.heldout]
     followed = [i for i, h in enumerate(human) if h]
+    prompted = [i for i, n in enumerate(named) if n]
     return {
         "used_share": len(set().union(*used)) / len(log.words),
         "followed_share": sum(1 for i in followed if used[i]) / max(len(followed), 1),
         "followed_same_share": sum(1 for i in followed if used[i] & human[i]) / max(len(followed), 1),
         "unprompted_share": sum(1 for i, u in enumerate(used) if u and not human[i]) / len(replies),
+        "copied_share": sum(1 for i in prompted if used[i] & named[i]) / max(len(prompted), 1),
     }
 
 
-def newword_figures(model: Path, log: newwords.NewWordsLog, settings, base_held: list[Pair], draws: int) -> dict:
+def newword_figures(
+    model: Path, log: newwords.NewWordsLog, settings, base_held: list[Pair], draws: int, decoding=None
+) -> dict:
     """`reply_figures` averaged over `draws` sampling seeds (each draw's too), and the log's and the base's
-    held-out word perplexity."""
+    held-out word perplexity; `decoding`: other options than the worker's, for the reply figures alone."""
     # Each engine is opened just before its draw: CTranslate2 seeds a thread's generator from the process-wide
     # seed when the thread first samples, so engines opened together would all draw with the last seed.
     engines, replies = [], []
     for d in range(draws):
         engines.append(served_engine(model, settings, SAMPLING_SEED + d))
-        replies.append(served_replies(engines[-1], log.heldout, settings))
+        replies.append(served_replies(engines[-1], log.heldout, settings, decoding))
     each = [reply_figures(r, log) for r in replies]
     figures: dict = {name: sum(f[name] for f in each) / draws for name in each[0]}
     figures.update({f"{name}_draws": [f[name] for f in each] for name in each[0]})
+    if decoding is not None:
+        return figures
     figures["log_word_ppl"] = word_perplexity(engines[0], log.heldout)
     figures["base_word_ppl"] = word_perplexity(engines[0], base_held)
     human = [newwords.words_in(p.reply, log.words) for p in log.heldout]
@@ -156,6 +169,8 @@ def newwords_case(args, settings, options: dict, base_held: list[Pair], tmp: Pat
     before = newword_figures(args.model, log, settings, base_held, args.draws)
     result, seconds, candidate = finetune(args.model, log.train, tmp / "newwords", options, settings)
     after = newword_figures(candidate, log, settings, base_held, args.draws)
+    no_copies = replace(settings.decoding, copy_hypotheses=0)
+    without = newword_figures(candidate, log, settings, base_held, args.draws, no_copies)
     report = {
         "newwords_words": len(log.words),
         "newwords_min_count": min(log.counts.values()),
@@ -171,6 +186,7 @@ def newwords_case(args, settings, options: dict, base_held: list[Pair], tmp: Pat
     for name in before:
         if name != "examples":
             report[f"newwords_{name}_before"], report[f"newwords_{name}_after"] = before[name], after[name]
+    report.update({f"newwords_{name}_after_without_copies": value for name, value in without.items()})
     report["newwords_log_word_ppl_change"] = after["log_word_ppl"] / before["log_word_ppl"] - 1
     report["newwords_base_word_ppl_change"] = after["base_word_ppl"] / before["base_word_ppl"] - 1
     report["newwords_examples_after"] = after["examples"]

@@ -97,3 +97,10 @@ def test_learncheck_counts_a_reply_that_says_what_the_human_said_as_following_an
     human_uses = [p for p in log.heldout if newwords.words_in(p.reply, log.words)]
     assert said["used_share"] == 1 / len(log.words) and said["followed_share"] == 1.0
     assert said["unprompted_share"] == pytest.approx(1 - len(human_uses) / len(log.heldout))
+    # Copying: a reply that repeats the conversation's own new words copies wherever one was named; a fixed word
+    # only where that word was.
+    named = [newwords.words_in(f"{p.context or ''} {p.query}", log.words) for p in log.heldout]
+    assert reply_figures([" ".join(sorted(n)) for n in named], log)["copied_share"] == 1.0
+    with_one = [n for n in named if n]
+    assert said["copied_share"] == pytest.approx(sum(1 for n in with_one if one_word in n) / len(with_one))
+    assert plain["copied_share"] == 0.0

@@ -36,6 +36,9 @@ from seq2seq.engine.decoding import MAX_SEED, DecodeOptions
         ({"repetition_penalty": "1.2"}, "repetition_penalty"),
         ({"content_repeat_penalty": -1}, "content_repeat_penalty"),
         ({"content_repeat_penalty": float("nan")}, "content_repeat_penalty"),
+        ({"copy_hypotheses": -1}, "copy_hypotheses"),
+        ({"copy_hypotheses": 33}, "copy_hypotheses"),
+        ({"copy_hypotheses": 1.0}, "copy_hypotheses"),
         ({"strategy": ["beam"]}, "strategy"),
     ],
 )
@@ -87,6 +90,7 @@ OPTION_VALUES = st.fixed_dictionaries(
         "anti_lm_steps": st.integers(1, 101),
         "repetition_penalty": st.floats(0.9, 3.1),
         "content_repeat_penalty": st.floats(0, 10.5),
+        "copy_hypotheses": st.integers(-1, 33),
         "seed": st.one_of(st.none(), st.integers(-(2**70), 2**70)),
     },
 )

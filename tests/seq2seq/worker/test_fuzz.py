@@ -54,6 +54,7 @@ IN_RANGE = {
     "anti_lm_steps": st.integers(1, 100),
     "repetition_penalty": st.floats(1, 3),
     "content_repeat_penalty": st.floats(0, 10),
+    "copy_hypotheses": st.integers(0, 32),
     "seed": st.one_of(st.none(), st.integers(0, 2**63 - 1)),
 }
 DECODE_OPTIONS = st.fixed_dictionaries(
