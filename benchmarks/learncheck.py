@@ -139,11 +139,11 @@ def reply_figures(replies: list[str], log: newwords.NewWordsLog) -> dict:
     }
 
 
-def newword_figures(
-    model: Path, log: newwords.NewWordsLog, settings, base_held: list[Pair], draws: int, decoding=None
-) -> dict:
-    """`reply_figures` averaged over `draws` sampling seeds (each draw's too), and the log's and the base's
-    held-out word perplexity; `decoding`: other options than the worker's, for the reply figures alone."""
+def drawn_figures(
+    model: Path, log: newwords.NewWordsLog, settings, draws: int, decoding: DecodeOptions | None = None
+) -> tuple[dict, Engine, list[str]]:
+    """`reply_figures` averaged over `draws` sampling seeds (each draw's too), decoded with the worker's
+    [decoding] (or `decoding`); with the first draw's engine and replies."""
     # Each engine is opened just before its draw: CTranslate2 seeds a thread's generator from the process-wide
     # seed when the thread first samples, so engines opened together would all draw with the last seed.
     engines, replies = [], []
@@ -153,13 +153,17 @@ def newword_figures(
     each = [reply_figures(r, log) for r in replies]
     figures: dict = {name: sum(f[name] for f in each) / draws for name in each[0]}
     figures.update({f"{name}_draws": [f[name] for f in each] for name in each[0]})
-    if decoding is not None:
-        return figures
-    figures["log_word_ppl"] = word_perplexity(engines[0], log.heldout)
-    figures["base_word_ppl"] = word_perplexity(engines[0], base_held)
+    return figures, engines[0], replies[0]
+
+
+def newword_figures(model: Path, log: newwords.NewWordsLog, settings, base_held: list[Pair], draws: int) -> dict:
+    """`drawn_figures`, and the log's and the base's held-out word perplexity."""
+    figures, engine, first = drawn_figures(model, log, settings, draws)
+    figures["log_word_ppl"] = word_perplexity(engine, log.heldout)
+    figures["base_word_ppl"] = word_perplexity(engine, base_held)
     human = [newwords.words_in(p.reply, log.words) for p in log.heldout]
     figures["examples"] = [
-        {"prompt": p.query, "human": p.reply, "reply": replies[0][i]} for i, p in enumerate(log.heldout) if human[i]
+        {"prompt": p.query, "human": p.reply, "reply": first[i]} for i, p in enumerate(log.heldout) if human[i]
     ][:12]
     return figures
 
@@ -170,7 +174,7 @@ def newwords_case(args, settings, options: dict, base_held: list[Pair], tmp: Pat
     result, seconds, candidate = finetune(args.model, log.train, tmp / "newwords", options, settings)
     after = newword_figures(candidate, log, settings, base_held, args.draws)
     no_copies = replace(settings.decoding, copy_hypotheses=0)
-    without = newword_figures(candidate, log, settings, base_held, args.draws, no_copies)
+    without, _, _ = drawn_figures(candidate, log, settings, args.draws, no_copies)
     report = {
         "newwords_words": len(log.words),
         "newwords_min_count": min(log.counts.values()),

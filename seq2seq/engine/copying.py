@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from seq2seq.text.subword import opens_word
+from seq2seq.text.subword import opens_word, word_spans
 
 WORDS_FILE = "server_words.json"
 FORMAT = 1
@@ -50,9 +50,8 @@ def words_in(source: Sequence[str], words: frozenset[tuple[str, ...]]) -> list[t
     `WORDS_PER_CONVERSATION`: the message's own before its context's."""
     if not words:
         return []
-    starts = [i for i, piece in enumerate(source) if opens_word(piece) or i == 0]
     found: list[tuple[str, ...]] = []
-    for a, b in reversed(list(zip(starts, starts[1:] + [len(source)], strict=True))):
+    for a, b in reversed(word_spans([opens_word(piece) for piece in source])):
         word = tuple(source[a:b])
         if word in words and word not in found:
             found.append(word)

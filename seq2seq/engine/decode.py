@@ -158,8 +158,12 @@ class Engine:
         again = ranking and options.strategy == "beam"
         found = [_distinct(r.hypotheses, [math.nan] * len(r.hypotheses) if again else r.scores) for r in results]
         if ranking and options.copy_hypotheses > 0 and self.server_words:
-            for item, copies in zip(found, self._copies(sources, arguments, options), strict=True):
-                _add_unscored(item, copies)
+            copies = self._copies(sources, arguments, options)
+            # Unscored (NaN) and after the search's own: a copy the search also drew keeps the search's score.
+            found = [
+                _distinct([p for p, _ in item] + extra, [s for _, s in item] + [math.nan] * len(extra))
+                for item, extra in zip(found, copies, strict=True)
+            ]
             if should_stop is not None:
                 _check(should_stop)
         flat = [(source, pieces, score) for source, item in zip(sources, found, strict=True) for pieces, score in item]
@@ -317,15 +321,6 @@ def _distinct(hypotheses: list[list[str]], scores: list[float]) -> list[tuple[li
             seen.add(tuple(pieces))
             out.append((list(pieces), float(score)))
     return out
-
-
-def _add_unscored(item: list[tuple[list[str], float]], hypotheses: list[list[str]]) -> None:
-    """Append to `item` each hypothesis it lacks, with a NaN score (to be scored)."""
-    seen = {tuple(pieces) for pieces, _ in item}
-    for pieces in hypotheses:
-        if tuple(pieces) not in seen:
-            seen.add(tuple(pieces))
-            item.append((list(pieces), math.nan))
 
 
 def suppressed_sequences(tokenizer: SubwordTokenizer, entries: Iterable[str]) -> list[list[str]]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 import json
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,6 +192,13 @@ def opens_word(piece: str) -> bool:
         return False
     special = piece.startswith("<") and piece.endswith(">") and len(piece) > 2
     return piece.startswith(_SPACE_MARK) or special or not any(c.isalnum() for c in piece)
+
+
+def word_spans(opens: Sequence[bool]) -> list[tuple[int, int]]:
+    """(start, end) of each word of a row of pieces, given whether each piece opens one (`opens_word`); the first
+    piece always does."""
+    starts = [i for i, flag in enumerate(opens) if flag or i == 0]
+    return list(zip(starts, starts[1:] + [len(opens)], strict=True))
 
 
 def server_tagged(ids: list[int], max_len: int) -> list[int]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seq2seq.text.subword import opens_word
+from seq2seq.text.subword import opens_word, word_spans
 from seq2seq.text.vocab import PAD_ID, SERVER_TAG_ID
 
 
@@ -101,8 +101,7 @@ class ServerWords:
 
     def words_of(self, target: np.ndarray):
         """(start, end, word) for each word of a row of piece ids."""
-        starts = [i for i, piece in enumerate(target) if self.openings[piece] or i == 0]
-        for a, b in zip(starts, starts[1:] + [len(target)], strict=True):
+        for a, b in word_spans(self.openings[target]):
             yield a, b, tuple(int(i) for i in target[a:b])
 
     def positions(self, t_out: np.ndarray) -> np.ndarray:
