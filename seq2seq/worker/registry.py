@@ -217,12 +217,17 @@ class Registry:
                 self._record_refusal(version, str(exc))
                 raise
             entries = self._copy()
+            # At start-up the recorded active version loads again: when, and whether by force, it was activated
+            # stays as the operator did it, not the time of the restart.
+            reloaded = entries[version].get("status") == "active"
             for entry in entries.values():
                 if entry.get("status") == "active":  # one active version, whatever the record said before
                     entry["status"] = "retired"
-            entries[version].update(status="active", error=None, activated=now_iso())
-            if refused:
-                entries[version]["forced"] = entries[version]["activated"]
+            entries[version].update(status="active", error=None)
+            if not reloaded or not entries[version].get("activated"):
+                entries[version]["activated"] = now_iso()
+                if refused:
+                    entries[version]["forced"] = entries[version]["activated"]
             self._save(entries, version)  # first the record: if it cannot be written, the old model serves on
             previous = self.current
             self.current = loaded  # the swap: new batches use it; batches in flight finish on `previous`

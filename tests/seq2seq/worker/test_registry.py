@@ -124,6 +124,24 @@ async def test_a_registry_write_that_fails_changes_nothing(tmp_path, tiny_model_
     assert record(root)["active"] == "v2" and statuses_on_disk(root) == {"default": "retired", "v2": "active"}
 
 
+async def test_a_restart_keeps_when_the_active_version_was_activated_and_forced(tmp_path, tiny_model_dir, monkeypatch):
+    from seq2seq.worker import registry as registry_module
+
+    ticks = iter(f"2026-01-01T00:00:{s:02d}+00:00" for s in range(60))
+    monkeypatch.setattr(registry_module, "now_iso", lambda: next(ticks))  # every stamp a different second
+    root = make_models(tmp_path / "models", tiny_model_dir, "default")
+    registry = Registry(root)
+    await registry.start()
+    staged = root / ".tmp-job1"
+    shutil.copytree(tiny_model_dir, staged)
+    await registry.add(staged, "ft-bad", "rejected", gate=FAILED_GATE, parent="default")
+    info = await registry.activate("ft-bad", force=True)
+    again = Registry(root)
+    await again.start()
+    assert again.active == "ft-bad"
+    assert (again.info("ft-bad").activated, again.info("ft-bad").forced) == (info.activated, info.forced)
+
+
 async def test_a_version_the_gate_rejected_needs_force_which_is_recorded(tmp_path, tiny_model_dir):
     root = make_models(tmp_path / "models", tiny_model_dir, "default")
     registry = Registry(root)
